@@ -1,0 +1,188 @@
+//! The command line: parses arguments, calls the library, prints results. No build logic.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::{self, Diagnostics, MessageFormat, Sources};
+use crate::error::Error;
+use crate::pipeline::{self, BuildOptions, BuildReport};
+
+/// Static pages for limited-time product drops.
+#[derive(Debug, Parser)]
+#[command(name = "dropgen", version, about, propagate_version = true)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate the site and write the upload root to `<out>/public/`.
+    Build {
+        #[command(flatten)]
+        site: SiteArgs,
+        /// Output folder [default: `<root>/dist`]. Replaced as a whole, and only when the
+        /// build succeeds.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Number of threads for parallel work [default: number of cores].
+        #[arg(long, short = 'j', value_name = "N")]
+        jobs: Option<usize>,
+    },
+    /// Validate the site and render it in memory, without writing anything.
+    Check {
+        #[command(flatten)]
+        site: SiteArgs,
+    },
+    /// Create `drops/<slug>/drop.yaml` with every field explained.
+    New {
+        /// The new drop's slug: lower-case letters, digits and dashes. It becomes the URL.
+        slug: String,
+        /// The site folder.
+        #[arg(long, default_value = ".", value_name = "DIR")]
+        root: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct SiteArgs {
+    /// The site folder, holding `dropgen.yaml` and `drops/`.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    root: PathBuf,
+    /// Also build drops marked `draft: true`.
+    #[arg(long)]
+    drafts: bool,
+    /// How to print problems: `human` (on stderr) or `json` (one object per line on stdout).
+    #[arg(long, value_enum, default_value_t = Format::Human, value_name = "FORMAT")]
+    message_format: Format,
+    /// Print only problems, no progress.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+/// Runs the command line and returns the process exit code: 0 success, 1 problems in the
+/// site's content, 2 usage or environment errors.
+pub fn run(args: Args) -> ExitCode {
+    match args.command {
+        Command::Build { site, out, jobs } => {
+            let out = out.unwrap_or_else(|| site.root.join("dist"));
+            with_threads(jobs, || build(&site, Some(out)))
+        }
+        Command::Check { site } => build(&site, None),
+        Command::New { slug, root } => {
+            let now = time::OffsetDateTime::now_utc();
+            match crate::scaffold::new_drop(&root, &slug, now) {
+                Ok(path) => {
+                    eprintln!("created {}: add a hero image beside it and fill in the fields", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(err) => report_error(&err, &Sources::new(), Format::Human),
+            }
+        }
+    }
+}
+
+/// Runs `f` on a thread pool of `jobs` threads (rayon's default pool when not given).
+fn with_threads(jobs: Option<usize>, f: impl FnOnce() -> ExitCode + Send) -> ExitCode {
+    let Some(jobs) = jobs else { return f() };
+    if jobs == 0 {
+        return report_error(&Error::Usage("`--jobs` must be at least 1".to_owned()), &Sources::new(), Format::Human);
+    }
+    match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
+        Ok(pool) => pool.install(f),
+        Err(err) => report_error(&Error::Usage(format!("cannot start {jobs} threads: {err}")), &Sources::new(), Format::Human),
+    }
+}
+
+fn build(site: &SiteArgs, out: Option<PathBuf>) -> ExitCode {
+    let options = BuildOptions { root: site.root.clone(), out: out.clone(), drafts: site.drafts };
+    match pipeline::build(&options) {
+        Ok(report) => {
+            print_diagnostics(&report.diagnostics, &report.sources, site.message_format);
+            if !site.quiet {
+                print_summary(&report, out.as_deref());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(failure) => report_error(&failure.error, &failure.sources, site.message_format),
+    }
+}
+
+fn report_error(error: &Error, sources: &Sources, format: Format) -> ExitCode {
+    match error {
+        Error::Content(diagnostics) => {
+            print_diagnostics(diagnostics, sources, format);
+            let errors = diagnostics.error_count();
+            let warnings = diagnostics.warning_count();
+            let warnings = if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() };
+            eprintln!("error: found {errors} problem(s) to fix{warnings}; nothing was written");
+        }
+        other => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {other}");
+        }
+    }
+    ExitCode::from(error.exit_code())
+}
+
+fn print_diagnostics(diagnostics: &Diagnostics, sources: &Sources, format: Format) {
+    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    for item in diagnostics.sorted() {
+        // A closed pipe (e.g. `| head`) is not a reason to fail the build.
+        let _ = match format {
+            Format::Human => writeln!(stderr, "{}\n", diagnostic::render_human(item, sources, color)),
+            Format::Json => writeln!(stdout, "{}", diagnostic::render_json(item)),
+        };
+        if github {
+            let _ = writeln!(stdout, "{}", diagnostic::render_github(item));
+        }
+    }
+    let _ = MessageFormat::default();
+}
+
+fn print_summary(report: &BuildReport, out: Option<&Path>) {
+    let stages: Vec<String> =
+        report.timings.iter().map(|(name, time)| format!("{name} {:.0?}", time)).collect();
+    match (&report.written, out) {
+        (Some(written), Some(out)) => eprintln!(
+            "built {} drop(s): {} files, {} into {} ({})",
+            report.drops,
+            written.files,
+            human_bytes(written.bytes),
+            out.join(crate::write::PUBLIC_DIR).display(),
+            stages.join(", ")
+        ),
+        _ => eprintln!("checked {} drop(s): {} files would be written ({})", report.drops, report.files, stages.join(", ")),
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1_000_000.0),
+        b if b >= 1_000 => format!("{:.1} kB", b as f64 / 1_000.0),
+        b => format!("{b} B"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_cli() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,25 @@
+//! dropgen: static pages for limited-time product drops.
+//!
+//! The build is a pipeline of stages, each in its own module, run in order by
+//! [`pipeline::build`]:
+//!
+//! 1. [`load`]: read `dropgen.yaml`, `drops/*/drop.yaml`, the theme and image headers (IO only);
+//! 2. [`validate`]: raw values → the [`model`], collecting every problem as a diagnostic (pure);
+//! 3. [`images`] (plan) and [`assets`]: decide every published file name (pure);
+//! 4. [`render`]: tera templates → pages, sitemap, robots.txt (pure);
+//! 5. [`images`] (run): produce the image files;
+//! 6. [`write`]: stage the output beside `<out>` and swap it into place (the only writer).
+
+pub(crate) mod assets;
+pub mod cli;
+pub mod diagnostic;
+pub mod error;
+pub(crate) mod images;
+pub(crate) mod load;
+pub mod model;
+pub(crate) mod output;
+pub mod pipeline;
+pub(crate) mod render;
+pub mod scaffold;
+pub(crate) mod validate;
+pub mod write;

@@ -1,0 +1,221 @@
+//! Stage 1, LOAD: everything the build reads from disk, and nothing else.
+//!
+//! Reads `dropgen.yaml`, every `drops/<slug>/drop.yaml` (in sorted order), the theme, and the
+//! header of every image a drop refers to. Produces a [`LoadedSite`]: raw, unvalidated values
+//! with their positions, the text of every YAML file (for error snippets), and facts about
+//! referenced files. Problems that stop a file from being read at all (unreadable, not UTF-8,
+//! not YAML, unknown keys) become diagnostics here; all other rules live in `validate`.
+
+pub(crate) mod files;
+pub(crate) mod raw;
+pub(crate) mod theme;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde_saphyr::{MessageFormatter, Spanned};
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location, Sources};
+use crate::error::Error;
+use crate::model::SitePath;
+
+pub(crate) use files::{FileFact, FileFacts};
+pub(crate) use raw::{RawConfig, RawDrop};
+pub(crate) use theme::ThemeFiles;
+
+/// The site configuration file at the root of every site.
+pub(crate) const CONFIG_FILE: &str = "dropgen.yaml";
+/// The folder holding one sub-folder per drop.
+pub(crate) const DROPS_DIR: &str = "drops";
+/// The definition file inside each drop folder.
+pub(crate) const DROP_FILE: &str = "drop.yaml";
+/// YAML files larger than this are refused: a drop definition is a few kilobytes, and
+/// parsing megabytes of YAML only happens by accident (a pasted image, a generated file).
+const MAX_YAML_BYTES: u64 = 1024 * 1024;
+
+/// A site as read from disk: raw values, their sources, and facts about referenced files.
+#[derive(Debug)]
+pub(crate) struct LoadedSite {
+    pub(crate) config: Option<Spanned<RawConfig>>,
+    pub(crate) drops: Vec<LoadedDrop>,
+    pub(crate) files: FileFacts,
+    pub(crate) theme: ThemeFiles,
+    pub(crate) sources: Sources,
+    pub(crate) diagnostics: Diagnostics,
+}
+
+/// One drop folder and what its `drop.yaml` held, if it could be parsed.
+#[derive(Debug)]
+pub(crate) struct LoadedDrop {
+    /// `drops/<slug>`.
+    pub(crate) folder: SitePath,
+    /// `drops/<slug>/drop.yaml`.
+    pub(crate) file: String,
+    pub(crate) raw: Option<Spanned<RawDrop>>,
+}
+
+/// Reads the site at `root`. Fails outright only when `root` is not a site at all; every
+/// problem inside the site is collected into [`LoadedSite::diagnostics`].
+pub(crate) fn site(root: &Path) -> Result<LoadedSite, Error> {
+    let config_path = root.join(CONFIG_FILE);
+    if !config_path.is_file() {
+        return Err(Error::NotASite { root: root.to_path_buf() });
+    }
+    let mut sources = Sources::new();
+    let mut diagnostics = Diagnostics::new();
+
+    let config = parse_file::<RawConfig>(root, CONFIG_FILE, &mut sources, &mut diagnostics);
+    let drops = drop_folders(root, &mut diagnostics)?
+        .into_iter()
+        .map(|folder| {
+            let file = format!("{folder}/{DROP_FILE}");
+            let raw = parse_file::<RawDrop>(root, &file, &mut sources, &mut diagnostics);
+            LoadedDrop { folder, file, raw }
+        })
+        .collect::<Vec<_>>();
+
+    let theme_name = config
+        .as_ref()
+        .and_then(|config| config.value.theme.as_ref())
+        .map(|theme| theme.value.clone())
+        .unwrap_or_else(|| theme::DEFAULT_THEME.to_owned());
+    let theme = theme::load(root, &theme_name)?;
+    let files = files::probe(root, &referenced_images(&drops));
+
+    Ok(LoadedSite { config, drops, files, theme, sources, diagnostics })
+}
+
+/// The drop folders under `drops/`, sorted by name. Stray YAML files directly in `drops/` and
+/// folders without a `drop.yaml` are reported, since they are almost always a misplaced drop.
+fn drop_folders(root: &Path, diagnostics: &mut Diagnostics) -> Result<Vec<SitePath>, Error> {
+    let dir = root.join(DROPS_DIR);
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut folders = Vec::new();
+    for entry in walkdir::WalkDir::new(&dir).min_depth(1).max_depth(1).sort_by_file_name() {
+        let entry = entry.map_err(|err| Error::io(&dir, err.into()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let rel = format!("{DROPS_DIR}/{name}");
+        if entry.file_type().is_dir() {
+            if entry.path().join(DROP_FILE).is_file() {
+                folders.extend(SitePath::from_relative(Path::new(&rel)));
+            } else {
+                diagnostics.push(
+                    Diagnostic::error(Kind::MissingFile, Location::file(&rel), format!("drop folder `{rel}` has no `{DROP_FILE}`"))
+                        .help(format!("create `{rel}/{DROP_FILE}` (`dropgen new {name}` writes a template), or move the folder out of `{DROPS_DIR}/`")),
+                );
+            }
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            let stem = name.trim_end_matches(".yaml").trim_end_matches(".yml");
+            diagnostics.push(
+                Diagnostic::error(Kind::MissingFile, Location::file(&rel), format!("`{rel}` is not inside a drop folder"))
+                    .help(format!("each drop is a folder: move this file to `{DROPS_DIR}/{stem}/{DROP_FILE}`")),
+            );
+        }
+    }
+    Ok(folders)
+}
+
+/// Reads and parses one YAML file. Problems are reported with the file's position and the
+/// file's text is kept for snippets.
+fn parse_file<T: DeserializeOwned>(
+    root: &Path,
+    file: &str,
+    sources: &mut Sources,
+    diagnostics: &mut Diagnostics,
+) -> Option<Spanned<T>> {
+    let path = root.join(file);
+    let text = match read_yaml_text(&path) {
+        Ok(text) => text,
+        Err(message) => {
+            diagnostics.push(Diagnostic::error(Kind::Io, Location::file(file), message));
+            return None;
+        }
+    };
+    let result = parse_yaml::<T>(&text);
+    sources.insert(file.to_owned(), text);
+    let text = &sources[file];
+    match result {
+        Ok(value) => Some(value),
+        Err(err) => {
+            diagnostics.push(yaml_diagnostic(file, text, &err));
+            None
+        }
+    }
+}
+
+fn read_yaml_text(path: &Path) -> Result<String, String> {
+    let meta = fs::metadata(path).map_err(|err| format!("cannot read the file: {err}"))?;
+    if meta.len() > MAX_YAML_BYTES {
+        return Err(format!("the file is {} bytes; YAML files are limited to {MAX_YAML_BYTES} bytes", meta.len()));
+    }
+    let bytes = fs::read(path).map_err(|err| format!("cannot read the file: {err}"))?;
+    String::from_utf8(bytes).map_err(|err| {
+        format!("the file is not UTF-8 text (invalid byte at offset {}); save it as UTF-8", err.utf8_error().valid_up_to())
+    })
+}
+
+/// Parses YAML with limits that no real drop file comes near, so deep nesting or alias bombs
+/// fail fast with a message instead of exhausting memory.
+fn parse_yaml<T: DeserializeOwned>(text: &str) -> Result<Spanned<T>, serde_saphyr::Error> {
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! { max_depth: 32, max_nodes: 100_000, max_aliases: 100 },
+        with_snippet: false,
+    };
+    if text.trim().is_empty() {
+        // An empty file deserialises as "end of input"; say what it is instead.
+        return serde_saphyr::from_str_with_options::<Spanned<T>>("{}", options);
+    }
+    serde_saphyr::from_str_with_options::<Spanned<T>>(text, options)
+}
+
+/// Turns a YAML error into a diagnostic, with a did-you-mean for unknown keys.
+fn yaml_diagnostic(file: &str, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
+    let err = err.without_snippet();
+    let location = err.location().map_or_else(|| Location::file(file), |at| raw::location(file, text, &at));
+    match err {
+        serde_saphyr::Error::SerdeUnknownField { field, expected, .. } => {
+            let help = match crate::validate::suggest(field, expected.iter().copied()) {
+                Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                None => format!("known fields here: {}", expected.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")),
+            };
+            Diagnostic::error(Kind::UnknownField, location, format!("unknown field `{field}`")).help(help)
+        }
+        _ => {
+            let message = serde_saphyr::UserMessageFormatter.format_message(err).into_owned();
+            Diagnostic::error(Kind::Syntax, location, message)
+                .help("check the indentation and quoting around this line; quote text that contains `: ` or starts with a symbol")
+        }
+    }
+}
+
+/// Every image path that drops refer to, resolved against their folders, deduplicated.
+fn referenced_images(drops: &[LoadedDrop]) -> BTreeSet<SitePath> {
+    let mut paths = BTreeSet::new();
+    for drop in drops {
+        let Some(raw) = &drop.raw else { continue };
+        let raw = &raw.value;
+        let products = raw.products.iter().flat_map(|p| p.value.iter());
+        let product_images = products.flat_map(|p| p.value.images.iter().flat_map(|images| images.value.iter()));
+        let images = raw.hero.iter().chain(product_images);
+        for image in images {
+            if let Some(src) = &image.value.src {
+                if let Ok(path) = SitePath::resolve(&drop.folder, &src.value) {
+                    paths.insert(path);
+                }
+            }
+        }
+    }
+    paths
+}
+
+/// The canonical site root, so symlinked images can be checked against it.
+pub(crate) fn canonical_root(root: &Path) -> PathBuf {
+    fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf())
+}

@@ -1,0 +1,205 @@
+//! The validated site: types that can only hold values `validate` has accepted.
+//!
+//! Nothing here is deserialised; `load::raw` holds the shapes as written and `validate`
+//! turns them into these.
+
+pub(crate) mod image;
+pub(crate) mod money;
+pub(crate) mod site_path;
+
+use std::num::NonZeroU32;
+
+pub use image::{ImageFacts, SourceFormat};
+pub use money::{Currency, Money};
+pub use site_path::SitePath;
+use time::OffsetDateTime;
+
+use crate::diagnostic::Location;
+
+/// A whole site, ready to render: configuration plus the drops to build, ordered by start
+/// time (newest first) and slug.
+#[derive(Clone, Debug)]
+pub struct Site {
+    pub config: SiteConfig,
+    pub drops: Vec<Drop>,
+}
+
+/// `dropgen.yaml`, validated.
+#[derive(Clone, Debug)]
+pub struct SiteConfig {
+    /// Absolute URL of the site's root, always ending in `/`.
+    pub base_url: url::Url,
+    pub title: String,
+    pub description: String,
+    pub theme: String,
+    pub currency: Currency,
+    /// A BCP 47 language tag for `<html lang>`.
+    pub locale: String,
+    /// Absolute URL of the inventory API, without a trailing `/`.
+    pub inventory_api: Option<String>,
+    pub checkout_url: Option<CheckoutTemplate>,
+    pub images: ImageSettings,
+    pub telemetry_url: Option<String>,
+}
+
+/// A checkout URL with `{sku}` and `{drop}` placeholders, checked to form an absolute URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckoutTemplate(String);
+
+impl CheckoutTemplate {
+    /// The placeholders a checkout URL may contain.
+    pub const PLACEHOLDERS: [&'static str; 2] = ["{sku}", "{drop}"];
+
+    pub(crate) fn new_unchecked(template: String) -> Self {
+        CheckoutTemplate(template)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The checkout URL of one product. SKUs and slugs only hold URL-safe characters, so
+    /// they are inserted as they are.
+    pub fn expand(&self, sku: &str, drop: &str) -> String {
+        self.0.replace("{sku}", sku).replace("{drop}", drop)
+    }
+}
+
+/// `images:` of `dropgen.yaml`: what the image stage produces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageSettings {
+    /// Target widths in pixels, ascending, without duplicates.
+    pub widths: Vec<u32>,
+    /// Modern formats to produce besides the JPEG/PNG fallback, in preference order.
+    pub formats: Vec<ImageFormat>,
+    pub quality: Quality,
+}
+
+/// Modern output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ImageFormat {
+    Avif,
+    Webp,
+}
+
+impl ImageFormat {
+    pub const ALL: [ImageFormat; 2] = [ImageFormat::Avif, ImageFormat::Webp];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageFormat::Avif => "avif",
+            ImageFormat::Webp => "webp",
+        }
+    }
+}
+
+/// Encoder quality per format, each 1–100.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quality {
+    pub avif: u8,
+    pub webp: u8,
+    pub jpeg: u8,
+}
+
+impl Default for ImageSettings {
+    fn default() -> Self {
+        ImageSettings {
+            widths: vec![320, 640, 960, 1280, 1920],
+            formats: vec![ImageFormat::Avif, ImageFormat::Webp],
+            quality: Quality { avif: 60, webp: 80, jpeg: 82 },
+        }
+    }
+}
+
+/// A drop's slug: `[a-z0-9-]+`, the last part of its page URL.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn parse(text: &str) -> Option<Slug> {
+        let valid = !text.is_empty()
+            && text.len() <= 100
+            && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !text.starts_with('-')
+            && !text.ends_with('-');
+        valid.then(|| Slug(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A product's stock-keeping unit: `[A-Za-z0-9._-]+`, unique across the site.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Sku(String);
+
+impl Sku {
+    pub fn parse(text: &str) -> Option<Sku> {
+        let valid = !text.is_empty()
+            && text.len() <= 64
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        valid.then(|| Sku(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A moment as the marketer wrote it: the instant plus the UTC offset, which is kept for
+/// display ("10:00 +01:00" reads better to the author than the UTC equivalent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub OffsetDateTime);
+
+/// One drop, validated.
+#[derive(Clone, Debug)]
+pub struct Drop {
+    pub slug: Slug,
+    /// `drops/<folder>/drop.yaml`, for messages.
+    pub file: String,
+    pub title: String,
+    pub summary: String,
+    pub starts_at: Timestamp,
+    pub ends_at: Option<Timestamp>,
+    pub hero: ImageRef,
+    /// Markdown source.
+    pub description: String,
+    pub products: Vec<Product>,
+    pub stream: Option<Stream>,
+    pub tags: Vec<String>,
+    pub draft: bool,
+}
+
+/// One product of a drop.
+#[derive(Clone, Debug)]
+pub struct Product {
+    pub sku: Sku,
+    pub name: String,
+    pub price: Money,
+    pub compare_at_price: Option<Money>,
+    pub images: Vec<ImageRef>,
+    /// Markdown source.
+    pub description: String,
+    pub limit_per_customer: Option<NonZeroU32>,
+    pub options: Vec<String>,
+    /// The product's checkout URL, placeholders filled in.
+    pub checkout_url: String,
+}
+
+/// A live-stream embed and the link shown when it cannot load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stream {
+    pub embed_url: String,
+    pub fallback_url: Option<String>,
+}
+
+/// A reference from a drop to a source image that exists and can be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageRef {
+    pub source: SitePath,
+    pub alt: String,
+    pub facts: ImageFacts,
+    /// Where the reference is written, for errors found later (e.g. while encoding).
+    pub location: Location,
+}

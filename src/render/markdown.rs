@@ -1,0 +1,68 @@
+//! Markdown → sanitised HTML for drop and product descriptions.
+
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd, html};
+
+/// Renders marketer-written markdown to HTML that is safe to embed in a page.
+///
+/// Raw HTML is allowed by CommonMark, so the result goes through ammonia, which removes
+/// scripts, event handlers, `style`, and `javascript:` URLs, and adds `rel="noopener
+/// noreferrer"` to links. A `# Heading` becomes an `<h2>`: the page's only `<h1>` is the drop
+/// title, and one `<h1>` per page is what screen readers and search engines expect.
+pub(crate) fn to_html(markdown: &str) -> String {
+    if markdown.trim().is_empty() {
+        return String::new();
+    }
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_SMART_PUNCTUATION;
+    let events = Parser::new_ext(markdown, options).map(|event| match event {
+        Event::Start(Tag::Heading { level, id, classes, attrs }) => {
+            Event::Start(Tag::Heading { level: demote(level), id, classes, attrs })
+        }
+        Event::End(TagEnd::Heading(level)) => Event::End(TagEnd::Heading(demote(level))),
+        other => other,
+    });
+    let mut unsafe_html = String::with_capacity(markdown.len() * 3 / 2);
+    html::push_html(&mut unsafe_html, events);
+    ammonia::Builder::default().clean(&unsafe_html).to_string().trim_end().to_owned()
+}
+
+fn demote(level: HeadingLevel) -> HeadingLevel {
+    match level {
+        HeadingLevel::H1 => HeadingLevel::H2,
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_common_markdown() {
+        assert_eq!(to_html("Hello *world*"), "<p>Hello <em>world</em></p>");
+        assert_eq!(to_html("- a\n- b"), "<ul>\n<li>a</li>\n<li>b</li>\n</ul>");
+        assert_eq!(to_html(""), "");
+    }
+
+    #[test]
+    fn keeps_the_page_title_the_only_h1() {
+        assert_eq!(to_html("# Big\n\n## Section\n\n### Sub"), "<h2>Big</h2>\n<h2>Section</h2>\n<h3>Sub</h3>");
+    }
+
+    #[test]
+    fn removes_scripts_handlers_and_javascript_urls() {
+        let html = to_html("<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1)) <a href=\"javascript:alert(2)\">y</a>");
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("onerror"), "{html}");
+        assert!(!html.contains("javascript:"), "{html}");
+        let html = to_html("<iframe src=\"https://evil.example\"></iframe><style>body{}</style><p style=\"x\" onclick=\"y\">ok</p>");
+        assert!(!html.contains("<iframe") && !html.contains("<style") && !html.contains("onclick") && !html.contains("style="), "{html}");
+    }
+
+    #[test]
+    fn links_open_safely() {
+        assert_eq!(
+            to_html("[shop](https://example.com)"),
+            "<p><a href=\"https://example.com\" rel=\"noopener noreferrer\">shop</a></p>"
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! Stage 3, RENDER: the validated [`Site`] → HTML pages, `sitemap.xml` and `robots.txt`.
+//!
+//! Pure: never touches the file system. Templates come from the theme, values from the model,
+//! asset and image URLs from the stages that publish them. Autoescaping is on for `.html` and
+//! `.xml`; the only HTML inserted unescaped is markdown that went through the sanitiser and
+//! JSON-LD whose `<`, `>` and `&` are escaped.
+
+pub(crate) mod context;
+pub(crate) mod markdown;
+
+use tera::{Context, Tera};
+
+use crate::assets::AssetUrls;
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location, Sources};
+use crate::images::ImageUrls;
+use crate::load::ThemeFiles;
+use crate::model::Site;
+use crate::output::{Artifact, Content, Output};
+
+/// Templates every theme must provide (the built-in default theme provides them all, so a
+/// site theme only has to override what it changes).
+pub(crate) const REQUIRED_TEMPLATES: [&str; 5] = ["drop.html", "index.html", "404.html", "sitemap.xml", "robots.txt"];
+
+/// A theme's templates, parsed.
+pub(crate) struct Templates {
+    tera: Tera,
+    /// Template name → the file it came from, for messages.
+    origins: std::collections::BTreeMap<String, String>,
+}
+
+/// Parses the theme's templates. Syntax errors in any template are reported together, with
+/// the template file, line and column.
+pub(crate) fn compile(theme: &ThemeFiles, sources: &mut Sources) -> Result<Templates, Diagnostics> {
+    let origins: std::collections::BTreeMap<String, String> =
+        theme.templates.iter().map(|(name, file)| (name.clone(), file.origin.clone())).collect();
+    for (name, file) in &theme.templates {
+        sources.insert(origins[name].clone(), file.content.clone());
+    }
+    let mut diagnostics = Diagnostics::new();
+    for required in REQUIRED_TEMPLATES {
+        if !theme.templates.contains_key(required) {
+            diagnostics.push(
+                Diagnostic::error(Kind::Template, Location::file(format!("themes/{}/templates/{required}", theme.name)), format!("the theme has no `{required}` template"))
+                    .help("add the template, or remove the file that hides the default theme's"),
+            );
+        }
+    }
+    let mut tera = Tera::new();
+    tera.autoescape_on([".html", ".htm", ".xml"]);
+    let templates = theme.templates.iter().map(|(name, file)| (name.clone(), file.content.clone()));
+    if let Err(err) = tera.add_raw_templates(templates) {
+        diagnostics.push(template_diagnostic(&err, &origins, "the theme's templates"));
+    }
+    if diagnostics.has_errors() { Err(diagnostics) } else { Ok(Templates { tera, origins }) }
+}
+
+/// Renders every page of the site into `output`. Errors from every page are collected.
+pub(crate) fn pages(site: &Site, templates: &Templates, assets: &AssetUrls, images: &ImageUrls, output: &mut Output) -> Result<(), Diagnostics> {
+    let mut diagnostics = Diagnostics::new();
+    let drops: Vec<context::DropContext> = site.drops.iter().map(|drop| context::drop(site, drop, images)).collect();
+    let site_context = context::site(site);
+
+    let base = |page: context::PageContext| {
+        let mut ctx = Context::new();
+        ctx.insert("site", &site_context);
+        ctx.insert("page", &page);
+        ctx.insert("assets", assets);
+        ctx
+    };
+
+    let mut jobs: Vec<(&str, String, String, Context)> = Vec::new();
+    for drop in &drops {
+        let mut ctx = base(context::PageContext::for_drop(drop));
+        ctx.insert("drop", drop);
+        jobs.push(("drop.html", format!("{}/index.html", drop.slug), format!("the page of `{}`", drop.file), ctx));
+    }
+    let mut ctx = base(context::PageContext::index(site));
+    ctx.insert("drops", &drops);
+    jobs.push(("index.html", "index.html".to_owned(), "the index page".to_owned(), ctx));
+    jobs.push(("404.html", "404.html".to_owned(), "the 404 page".to_owned(), base(context::PageContext::not_found())));
+    let mut ctx = base(context::PageContext::not_found());
+    ctx.insert("urls", &context::sitemap_urls(site, &drops));
+    jobs.push(("sitemap.xml", "sitemap.xml".to_owned(), "the sitemap".to_owned(), ctx));
+    let mut ctx = base(context::PageContext::not_found());
+    ctx.insert("sitemap_url", &format!("{}sitemap.xml", site.config.base_url));
+    jobs.push(("robots.txt", "robots.txt".to_owned(), "robots.txt".to_owned(), ctx));
+
+    for (template, path, what, ctx) in jobs {
+        match templates.tera.render(template, &ctx) {
+            Ok(text) => {
+                let content_type = crate::assets::content_type(&path);
+                output.insert(path, Artifact { content: Content::Bytes(text.into_bytes()), content_type });
+            }
+            Err(err) => diagnostics.push(template_diagnostic(&err, &templates.origins, &what)),
+        }
+    }
+
+    if diagnostics.is_empty() { Ok(()) } else { Err(diagnostics) }
+}
+
+/// A tera error as a diagnostic pointing into the template file.
+fn template_diagnostic(err: &tera::Error, origins: &std::collections::BTreeMap<String, String>, what: &str) -> Diagnostic {
+    use tera::ErrorKind;
+    match err.kind() {
+        ErrorKind::SyntaxError(report) | ErrorKind::RenderingError(report) => {
+            let span = report.span();
+            let file = origins.get(report.filename()).cloned().unwrap_or_else(|| report.filename().to_owned());
+            let location = Location { file, line: span.start_line.max(1), column: span.start_col + 1, span: Some(span.range.clone()) };
+            let help = if matches!(err.kind(), ErrorKind::SyntaxError(_)) {
+                "fix the template syntax; see the tera documentation".to_owned()
+            } else {
+                format!("this happened while rendering {what}")
+            };
+            Diagnostic::error(Kind::Template, location, report.message().to_owned()).help(help)
+        }
+        _ => {
+            let first_template = origins.values().next().cloned().unwrap_or_else(|| "themes".to_owned());
+            Diagnostic::error(Kind::Template, Location::file(first_template), err.to_string()).help(format!("this happened while preparing {what}"))
+        }
+    }
+}
