@@ -29,7 +29,8 @@ pub(crate) type AssetUrls = BTreeMap<String, AssetUrl>;
 pub(crate) fn collect(theme: &ThemeFiles, output: &mut Output) -> AssetUrls {
     let mut urls = AssetUrls::new();
     for (path, file) in &theme.static_files {
-        let published = if is_fingerprinted(path) { fingerprinted_name(path, &file.content) } else { path.clone() };
+        let published =
+            if is_fingerprinted(path) { fingerprinted_name(path, &file.content) } else { path.clone() };
         urls.insert(
             path.clone(),
             AssetUrl { url: format!("/{published}"), integrity: integrity(&file.content) },
@@ -92,7 +93,10 @@ mod tests {
     #[test]
     fn fingerprints_css_and_js_names_from_content() {
         let name = fingerprinted_name("style.css", b"body{}");
-        assert!(name.starts_with("style-") && name.ends_with(".css") && name.len() == "style-.css".len() + 10, "{name}");
+        assert!(
+            name.starts_with("style-") && name.ends_with(".css") && name.len() == "style-.css".len() + 10,
+            "{name}"
+        );
         assert_ne!(name, fingerprinted_name("style.css", b"body{ }"));
         assert!(fingerprinted_name("js/app.min.js", b"x").starts_with("js/app.min-"));
     }

@@ -82,7 +82,10 @@ pub fn run(args: Args) -> ExitCode {
             let now = time::OffsetDateTime::now_utc();
             match crate::scaffold::new_drop(&root, &slug, now) {
                 Ok(path) => {
-                    eprintln!("created {}: add a hero image beside it and fill in the fields", path.display());
+                    eprintln!(
+                        "created {}: add a hero image beside it and fill in the fields",
+                        path.display()
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(err) => report_error(&err, &Sources::new(), Format::Human),
@@ -95,11 +98,19 @@ pub fn run(args: Args) -> ExitCode {
 fn with_threads(jobs: Option<usize>, f: impl FnOnce() -> ExitCode + Send) -> ExitCode {
     let Some(jobs) = jobs else { return f() };
     if jobs == 0 {
-        return report_error(&Error::Usage("`--jobs` must be at least 1".to_owned()), &Sources::new(), Format::Human);
+        return report_error(
+            &Error::Usage("`--jobs` must be at least 1".to_owned()),
+            &Sources::new(),
+            Format::Human,
+        );
     }
     match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
         Ok(pool) => pool.install(f),
-        Err(err) => report_error(&Error::Usage(format!("cannot start {jobs} threads: {err}")), &Sources::new(), Format::Human),
+        Err(err) => report_error(
+            &Error::Usage(format!("cannot start {jobs} threads: {err}")),
+            &Sources::new(),
+            Format::Human,
+        ),
     }
 }
 
@@ -164,7 +175,12 @@ fn print_summary(report: &BuildReport, out: Option<&Path>) {
             out.join(crate::write::PUBLIC_DIR).display(),
             stages.join(", ")
         ),
-        _ => eprintln!("checked {} drop(s): {} files would be written ({})", report.drops, report.files, stages.join(", ")),
+        _ => eprintln!(
+            "checked {} drop(s): {} files would be written ({})",
+            report.drops,
+            report.files,
+            stages.join(", ")
+        ),
     }
 }
 

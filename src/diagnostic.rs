@@ -98,9 +98,9 @@ impl Diagnostic {
         self
     }
 
-    fn sort_key(&self) -> (&str, usize, usize, Severity, &str) {
+    fn sort_key(&self) -> (&str, usize, usize) {
         let loc = &self.location;
-        (&loc.file, loc.line, loc.column, self.severity, &self.message)
+        (&loc.file, loc.line, loc.column)
     }
 }
 
@@ -140,7 +140,8 @@ impl Diagnostics {
         self.items.is_empty()
     }
 
-    /// The diagnostics in report order (file, line, column); duplicates removed.
+    /// The diagnostics in report order (file, line, column; problems at one position in the
+    /// order they were found, which follows the order of fields); duplicates removed.
     pub fn sorted(&self) -> Vec<&Diagnostic> {
         let mut items: Vec<&Diagnostic> = self.items.iter().collect();
         items.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -280,9 +281,13 @@ mod tests {
             column: 12,
             span: Some(start..start + 8),
         };
-        let diagnostic = Diagnostic::error(Kind::InvalidValue, location, "`10.001` has 3 decimal places, but USD allows 2")
-            .field("products[0].price")
-            .help("round the price to at most 2 decimal places");
+        let diagnostic = Diagnostic::error(
+            Kind::InvalidValue,
+            location,
+            "`10.001` has 3 decimal places, but USD allows 2",
+        )
+        .field("products[0].price")
+        .help("round the price to at most 2 decimal places");
         let sources = Sources::from([("drops/shoes/drop.yaml".to_owned(), text.to_owned())]);
         (diagnostic, sources)
     }
@@ -293,7 +298,7 @@ mod tests {
         let out = render_human(&diagnostic, &sources, false);
         assert_eq!(
             out,
-            "error: `10.001` has 3 decimal places, but USD allows 2\n  \
+            "error: `10.001` has 3 decimal places, but USD allows 2\n \
              --> drops/shoes/drop.yaml:4:12\n  \
              |\n\
              4 |     price: \"10.001\"\n  \
@@ -324,8 +329,11 @@ mod tests {
 
     #[test]
     fn sorts_by_file_line_and_column() {
-        let at = |file: &str, line| Diagnostic::error(Kind::InvalidValue, Location { line, ..Location::file(file) }, "x");
-        let diagnostics: Diagnostics = [at("b.yaml", 1), at("a.yaml", 9), at("a.yaml", 2)].into_iter().collect();
+        let at = |file: &str, line| {
+            Diagnostic::error(Kind::InvalidValue, Location { line, ..Location::file(file) }, "x")
+        };
+        let diagnostics: Diagnostics =
+            [at("b.yaml", 1), at("a.yaml", 9), at("a.yaml", 2)].into_iter().collect();
         let order: Vec<(String, usize)> =
             diagnostics.sorted().iter().map(|d| (d.location.file.clone(), d.location.line)).collect();
         assert_eq!(order, [("a.yaml".into(), 2), ("a.yaml".into(), 9), ("b.yaml".into(), 1)]);

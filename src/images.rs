@@ -59,7 +59,10 @@ pub(crate) fn run(site: &Site, root: &Path, urls: &ImageUrls, output: &mut Outpu
             let url = &urls[&image.source];
             output.insert(
                 url.trim_start_matches('/').to_owned(),
-                Artifact { content: Content::CopyOf(image.source.to_path(root)), content_type: image.facts.format.mime() },
+                Artifact {
+                    content: Content::CopyOf(image.source.to_path(root)),
+                    content_type: image.facts.format.mime(),
+                },
             );
         }
     }

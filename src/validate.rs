@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU32;
 
 use serde_saphyr::Spanned;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location};
 use crate::load::raw::{self, RawConfig, RawDrop, RawImage, RawProduct, ScalarText};
@@ -65,22 +65,40 @@ fn check_unique(drops: &[(Drop, &Spanned<RawDrop>)], loaded: &LoadedSite, diagno
     for (drop, raw) in drops {
         let text = loaded.sources.get(&drop.file).map(String::as_str).unwrap_or_default();
         if let Some(first) = slugs.insert(drop.slug.as_str(), &drop.file) {
-            let at = raw.value.slug.as_ref().map_or_else(|| Location::file(&drop.file), |slug| raw::location(&drop.file, text, &slug.referenced));
+            let at = raw.value.slug.as_ref().map_or_else(
+                || Location::file(&drop.file),
+                |slug| raw::location(&drop.file, text, &slug.referenced),
+            );
             diagnostics.push(
-                Diagnostic::error(Kind::Duplicate, at, format!("slug `{}` is already used by `{first}`", drop.slug.as_str()))
-                    .field("slug")
-                    .help("every drop needs its own page URL: change `slug` or rename the folder"),
+                Diagnostic::error(
+                    Kind::Duplicate,
+                    at,
+                    format!("slug `{}` is already used by `{first}`", drop.slug.as_str()),
+                )
+                .field("slug")
+                .help("every drop needs its own page URL: change `slug` or rename the folder"),
             );
         }
         let raw_products = raw.value.products.iter().flat_map(|products| products.value.iter());
         for (index, (product, raw_product)) in drop.products.iter().zip(raw_products).enumerate() {
             if let Some(first) = skus.insert(product.sku.as_str(), &drop.file) {
-                let at = raw_product.value.sku.as_ref().map_or_else(|| Location::file(&drop.file), |sku| raw::location(&drop.file, text, &sku.referenced));
-                let where_ = if first == drop.file { "earlier in this file".to_owned() } else { format!("in `{first}`") };
+                let at = raw_product.value.sku.as_ref().map_or_else(
+                    || Location::file(&drop.file),
+                    |sku| raw::location(&drop.file, text, &sku.referenced),
+                );
+                let where_ = if first == drop.file {
+                    "earlier in this file".to_owned()
+                } else {
+                    format!("in `{first}`")
+                };
                 diagnostics.push(
-                    Diagnostic::error(Kind::Duplicate, at, format!("SKU `{}` is already used {where_}", product.sku.as_str()))
-                        .field(format!("products[{index}].sku"))
-                        .help("SKUs identify stock in the inventory API and must be unique across the site"),
+                    Diagnostic::error(
+                        Kind::Duplicate,
+                        at,
+                        format!("SKU `{}` is already used {where_}", product.sku.as_str()),
+                    )
+                    .field(format!("products[{index}].sku"))
+                    .help("SKUs identify stock in the inventory API and must be unique across the site"),
                 );
             }
         }
@@ -116,30 +134,60 @@ impl<'a> Checker<'a> {
         raw::location(self.file, self.text, &value.referenced)
     }
 
-    fn error<T>(&mut self, kind: Kind, value: &Spanned<T>, field: &str, message: impl Into<String>, help: impl Into<String>) {
+    fn error<T>(
+        &mut self,
+        kind: Kind,
+        value: &Spanned<T>,
+        field: &str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
         let diagnostic = Diagnostic::error(kind, self.at(value), message).field(field).help(help);
         self.diagnostics.push(diagnostic);
     }
 
-    fn warning<T>(&mut self, value: &Spanned<T>, field: &str, message: impl Into<String>, help: impl Into<String>) {
-        let diagnostic = Diagnostic::warning(Kind::InvalidValue, self.at(value), message).field(field).help(help);
+    fn warning<T>(
+        &mut self,
+        value: &Spanned<T>,
+        field: &str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        let diagnostic =
+            Diagnostic::warning(Kind::InvalidValue, self.at(value), message).field(field).help(help);
         self.diagnostics.push(diagnostic);
     }
 
     /// A required field: reports it missing (at its parent) when absent.
-    fn required<'v, T, P>(&mut self, value: &'v Option<Spanned<T>>, parent: &Spanned<P>, field: &str, help: &str) -> Option<&'v Spanned<T>> {
+    fn required<'v, T, P>(
+        &mut self,
+        value: &'v Option<Spanned<T>>,
+        parent: &Spanned<P>,
+        field: &str,
+        help: &str,
+    ) -> Option<&'v Spanned<T>> {
         if value.is_none() {
             let name = field.rsplit('.').next().unwrap_or(field);
-            let diagnostic = Diagnostic::error(Kind::MissingField, self.at(parent), format!("missing required field `{name}`"))
-                .field(field)
-                .help(help.to_owned());
+            let diagnostic = Diagnostic::error(
+                Kind::MissingField,
+                self.at(parent),
+                format!("missing required field `{name}`"),
+            )
+            .field(field)
+            .help(help.to_owned());
             self.diagnostics.push(diagnostic);
         }
         value.as_ref()
     }
 
     /// A required piece of text, trimmed; empty text counts as missing.
-    fn required_text<P>(&mut self, value: &Option<Spanned<String>>, parent: &Spanned<P>, field: &str, help: &str) -> Option<String> {
+    fn required_text<P>(
+        &mut self,
+        value: &Option<Spanned<String>>,
+        parent: &Spanned<P>,
+        field: &str,
+        help: &str,
+    ) -> Option<String> {
         let value = self.required(value, parent, field, help)?;
         let text = value.value.trim();
         if text.is_empty() {
@@ -158,7 +206,12 @@ impl<'a> Checker<'a> {
     fn config(&mut self, config: &Spanned<RawConfig>) -> Option<SiteConfig> {
         let raw = &config.value;
         let base_url = self
-            .required(&raw.base_url, config, "base_url", "add `base_url: https://drops.example.com`, the address the site is served from")
+            .required(
+                &raw.base_url,
+                config,
+                "base_url",
+                "add `base_url: https://drops.example.com`, the address the site is served from",
+            )
             .and_then(|value| self.base_url(value));
         let title = Self::optional_text(&raw.title);
         let theme = match &raw.theme {
@@ -172,19 +225,28 @@ impl<'a> Checker<'a> {
         let locale = match &raw.locale {
             Some(locale) if is_language_tag(locale.value.trim()) => Some(locale.value.trim().to_owned()),
             Some(locale) => {
-                self.error(Kind::InvalidValue, locale, "locale", format!("`{}` is not a language tag", locale.value), "use a BCP 47 tag such as `en`, `en-US` or `ja-JP`");
+                self.error(
+                    Kind::InvalidValue,
+                    locale,
+                    "locale",
+                    format!("`{}` is not a language tag", locale.value),
+                    "use a BCP 47 tag such as `en`, `en-US` or `ja-JP`",
+                );
                 None
             }
             None => Some("en".to_owned()),
         };
-        let inventory_api = raw.inventory_api.as_ref().and_then(|value| self.absolute_url(value, "inventory_api", false));
+        let inventory_api =
+            raw.inventory_api.as_ref().and_then(|value| self.absolute_url(value, "inventory_api", false));
         let inventory_api = inventory_api.map(|url| url.trim_end_matches('/').to_owned());
-        let checkout_url = raw.checkout_url.as_ref().and_then(|value| self.checkout_template(value, "checkout_url"));
+        let checkout_url =
+            raw.checkout_url.as_ref().and_then(|value| self.checkout_template(value, "checkout_url"));
         let images = match &raw.images {
             Some(images) => self.image_settings(images),
             None => Some(ImageSettings::default()),
         };
-        let telemetry_url = raw.telemetry_url.as_ref().and_then(|value| self.absolute_url(value, "telemetry_url", false));
+        let telemetry_url =
+            raw.telemetry_url.as_ref().and_then(|value| self.absolute_url(value, "telemetry_url", false));
 
         let base_url = base_url?;
         let title = if title.is_empty() { base_url.host_str().unwrap_or("Drops").to_owned() } else { title };
@@ -206,7 +268,13 @@ impl<'a> Checker<'a> {
         let text = value.value.trim();
         let mut url = self.parse_web_url(value, "base_url", false)?;
         if url.query().is_some() || url.fragment().is_some() {
-            self.error(Kind::InvalidValue, value, "base_url", format!("`{text}` has a query or fragment"), "use the bare address of the site, e.g. `https://drops.example.com/`");
+            self.error(
+                Kind::InvalidValue,
+                value,
+                "base_url",
+                format!("`{text}` has a query or fragment"),
+                "use the bare address of the site, e.g. `https://drops.example.com/`",
+            );
             return None;
         }
         if !url.path().ends_with('/') {
@@ -222,17 +290,37 @@ impl<'a> Checker<'a> {
         let url = match url::Url::parse(text) {
             Ok(url) if url.has_host() && matches!(url.scheme(), "https" | "http") => url,
             _ => {
-                self.error(Kind::InvalidValue, value, field, format!("`{text}` is not an absolute web address"), format!("write the full address, e.g. `https://example.com/{}`", if field == "base_url" { "" } else { "path" }));
+                self.error(
+                    Kind::InvalidValue,
+                    value,
+                    field,
+                    format!("`{text}` is not an absolute web address"),
+                    format!(
+                        "write the full address, e.g. `https://example.com/{}`",
+                        if field == "base_url" { "" } else { "path" }
+                    ),
+                );
                 return None;
             }
         };
         if !url.username().is_empty() || url.password().is_some() {
-            self.error(Kind::InvalidValue, value, field, "the address contains a user name or password", "remove the credentials: pages are public");
+            self.error(
+                Kind::InvalidValue,
+                value,
+                field,
+                "the address contains a user name or password",
+                "remove the credentials: pages are public",
+            );
             return None;
         }
-        let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")) || url.host_str().is_some_and(|h| h.ends_with(".localhost"));
+        let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+            || url.host_str().is_some_and(|h| h.ends_with(".localhost"));
         if url.scheme() == "http" && (https_only || !loopback) {
-            let help = if https_only { "use the `https://` address".to_owned() } else { "use `https://`; plain `http://` is only accepted for localhost previews".to_owned() };
+            let help = if https_only {
+                "use the `https://` address".to_owned()
+            } else {
+                "use `https://`; plain `http://` is only accepted for localhost previews".to_owned()
+            };
             self.error(Kind::InvalidValue, value, field, format!("`{text}` is not served over https"), help);
             return None;
         }
@@ -255,7 +343,13 @@ impl<'a> Checker<'a> {
             Some(suggestion) => format!("did you mean `{suggestion}`?"),
             None => format!("create `themes/{name}/`, or use `theme: {DEFAULT_THEME}`"),
         };
-        self.error(Kind::InvalidValue, value, "theme", format!("theme `{name}` not found in `themes/`"), help);
+        self.error(
+            Kind::InvalidValue,
+            value,
+            "theme",
+            format!("theme `{name}` not found in `themes/`"),
+            help,
+        );
         None
     }
 
@@ -287,7 +381,13 @@ impl<'a> Checker<'a> {
                     Some(suggestion) => format!("did you mean `{suggestion}`?"),
                     None => "the placeholders are `{sku}` and `{drop}`".to_owned(),
                 };
-                self.error(Kind::InvalidValue, value, field, format!("unknown placeholder `{placeholder}` in the checkout URL"), help);
+                self.error(
+                    Kind::InvalidValue,
+                    value,
+                    field,
+                    format!("unknown placeholder `{placeholder}` in the checkout URL"),
+                    help,
+                );
                 return None;
             }
             rest = &after[placeholder.len()..];
@@ -296,7 +396,12 @@ impl<'a> Checker<'a> {
         let sample_value = Spanned { value: sample, referenced: value.referenced, defined: value.defined };
         self.parse_web_url(&sample_value, field, false)?;
         if !text.contains("{sku}") {
-            self.warning(value, field, "the checkout URL has no `{sku}` placeholder, so every product links to the same checkout", "add `{sku}` where the checkout expects the product, e.g. `?sku={sku}`");
+            self.warning(
+                value,
+                field,
+                "the checkout URL has no `{sku}` placeholder, so every product links to the same checkout",
+                "add `{sku}` where the checkout expects the product, e.g. `?sku={sku}`",
+            );
         }
         Some(CheckoutTemplate::new_unchecked(text.to_owned()))
     }
@@ -310,7 +415,13 @@ impl<'a> Checker<'a> {
             Some(widths) => {
                 let mut values = BTreeSet::new();
                 if widths.value.is_empty() || widths.value.len() > MAX_IMAGE_WIDTHS {
-                    self.error(Kind::InvalidValue, widths, "images.widths", format!("give between 1 and {MAX_IMAGE_WIDTHS} widths"), "for example `widths: [320, 640, 960, 1280, 1920]`");
+                    self.error(
+                        Kind::InvalidValue,
+                        widths,
+                        "images.widths",
+                        format!("give between 1 and {MAX_IMAGE_WIDTHS} widths"),
+                        "for example `widths: [320, 640, 960, 1280, 1920]`",
+                    );
                     ok = false;
                 }
                 for (index, width) in widths.value.iter().enumerate() {
@@ -334,7 +445,13 @@ impl<'a> Checker<'a> {
                     let name = format.value.trim().to_lowercase();
                     match ImageFormat::ALL.iter().find(|f| f.name() == name) {
                         Some(f) if seen.contains(f) => {
-                            self.error(Kind::Duplicate, format, &field, format!("`{name}` is listed twice"), "list each format once");
+                            self.error(
+                                Kind::Duplicate,
+                                format,
+                                &field,
+                                format!("`{name}` is listed twice"),
+                                "list each format once",
+                            );
                             ok = false;
                         }
                         Some(f) => seen.push(*f),
@@ -343,7 +460,13 @@ impl<'a> Checker<'a> {
                                 Some(s) => format!("did you mean `{s}`? JPEG (or PNG for transparent images) is always produced as the fallback"),
                                 None => "the formats are `avif` and `webp`; JPEG (or PNG for transparent images) is always produced as the fallback".to_owned(),
                             };
-                            self.error(Kind::InvalidValue, format, &field, format!("unknown image format `{}`", format.value), help);
+                            self.error(
+                                Kind::InvalidValue,
+                                format,
+                                &field,
+                                format!("unknown image format `{}`", format.value),
+                                help,
+                            );
                             ok = false;
                         }
                     }
@@ -354,7 +477,11 @@ impl<'a> Checker<'a> {
         let mut quality = defaults.quality;
         if let Some(raw_quality) = &raw.quality {
             let q = &raw_quality.value;
-            for (value, slot, name) in [(&q.avif, &mut quality.avif, "avif"), (&q.webp, &mut quality.webp, "webp"), (&q.jpeg, &mut quality.jpeg, "jpeg")] {
+            for (value, slot, name) in [
+                (&q.avif, &mut quality.avif, "avif"),
+                (&q.webp, &mut quality.webp, "webp"),
+                (&q.jpeg, &mut quality.jpeg, "jpeg"),
+            ] {
                 if let Some(value) = value {
                     match self.integer_in(value, &format!("images.quality.{name}"), QUALITY_RANGE) {
                         Some(v) => *slot = u8::try_from(v).unwrap_or(100),
@@ -366,13 +493,24 @@ impl<'a> Checker<'a> {
         ok.then_some(ImageSettings { widths, formats, quality: Quality { ..quality } })
     }
 
-    fn integer_in(&mut self, value: &Spanned<ScalarText>, field: &str, range: std::ops::RangeInclusive<u32>) -> Option<u32> {
+    fn integer_in(
+        &mut self,
+        value: &Spanned<ScalarText>,
+        field: &str,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Option<u32> {
         let text = value.value.0.trim();
         match text.parse::<u32>() {
             Ok(n) if range.contains(&n) => Some(n),
             _ => {
                 let (low, high) = (range.start(), range.end());
-                self.error(Kind::InvalidValue, value, field, format!("`{text}` is not a whole number from {low} to {high}"), format!("use a whole number between {low} and {high}"));
+                self.error(
+                    Kind::InvalidValue,
+                    value,
+                    field,
+                    format!("`{text}` is not a whole number from {low} to {high}"),
+                    format!("use a whole number between {low} and {high}"),
+                );
                 None
             }
         }
@@ -380,7 +518,12 @@ impl<'a> Checker<'a> {
 
     // ---- drop.yaml ----------------------------------------------------------------------
 
-    fn drop(&mut self, loaded_drop: &LoadedDrop, drop: &Spanned<RawDrop>, config: Option<&SiteConfig>) -> Option<Drop> {
+    fn drop(
+        &mut self,
+        loaded_drop: &LoadedDrop,
+        drop: &Spanned<RawDrop>,
+        config: Option<&SiteConfig>,
+    ) -> Option<Drop> {
         let raw = &drop.value;
         let folder_name = loaded_drop.folder.file_name().to_owned();
         let slug = match &raw.slug {
@@ -395,8 +538,18 @@ impl<'a> Checker<'a> {
                 None
             }),
         };
-        let title = self.required_text(&raw.title, drop, "title", "add `title: …`, the drop's name as shown on the page");
-        let summary = self.required_text(&raw.summary, drop, "summary", "add `summary: …`, one or two plain sentences used in link previews");
+        let title = self.required_text(
+            &raw.title,
+            drop,
+            "title",
+            "add `title: …`, the drop's name as shown on the page",
+        );
+        let summary = self.required_text(
+            &raw.summary,
+            drop,
+            "summary",
+            "add `summary: …`, one or two plain sentences used in link previews",
+        );
         if let (Some(summary), Some(value)) = (&summary, &raw.summary) {
             let length = summary.chars().count();
             if length > SUMMARY_SOFT_LIMIT {
@@ -404,16 +557,32 @@ impl<'a> Checker<'a> {
             }
         }
         let starts_at = self
-            .required(&raw.starts_at, drop, "starts_at", "add `starts_at: 2026-11-20T15:00:00Z` (RFC 3339, with a time zone offset)")
+            .required(
+                &raw.starts_at,
+                drop,
+                "starts_at",
+                "add `starts_at: 2026-11-20T15:00:00Z` (RFC 3339, with a time zone offset)",
+            )
             .and_then(|value| self.timestamp(value, "starts_at"));
         let ends_at = raw.ends_at.as_ref().map(|value| self.timestamp(value, "ends_at"));
-        if let (Some(start), Some(Some(end)), Some(value)) = (starts_at, ends_at, &raw.ends_at) {
-            if end <= start {
-                self.error(Kind::InvalidValue, value, "ends_at", "`ends_at` is not after `starts_at`", "set the end after the start, or remove `ends_at` for a drop that runs until stock is gone");
-            }
+        if let (Some(start), Some(Some(end)), Some(value)) = (starts_at, ends_at, &raw.ends_at)
+            && end <= start
+        {
+            self.error(
+                Kind::InvalidValue,
+                value,
+                "ends_at",
+                "`ends_at` is not after `starts_at`",
+                "set the end after the start, or remove `ends_at` for a drop that runs until stock is gone",
+            );
         }
         let hero = self
-            .required(&raw.hero, drop, "hero", "add `hero:` with `src:` (an image in the drop folder) and `alt:` (what the image shows)")
+            .required(
+                &raw.hero,
+                drop,
+                "hero",
+                "add `hero:` with `src:` (an image in the drop folder) and `alt:` (what the image shows)",
+            )
             .and_then(|hero| self.image(hero, &loaded_drop.folder, "hero"));
         let checkout = match &raw.checkout_url {
             Some(value) => self.checkout_template(value, "checkout_url"),
@@ -426,10 +595,21 @@ impl<'a> Checker<'a> {
             self.diagnostics.push(diagnostic);
         }
         let products = self
-            .required(&raw.products, drop, "products", "add `products:` with at least one product (`sku`, `name`, `price`)")
+            .required(
+                &raw.products,
+                drop,
+                "products",
+                "add `products:` with at least one product (`sku`, `name`, `price`)",
+            )
             .and_then(|products| {
                 if products.value.is_empty() {
-                    self.error(Kind::MissingField, products, "products", "a drop needs at least one product", "add a product with `sku`, `name` and `price`");
+                    self.error(
+                        Kind::MissingField,
+                        products,
+                        "products",
+                        "a drop needs at least one product",
+                        "add a product with `sku`, `name` and `price`",
+                    );
                     return None;
                 }
                 let currency = config.map(|config| config.currency);
@@ -438,16 +618,30 @@ impl<'a> Checker<'a> {
                     .value
                     .iter()
                     .enumerate()
-                    .map(|(index, product)| self.product(product, index, &loaded_drop.folder, currency, checkout.as_ref(), slug))
+                    .map(|(index, product)| {
+                        self.product(product, index, &loaded_drop.folder, currency, checkout.as_ref(), slug)
+                    })
                     .collect();
                 checked.into_iter().collect::<Option<Vec<_>>>()
             });
         let stream = raw.stream.as_ref().map(|stream| {
             let embed_url = self
-                .required(&stream.value.embed_url, stream, "stream.embed_url", "add `embed_url: https://…`, the player's embed address")
+                .required(
+                    &stream.value.embed_url,
+                    stream,
+                    "stream.embed_url",
+                    "add `embed_url: https://…`, the player's embed address",
+                )
                 .and_then(|value| self.absolute_url(value, "stream.embed_url", true));
-            let fallback_url = stream.value.fallback_url.as_ref().map(|value| self.absolute_url(value, "stream.fallback_url", false));
-            Some(Stream { embed_url: embed_url?, fallback_url: fallback_url.unwrap_or(Some(String::new())).filter(|u| !u.is_empty()) })
+            let fallback_url = stream
+                .value
+                .fallback_url
+                .as_ref()
+                .map(|value| self.absolute_url(value, "stream.fallback_url", false));
+            Some(Stream {
+                embed_url: embed_url?,
+                fallback_url: fallback_url.unwrap_or(Some(String::new())).filter(|u| !u.is_empty()),
+            })
         });
         let tags = self.tags(raw.tags.as_ref());
 
@@ -472,12 +666,21 @@ impl<'a> Checker<'a> {
         match OffsetDateTime::parse(text, &Rfc3339) {
             Ok(time) => Some(Timestamp(time)),
             Err(_) => {
-                let help = if text.len() >= 10 && !text.contains(['Z', 'z', '+']) && text[10..].matches('-').count() == 0 {
+                let help = if text.len() >= 10
+                    && !text.contains(['Z', 'z', '+'])
+                    && text[10..].matches('-').count() == 0
+                {
                     "add a time zone offset: `2026-11-20T15:00:00Z` (UTC) or `2026-11-20T10:00:00-05:00`"
                 } else {
                     "write it as RFC 3339, e.g. `2026-11-20T15:00:00Z` or `2026-11-20T16:00:00+01:00`"
                 };
-                self.error(Kind::InvalidValue, value, field, format!("`{text}` is not a date and time with a time zone"), help);
+                self.error(
+                    Kind::InvalidValue,
+                    value,
+                    field,
+                    format!("`{text}` is not a date and time with a time zone"),
+                    help,
+                );
                 None
             }
         }
@@ -485,8 +688,18 @@ impl<'a> Checker<'a> {
 
     fn image(&mut self, image: &Spanned<RawImage>, folder: &SitePath, field: &str) -> Option<ImageRef> {
         let raw = &image.value;
-        let alt = self.required_text(&raw.alt, image, &format!("{field}.alt"), "add `alt:` describing what the image shows, for people using screen readers");
-        let src = self.required(&raw.src, image, &format!("{field}.src"), "add `src:`, the image file's name in the drop folder")?;
+        let alt = self.required_text(
+            &raw.alt,
+            image,
+            &format!("{field}.alt"),
+            "add `alt:` describing what the image shows, for people using screen readers",
+        );
+        let src = self.required(
+            &raw.src,
+            image,
+            &format!("{field}.src"),
+            "add `src:`, the image file's name in the drop folder",
+        )?;
         let src_field = format!("{field}.src");
         let path = match SitePath::resolve(folder, &src.value) {
             Ok(path) => path,
@@ -498,26 +711,60 @@ impl<'a> Checker<'a> {
         let facts = match self.loaded.files.get(&path) {
             Some(FileFact::Image(facts)) => facts.clone(),
             Some(FileFact::Missing { siblings }) => {
-                let images: Vec<&str> = siblings.iter().map(String::as_str).filter(|name| is_image_name(name)).collect();
+                let images: Vec<&str> =
+                    siblings.iter().map(String::as_str).filter(|name| is_image_name(name)).collect();
                 let help = match suggest(path.file_name(), images.iter().copied()) {
                     Some(suggestion) => format!("did you mean `{suggestion}`?"),
-                    None if images.is_empty() => format!("add the image to `{}/`", path.parent().map(|p| p.to_string()).unwrap_or_default()),
-                    None => format!("images in that folder: {}", images.iter().take(8).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+                    None if images.is_empty() => format!(
+                        "add the image to `{}/`",
+                        path.parent().map(|p| p.to_string()).unwrap_or_default()
+                    ),
+                    None => format!(
+                        "images in that folder: {}",
+                        images.iter().take(8).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    ),
                 };
-                self.error(Kind::MissingFile, src, &src_field, format!("image `{path}` does not exist"), help);
+                self.error(
+                    Kind::MissingFile,
+                    src,
+                    &src_field,
+                    format!("image `{path}` does not exist"),
+                    help,
+                );
                 return None;
             }
             Some(FileFact::NotAFile { reason }) | Some(FileFact::Unreadable { reason }) => {
-                self.error(Kind::MissingFile, src, &src_field, format!("cannot use `{path}`: {reason}"), "point `src` at a readable image file inside the site folder");
+                self.error(
+                    Kind::MissingFile,
+                    src,
+                    &src_field,
+                    format!("cannot use `{path}`: {reason}"),
+                    "point `src` at a readable image file inside the site folder",
+                );
                 return None;
             }
             Some(FileFact::Unsupported { detected }) => {
-                let what = detected.as_deref().map_or_else(|| "not an image format dropgen reads".to_owned(), |d| format!("a {d} file, which dropgen does not read"));
-                self.error(Kind::Image, src, &src_field, format!("`{path}` is {what}"), "use a JPEG, PNG or WebP source image");
+                let what = detected.as_deref().map_or_else(
+                    || "not an image format dropgen reads".to_owned(),
+                    |d| format!("a {d} file, which dropgen does not read"),
+                );
+                self.error(
+                    Kind::Image,
+                    src,
+                    &src_field,
+                    format!("`{path}` is {what}"),
+                    "use a JPEG, PNG or WebP source image",
+                );
                 return None;
             }
             Some(FileFact::Corrupt { reason }) => {
-                self.error(Kind::Image, src, &src_field, format!("`{path}` is damaged: {reason}"), "export the image again from the original");
+                self.error(
+                    Kind::Image,
+                    src,
+                    &src_field,
+                    format!("`{path}` is damaged: {reason}"),
+                    "export the image again from the original",
+                );
                 return None;
             }
             None => return None,
@@ -536,14 +783,32 @@ impl<'a> Checker<'a> {
     ) -> Option<Product> {
         let raw = &product.value;
         let field = |name: &str| format!("products[{index}].{name}");
-        let sku = self.required(&raw.sku, product, &field("sku"), "add `sku:`, the product's stock-keeping unit (letters, digits, `.`, `_`, `-`)").and_then(|value| {
-            let sku = Sku::parse(value.value.trim());
-            if sku.is_none() {
-                self.error(Kind::InvalidValue, value, &field("sku"), format!("`{}` is not a valid SKU", value.value), "use only letters, digits, `.`, `_` and `-` (at most 64 characters)");
-            }
-            sku
-        });
-        let name = self.required_text(&raw.name, product, &field("name"), "add `name:`, the product name shown on the page");
+        let sku = self
+            .required(
+                &raw.sku,
+                product,
+                &field("sku"),
+                "add `sku:`, the product's stock-keeping unit (letters, digits, `.`, `_`, `-`)",
+            )
+            .and_then(|value| {
+                let sku = Sku::parse(value.value.trim());
+                if sku.is_none() {
+                    self.error(
+                        Kind::InvalidValue,
+                        value,
+                        &field("sku"),
+                        format!("`{}` is not a valid SKU", value.value),
+                        "use only letters, digits, `.`, `_` and `-` (at most 64 characters)",
+                    );
+                }
+                sku
+            });
+        let name = self.required_text(
+            &raw.name,
+            product,
+            &field("name"),
+            "add `name:`, the product name shown on the page",
+        );
         let currency = match &raw.currency {
             Some(value) => self.currency(value, &field("currency")),
             None => site_currency,
@@ -551,11 +816,24 @@ impl<'a> Checker<'a> {
         let price = self
             .required(&raw.price, product, &field("price"), "add `price:`, e.g. `price: 79.50`")
             .and_then(|value| currency.and_then(|currency| self.money(value, &field("price"), currency)));
-        let compare_at_price = raw.compare_at_price.as_ref().map(|value| currency.and_then(|currency| self.money(value, &field("compare_at_price"), currency)));
-        if let (Some(price), Some(Some(compare)), Some(value)) = (price, compare_at_price, &raw.compare_at_price) {
-            if compare.minor_units() <= price.minor_units() {
-                self.error(Kind::InvalidValue, value, &field("compare_at_price"), format!("`compare_at_price` ({}) is not more than `price` ({})", compare.display(), price.display()), "the compare-at price is the old, higher price; remove it if the product is not reduced");
-            }
+        let compare_at_price = raw.compare_at_price.as_ref().map(|value| {
+            currency.and_then(|currency| self.money(value, &field("compare_at_price"), currency))
+        });
+        if let (Some(price), Some(Some(compare)), Some(value)) =
+            (price, compare_at_price, &raw.compare_at_price)
+            && compare.minor_units() <= price.minor_units()
+        {
+            self.error(
+                Kind::InvalidValue,
+                value,
+                &field("compare_at_price"),
+                format!(
+                    "`compare_at_price` ({}) is not more than `price` ({})",
+                    compare.display(),
+                    price.display()
+                ),
+                "the compare-at price is the old, higher price; remove it if the product is not reduced",
+            );
         }
         let images: Vec<Option<ImageRef>> = raw
             .images
@@ -588,9 +866,15 @@ impl<'a> Checker<'a> {
             Ok(money) => Some(money),
             Err(err) => {
                 let help = match &err {
-                    crate::model::money::MoneyError::TooManyDecimals { allowed: 0, .. } => format!("{} has no minor unit: give a whole number", currency.code()),
-                    crate::model::money::MoneyError::TooManyDecimals { allowed, .. } => format!("round the price to at most {allowed} decimal places"),
-                    _ => "write the amount as a plain number without a currency sign, e.g. `79.50`".to_owned(),
+                    crate::model::money::MoneyError::TooManyDecimals { allowed: 0, .. } => {
+                        format!("{} has no minor unit: give a whole number", currency.code())
+                    }
+                    crate::model::money::MoneyError::TooManyDecimals { allowed, .. } => {
+                        format!("round the price to at most {allowed} decimal places")
+                    }
+                    _ => {
+                        "write the amount as a plain number without a currency sign, e.g. `79.50`".to_owned()
+                    }
                 };
                 self.error(Kind::InvalidValue, value, field, format!("price {err}"), help);
                 None
@@ -598,17 +882,33 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn options(&mut self, options: Option<&Spanned<Vec<Spanned<String>>>>, field: &str) -> Option<Vec<String>> {
+    fn options(
+        &mut self,
+        options: Option<&Spanned<Vec<Spanned<String>>>>,
+        field: &str,
+    ) -> Option<Vec<String>> {
         let mut values: Vec<String> = Vec::new();
         let mut ok = true;
         for (index, option) in options.iter().flat_map(|o| o.value.iter()).enumerate() {
             let text = option.value.trim();
             let item = format!("{field}[{index}]");
             if text.is_empty() {
-                self.error(Kind::InvalidValue, option, &item, "the option is empty", "remove it or give it a name, e.g. `US 9`");
+                self.error(
+                    Kind::InvalidValue,
+                    option,
+                    &item,
+                    "the option is empty",
+                    "remove it or give it a name, e.g. `US 9`",
+                );
                 ok = false;
             } else if values.iter().any(|v| v == text) {
-                self.error(Kind::Duplicate, option, &item, format!("option `{text}` is listed twice"), "list each option once");
+                self.error(
+                    Kind::Duplicate,
+                    option,
+                    &item,
+                    format!("option `{text}` is listed twice"),
+                    "list each option once",
+                );
                 ok = false;
             } else {
                 values.push(text.to_owned());
@@ -624,7 +924,13 @@ impl<'a> Checker<'a> {
             let text = tag.value.trim();
             let field = format!("tags[{index}]");
             if text.is_empty() {
-                self.error(Kind::InvalidValue, tag, &field, "the tag is empty", "remove it or give it a name");
+                self.error(
+                    Kind::InvalidValue,
+                    tag,
+                    &field,
+                    "the tag is empty",
+                    "remove it or give it a name",
+                );
                 ok = false;
             } else if !values.iter().any(|v| v == text) {
                 values.push(text.to_owned());
@@ -645,14 +951,19 @@ fn optional<T>(checked: Option<Option<T>>) -> Option<Option<T>> {
 
 fn is_image_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    [".jpg", ".jpeg", ".png", ".webp", ".avif", ".gif", ".heic", ".tif", ".tiff"].iter().any(|ext| lower.ends_with(ext))
+    [".jpg", ".jpeg", ".png", ".webp", ".avif", ".gif", ".heic", ".tif", ".tiff"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
 }
 
 /// A rough BCP 47 check: language, then subtags of 1–8 letters or digits.
 fn is_language_tag(tag: &str) -> bool {
     let mut parts = tag.split('-');
-    let language_ok = parts.next().is_some_and(|lang| (2..=3).contains(&lang.len()) && lang.chars().all(|c| c.is_ascii_alphabetic()));
-    language_ok && parts.all(|part| (1..=8).contains(&part.len()) && part.chars().all(|c| c.is_ascii_alphanumeric()))
+    let language_ok = parts
+        .next()
+        .is_some_and(|lang| (2..=3).contains(&lang.len()) && lang.chars().all(|c| c.is_ascii_alphabetic()));
+    language_ok
+        && parts.all(|part| (1..=8).contains(&part.len()) && part.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// A slug suggestion for a folder or value that is not one.

@@ -24,7 +24,8 @@ pub struct WriteReport {
 /// Checks that `out` is safe to replace: not the site itself or a folder holding it, and not
 /// a folder of something else (it must be empty, or look like a previous dropgen output).
 pub(crate) fn check_out_dir(root: &Path, out: &Path) -> Result<(), Error> {
-    let unsafe_out = |reason: &str| Err(Error::UnsafeOutput { out: out.to_path_buf(), reason: reason.to_owned() });
+    let unsafe_out =
+        |reason: &str| Err(Error::UnsafeOutput { out: out.to_path_buf(), reason: reason.to_owned() });
     let root = fs::canonicalize(root).map_err(|err| Error::io(root, err))?;
     let out_abs = absolute(out)?;
     if root.starts_with(&out_abs) {
@@ -41,7 +42,9 @@ pub(crate) fn check_out_dir(root: &Path, out: &Path) -> Result<(), Error> {
     if out.is_dir() && !out.join(PUBLIC_DIR).is_dir() {
         let empty = fs::read_dir(out).map_err(|err| Error::io(out, err))?.next().is_none();
         if !empty {
-            return unsafe_out(&format!("it is not empty and holds no `{PUBLIC_DIR}/` from an earlier build; remove it or choose another folder"));
+            return unsafe_out(&format!(
+                "it is not empty and holds no `{PUBLIC_DIR}/` from an earlier build; remove it or choose another folder"
+            ));
         }
     }
     Ok(())
@@ -51,7 +54,10 @@ pub(crate) fn check_out_dir(root: &Path, out: &Path) -> Result<(), Error> {
 /// on disk.
 pub(crate) fn all(output: &Output, out: &Path) -> Result<WriteReport, Error> {
     let out = absolute(out)?;
-    let parent = out.parent().ok_or_else(|| Error::UnsafeOutput { out: out.clone(), reason: "it has no parent folder".to_owned() })?;
+    let parent = out.parent().ok_or_else(|| Error::UnsafeOutput {
+        out: out.clone(),
+        reason: "it has no parent folder".to_owned(),
+    })?;
     fs::create_dir_all(parent).map_err(|err| Error::io(parent, err))?;
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dist".to_owned());
     // Same parent folder, so the final rename stays on one file system.

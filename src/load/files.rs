@@ -56,12 +56,20 @@ fn probe_one(root: &Path, canonical_root: &Path, path: &SitePath) -> FileFact {
     }
     match fs::canonicalize(&on_disk) {
         Ok(real) if real.starts_with(canonical_root) => {}
-        Ok(_) => return FileFact::NotAFile { reason: "it is a link to a file outside the site folder".to_owned() },
+        Ok(_) => {
+            return FileFact::NotAFile {
+                reason: "it is a link to a file outside the site folder".to_owned(),
+            };
+        }
         Err(err) => return FileFact::Unreadable { reason: err.to_string() },
     }
     if meta.len() > MAX_IMAGE_BYTES {
         return FileFact::Unreadable {
-            reason: format!("it is {} MB; source images are limited to {} MB", meta.len() / 1_000_000, MAX_IMAGE_BYTES / 1_000_000),
+            reason: format!(
+                "it is {} MB; source images are limited to {} MB",
+                meta.len() / 1_000_000,
+                MAX_IMAGE_BYTES / 1_000_000
+            ),
         };
     }
     match fs::read(&on_disk) {
@@ -163,7 +171,10 @@ mod tests {
 
     #[test]
     fn names_unsupported_and_corrupt_files() {
-        assert_eq!(image_facts(b"<svg xmlns='http://www.w3.org/2000/svg'/>"), FileFact::Unsupported { detected: Some("SVG".into()) });
+        assert_eq!(
+            image_facts(b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
+            FileFact::Unsupported { detected: Some("SVG".into()) }
+        );
         assert_eq!(image_facts(b"hello"), FileFact::Unsupported { detected: None });
         let truncated = &png(3, 2)[..20];
         assert!(matches!(image_facts(truncated), FileFact::Corrupt { .. }));

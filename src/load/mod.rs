@@ -114,8 +114,12 @@ fn drop_folders(root: &Path, diagnostics: &mut Diagnostics) -> Result<Vec<SitePa
         } else if name.ends_with(".yaml") || name.ends_with(".yml") {
             let stem = name.trim_end_matches(".yaml").trim_end_matches(".yml");
             diagnostics.push(
-                Diagnostic::error(Kind::MissingFile, Location::file(&rel), format!("`{rel}` is not inside a drop folder"))
-                    .help(format!("each drop is a folder: move this file to `{DROPS_DIR}/{stem}/{DROP_FILE}`")),
+                Diagnostic::error(
+                    Kind::MissingFile,
+                    Location::file(&rel),
+                    format!("`{rel}` is not inside a drop folder"),
+                )
+                .help(format!("each drop is a folder: move this file to `{DROPS_DIR}/{stem}/{DROP_FILE}`")),
             );
         }
     }
@@ -130,34 +134,101 @@ fn parse_file<T: DeserializeOwned>(
     sources: &mut Sources,
     diagnostics: &mut Diagnostics,
 ) -> Option<Spanned<T>> {
-    let path = root.join(file);
-    let text = match read_yaml_text(&path) {
-        Ok(text) => text,
+    match read_yaml_text(&root.join(file)) {
+        Ok(text) => parse_source(file, text, sources, diagnostics),
         Err(message) => {
             diagnostics.push(Diagnostic::error(Kind::Io, Location::file(file), message));
-            return None;
-        }
-    };
-    let result = parse_yaml::<T>(&text);
-    sources.insert(file.to_owned(), text);
-    let text = &sources[file];
-    match result {
-        Ok(value) => Some(value),
-        Err(err) => {
-            diagnostics.push(yaml_diagnostic(file, text, &err));
             None
         }
     }
 }
 
+/// Parses the text of `file`, keeping the text in `sources` for error snippets.
+///
+/// serde stops at the first unknown key, which would hide every other problem in the file
+/// behind one typo. So an unknown key is reported, blanked out (replaced by spaces, keeping
+/// every other position intact) and the file parsed again, until it parses or fails for
+/// another reason. Errors that only appear after blanking are not reported: they may be
+/// artefacts of the blanking, and the file is already known to be broken.
+pub(crate) fn parse_source<T: DeserializeOwned>(
+    file: &str,
+    text: String,
+    sources: &mut Sources,
+    diagnostics: &mut Diagnostics,
+) -> Option<Spanned<T>> {
+    const MAX_UNKNOWN_KEYS: usize = 50;
+    let mut working: Option<String> = None;
+    let mut result = parse_yaml::<T>(&text);
+    for _ in 0..MAX_UNKNOWN_KEYS {
+        let Err(err) = &result else { break };
+        let current = working.as_deref().unwrap_or(&text);
+        if working.is_some() && !is_unknown_field(err) {
+            sources.insert(file.to_owned(), text);
+            return None;
+        }
+        diagnostics.push(yaml_diagnostic(file, &text, err));
+        let blanked = err.location().and_then(|at| blank_entry(current, &at));
+        let Some(blanked) = blanked.filter(|_| is_unknown_field(err)) else {
+            sources.insert(file.to_owned(), text);
+            return None;
+        };
+        result = parse_yaml::<T>(&blanked);
+        working = Some(blanked);
+    }
+    sources.insert(file.to_owned(), text);
+    result.ok()
+}
+
+fn is_unknown_field(err: &serde_saphyr::Error) -> bool {
+    matches!(err.without_snippet(), serde_saphyr::Error::SerdeUnknownField { .. })
+}
+
+/// Replaces the block-style mapping entry whose key starts at `at` (the key's line, and any
+/// following lines indented deeper than the key) with spaces. `None` when nothing was blanked.
+fn blank_entry(text: &str, at: &serde_saphyr::Location) -> Option<String> {
+    let line = usize::try_from(at.line()).ok()?.checked_sub(1)?;
+    let key_offset = usize::try_from(at.span().byte_offset()?).ok()?;
+    let line_start = text.split_inclusive('\n').take(line).map(str::len).sum::<usize>();
+    let indent = text.get(line_start..key_offset)?.chars().count();
+    let mut end = text[key_offset..].find('\n').map_or(text.len(), |i| key_offset + i + 1);
+    for next in text[end..].split_inclusive('\n') {
+        let content = next.trim_start_matches(' ');
+        let deeper = next.len() - content.len() > indent;
+        if !(deeper || content.trim().is_empty()) {
+            break;
+        }
+        end += next.len();
+    }
+    if end <= key_offset {
+        return None;
+    }
+    let mut blanked = String::with_capacity(text.len());
+    blanked.push_str(&text[..key_offset]);
+    // One space per byte, so every byte offset after the entry stays valid.
+    for c in text[key_offset..end].chars() {
+        match c {
+            '\n' | '\r' => blanked.push(c),
+            _ => blanked.extend(std::iter::repeat_n(' ', c.len_utf8())),
+        }
+    }
+    blanked.push_str(&text[end..]);
+    Some(blanked)
+}
+
 fn read_yaml_text(path: &Path) -> Result<String, String> {
     let meta = fs::metadata(path).map_err(|err| format!("cannot read the file: {err}"))?;
     if meta.len() > MAX_YAML_BYTES {
-        return Err(format!("the file is {} bytes; YAML files are limited to {MAX_YAML_BYTES} bytes", meta.len()));
+        return Err(format!(
+            "the file is {} bytes; YAML files are limited to {MAX_YAML_BYTES} bytes",
+            meta.len()
+        ));
     }
     let bytes = fs::read(path).map_err(|err| format!("cannot read the file: {err}"))?;
     String::from_utf8(bytes).map_err(|err| {
-        format!("the file is not UTF-8 text (invalid byte at offset {}); save it as UTF-8", err.utf8_error().valid_up_to())
+        format!(
+            "the file is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
+            err.utf8_error().valid_up_to()
+        )
     })
 }
 
@@ -183,7 +254,10 @@ fn yaml_diagnostic(file: &str, text: &str, err: &serde_saphyr::Error) -> Diagnos
         serde_saphyr::Error::SerdeUnknownField { field, expected, .. } => {
             let help = match crate::validate::suggest(field, expected.iter().copied()) {
                 Some(suggestion) => format!("did you mean `{suggestion}`?"),
-                None => format!("known fields here: {}", expected.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")),
+                None => format!(
+                    "known fields here: {}",
+                    expected.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                ),
             };
             Diagnostic::error(Kind::UnknownField, location, format!("unknown field `{field}`")).help(help)
         }
@@ -196,19 +270,20 @@ fn yaml_diagnostic(file: &str, text: &str, err: &serde_saphyr::Error) -> Diagnos
 }
 
 /// Every image path that drops refer to, resolved against their folders, deduplicated.
-fn referenced_images(drops: &[LoadedDrop]) -> BTreeSet<SitePath> {
+pub(crate) fn referenced_images(drops: &[LoadedDrop]) -> BTreeSet<SitePath> {
     let mut paths = BTreeSet::new();
     for drop in drops {
         let Some(raw) = &drop.raw else { continue };
         let raw = &raw.value;
         let products = raw.products.iter().flat_map(|p| p.value.iter());
-        let product_images = products.flat_map(|p| p.value.images.iter().flat_map(|images| images.value.iter()));
+        let product_images =
+            products.flat_map(|p| p.value.images.iter().flat_map(|images| images.value.iter()));
         let images = raw.hero.iter().chain(product_images);
         for image in images {
-            if let Some(src) = &image.value.src {
-                if let Ok(path) = SitePath::resolve(&drop.folder, &src.value) {
-                    paths.insert(path);
-                }
+            if let Some(src) = &image.value.src
+                && let Ok(path) = SitePath::resolve(&drop.folder, &src.value)
+            {
+                paths.insert(path);
             }
         }
     }
@@ -218,4 +293,69 @@ fn referenced_images(drops: &[LoadedDrop]) -> BTreeSet<SitePath> {
 /// The canonical site root, so symlinked images can be checked against it.
 pub(crate) fn canonical_root(root: &Path) -> PathBuf {
     fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> (Option<Spanned<RawDrop>>, Vec<String>) {
+        let mut sources = Sources::new();
+        let mut diagnostics = Diagnostics::new();
+        let raw = parse_source::<RawDrop>("d.yaml", text.to_owned(), &mut sources, &mut diagnostics);
+        let messages = diagnostics
+            .sorted()
+            .iter()
+            .map(|d| format!("{}:{} {}", d.location.line, d.location.column, d.message))
+            .collect();
+        (raw, messages)
+    }
+
+    #[test]
+    fn reports_every_unknown_key_and_keeps_parsing() {
+        let text =
+            "title: T\ncolour: red\nhero:\n  src: a.jpg\n  alt: ä\n  size:\n    w: 1\n    h: 2\nsumary: x\n";
+        let (raw, messages) = parse(text);
+        assert_eq!(
+            messages,
+            ["2:1 unknown field `colour`", "6:3 unknown field `size`", "9:1 unknown field `sumary`"]
+        );
+        let raw = raw.expect("parses once the unknown keys are blanked");
+        assert_eq!(raw.value.hero.unwrap().value.alt.unwrap().value, "ä");
+    }
+
+    #[test]
+    fn syntax_errors_stop_the_file_with_a_position() {
+        let (raw, messages) = parse("title: \"unclosed\nsummary: x\n");
+        assert!(raw.is_none());
+        assert_eq!(messages.len(), 1);
+        assert!(messages[0].starts_with("1:8 "), "{messages:?}");
+    }
+
+    #[test]
+    fn hostile_input_is_an_error_not_a_panic() {
+        let deep = "[".repeat(100_000);
+        for text in [deep.as_str(), "\u{0}\u{1}", "- a\n- b", "42", "title: [1, 2]", "--- a\n--- b\n"] {
+            let (raw, messages) = parse(text);
+            assert!(raw.is_none() && messages.len() == 1, "{text:.40}: {messages:?}");
+        }
+    }
+
+    #[test]
+    fn alias_bombs_hit_the_budget() {
+        let mut text = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..10 {
+            let refs = vec![format!("*l{}", level - 1); 10].join(", ");
+            text.push_str(&format!("l{level}: &l{level} [{refs}]\n"));
+        }
+        let err = parse_yaml::<serde_json::Value>(&text).unwrap_err();
+        assert!(err.to_string().contains("budget"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_file_is_a_drop_with_every_field_missing() {
+        let (raw, messages) = parse("  \n");
+        assert!(messages.is_empty());
+        assert!(raw.unwrap().value.title.is_none());
+    }
 }

@@ -124,14 +124,26 @@ mod tests {
     #[test]
     fn resolves_relative_to_the_drop_folder() {
         assert_eq!(SitePath::resolve(&drop_dir(), "hero.jpg").unwrap().as_str(), "drops/sneakers/hero.jpg");
-        assert_eq!(SitePath::resolve(&drop_dir(), "./img/a.png").unwrap().as_str(), "drops/sneakers/img/a.png");
-        assert_eq!(SitePath::resolve(&drop_dir(), "../shared/logo.png").unwrap().as_str(), "drops/shared/logo.png");
-        assert_eq!(SitePath::resolve(&drop_dir(), "../../brand/logo.png").unwrap().as_str(), "brand/logo.png");
+        assert_eq!(
+            SitePath::resolve(&drop_dir(), "./img/a.png").unwrap().as_str(),
+            "drops/sneakers/img/a.png"
+        );
+        assert_eq!(
+            SitePath::resolve(&drop_dir(), "../shared/logo.png").unwrap().as_str(),
+            "drops/shared/logo.png"
+        );
+        assert_eq!(
+            SitePath::resolve(&drop_dir(), "../../brand/logo.png").unwrap().as_str(),
+            "brand/logo.png"
+        );
     }
 
     #[test]
     fn rejects_paths_that_leave_the_site() {
-        assert!(matches!(SitePath::resolve(&drop_dir(), "../../../etc/passwd"), Err(SitePathError::EscapesRoot(_))));
+        assert!(matches!(
+            SitePath::resolve(&drop_dir(), "../../../etc/passwd"),
+            Err(SitePathError::EscapesRoot(_))
+        ));
         assert!(matches!(SitePath::resolve(&drop_dir(), "../.."), Err(SitePathError::EscapesRoot(_))));
         assert!(matches!(SitePath::resolve(&drop_dir(), "/etc/passwd"), Err(SitePathError::Absolute(_))));
         assert!(matches!(SitePath::resolve(&drop_dir(), "C:/x.jpg"), Err(SitePathError::Absolute(_))));

@@ -210,12 +210,17 @@ fn rfc3339(time: Timestamp) -> String {
 /// `20 Nov 2026, 15:00 UTC` or `5 Feb 2027, 10:00 UTC+01:00`: the time as the marketer wrote it.
 /// Visitors' local times are the hydration script's job.
 fn display_time(time: Timestamp) -> String {
-    let date_time = time.0.format(format_description!("[day padding:none] [month repr:short] [year], [hour]:[minute]")).unwrap_or_default();
+    let date_time = time
+        .0
+        .format(format_description!("[day padding:none] [month repr:short] [year], [hour]:[minute]"))
+        .unwrap_or_default();
     let offset = time.0.offset();
     if offset.is_utc() {
         format!("{date_time} UTC")
     } else {
-        let offset_text = offset.format(format_description!("[offset_hour sign:mandatory]:[offset_minute]")).unwrap_or_default();
+        let offset_text = offset
+            .format(format_description!("[offset_hour sign:mandatory]:[offset_minute]"))
+            .unwrap_or_default();
         format!("{date_time} UTC{offset_text}")
     }
 }

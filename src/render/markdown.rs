@@ -50,12 +50,22 @@ mod tests {
 
     #[test]
     fn removes_scripts_handlers_and_javascript_urls() {
-        let html = to_html("<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1)) <a href=\"javascript:alert(2)\">y</a>");
+        let html = to_html(
+            "<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1)) <a href=\"javascript:alert(2)\">y</a>",
+        );
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("onerror"), "{html}");
         assert!(!html.contains("javascript:"), "{html}");
-        let html = to_html("<iframe src=\"https://evil.example\"></iframe><style>body{}</style><p style=\"x\" onclick=\"y\">ok</p>");
-        assert!(!html.contains("<iframe") && !html.contains("<style") && !html.contains("onclick") && !html.contains("style="), "{html}");
+        let html = to_html(
+            "<iframe src=\"https://evil.example\"></iframe><style>body{}</style><p style=\"x\" onclick=\"y\">ok</p>",
+        );
+        assert!(
+            !html.contains("<iframe")
+                && !html.contains("<style")
+                && !html.contains("onclick")
+                && !html.contains("style="),
+            "{html}"
+        );
     }
 
     #[test]

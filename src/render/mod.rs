@@ -19,7 +19,8 @@ use crate::output::{Artifact, Content, Output};
 
 /// Templates every theme must provide (the built-in default theme provides them all, so a
 /// site theme only has to override what it changes).
-pub(crate) const REQUIRED_TEMPLATES: [&str; 5] = ["drop.html", "index.html", "404.html", "sitemap.xml", "robots.txt"];
+pub(crate) const REQUIRED_TEMPLATES: [&str; 5] =
+    ["drop.html", "index.html", "404.html", "sitemap.xml", "robots.txt"];
 
 /// A theme's templates, parsed.
 pub(crate) struct Templates {
@@ -40,8 +41,12 @@ pub(crate) fn compile(theme: &ThemeFiles, sources: &mut Sources) -> Result<Templ
     for required in REQUIRED_TEMPLATES {
         if !theme.templates.contains_key(required) {
             diagnostics.push(
-                Diagnostic::error(Kind::Template, Location::file(format!("themes/{}/templates/{required}", theme.name)), format!("the theme has no `{required}` template"))
-                    .help("add the template, or remove the file that hides the default theme's"),
+                Diagnostic::error(
+                    Kind::Template,
+                    Location::file(format!("themes/{}/templates/{required}", theme.name)),
+                    format!("the theme has no `{required}` template"),
+                )
+                .help("add the template, or remove the file that hides the default theme's"),
             );
         }
     }
@@ -55,9 +60,16 @@ pub(crate) fn compile(theme: &ThemeFiles, sources: &mut Sources) -> Result<Templ
 }
 
 /// Renders every page of the site into `output`. Errors from every page are collected.
-pub(crate) fn pages(site: &Site, templates: &Templates, assets: &AssetUrls, images: &ImageUrls, output: &mut Output) -> Result<(), Diagnostics> {
+pub(crate) fn pages(
+    site: &Site,
+    templates: &Templates,
+    assets: &AssetUrls,
+    images: &ImageUrls,
+    output: &mut Output,
+) -> Result<(), Diagnostics> {
     let mut diagnostics = Diagnostics::new();
-    let drops: Vec<context::DropContext> = site.drops.iter().map(|drop| context::drop(site, drop, images)).collect();
+    let drops: Vec<context::DropContext> =
+        site.drops.iter().map(|drop| context::drop(site, drop, images)).collect();
     let site_context = context::site(site);
 
     let base = |page: context::PageContext| {
@@ -72,12 +84,22 @@ pub(crate) fn pages(site: &Site, templates: &Templates, assets: &AssetUrls, imag
     for drop in &drops {
         let mut ctx = base(context::PageContext::for_drop(drop));
         ctx.insert("drop", drop);
-        jobs.push(("drop.html", format!("{}/index.html", drop.slug), format!("the page of `{}`", drop.file), ctx));
+        jobs.push((
+            "drop.html",
+            format!("{}/index.html", drop.slug),
+            format!("the page of `{}`", drop.file),
+            ctx,
+        ));
     }
     let mut ctx = base(context::PageContext::index(site));
     ctx.insert("drops", &drops);
     jobs.push(("index.html", "index.html".to_owned(), "the index page".to_owned(), ctx));
-    jobs.push(("404.html", "404.html".to_owned(), "the 404 page".to_owned(), base(context::PageContext::not_found())));
+    jobs.push((
+        "404.html",
+        "404.html".to_owned(),
+        "the 404 page".to_owned(),
+        base(context::PageContext::not_found()),
+    ));
     let mut ctx = base(context::PageContext::not_found());
     ctx.insert("urls", &context::sitemap_urls(site, &drops));
     jobs.push(("sitemap.xml", "sitemap.xml".to_owned(), "the sitemap".to_owned(), ctx));
@@ -99,13 +121,23 @@ pub(crate) fn pages(site: &Site, templates: &Templates, assets: &AssetUrls, imag
 }
 
 /// A tera error as a diagnostic pointing into the template file.
-fn template_diagnostic(err: &tera::Error, origins: &std::collections::BTreeMap<String, String>, what: &str) -> Diagnostic {
+fn template_diagnostic(
+    err: &tera::Error,
+    origins: &std::collections::BTreeMap<String, String>,
+    what: &str,
+) -> Diagnostic {
     use tera::ErrorKind;
     match err.kind() {
         ErrorKind::SyntaxError(report) | ErrorKind::RenderingError(report) => {
             let span = report.span();
-            let file = origins.get(report.filename()).cloned().unwrap_or_else(|| report.filename().to_owned());
-            let location = Location { file, line: span.start_line.max(1), column: span.start_col + 1, span: Some(span.range.clone()) };
+            let file =
+                origins.get(report.filename()).cloned().unwrap_or_else(|| report.filename().to_owned());
+            let location = Location {
+                file,
+                line: span.start_line.max(1),
+                column: span.start_col + 1,
+                span: Some(span.range.clone()),
+            };
             let help = if matches!(err.kind(), ErrorKind::SyntaxError(_)) {
                 "fix the template syntax; see the tera documentation".to_owned()
             } else {
@@ -115,7 +147,8 @@ fn template_diagnostic(err: &tera::Error, origins: &std::collections::BTreeMap<S
         }
         _ => {
             let first_template = origins.values().next().cloned().unwrap_or_else(|| "themes".to_owned());
-            Diagnostic::error(Kind::Template, Location::file(first_template), err.to_string()).help(format!("this happened while preparing {what}"))
+            Diagnostic::error(Kind::Template, Location::file(first_template), err.to_string())
+                .help(format!("this happened while preparing {what}"))
         }
     }
 }

@@ -1,0 +1,367 @@
+//! Validation rules, each checked on a small site held in memory.
+
+use std::path::Path;
+
+use super::*;
+use crate::diagnostic::Sources;
+use crate::load::{self, FileFact, FileFacts, LoadedDrop, LoadedSite, ThemeFiles};
+use crate::model::{ImageFacts, SourceFormat};
+
+const CONFIG: &str = "base_url: https://drops.example.com\ntitle: Shop\ncurrency: USD\ncheckout_url: https://shop.example.com/c?sku={sku}&drop={drop}\n";
+
+const DROP: &str = "\
+title: Sneakers
+summary: Fresh pairs.
+starts_at: 2026-11-20T15:00:00Z
+hero:
+  src: hero.jpg
+  alt: A shoe
+products:
+  - sku: SHOE-1
+    name: Shoe
+    price: 79.5
+";
+
+/// Loads a site from texts. Image paths whose name contains `missing` do not exist (their
+/// folder holds `hero.jpg` and `side.jpeg`); `.svg` files are not images; others are 800×600 JPEGs.
+fn loaded(config: &str, drops: &[(&str, &str)]) -> LoadedSite {
+    let mut sources = Sources::new();
+    let mut diagnostics = Diagnostics::new();
+    let config =
+        load::parse_source::<RawConfig>("dropgen.yaml", config.to_owned(), &mut sources, &mut diagnostics);
+    let drops: Vec<LoadedDrop> = drops
+        .iter()
+        .map(|(folder, text)| {
+            let file = format!("drops/{folder}/drop.yaml");
+            let raw =
+                load::parse_source::<RawDrop>(&file, (*text).to_owned(), &mut sources, &mut diagnostics);
+            LoadedDrop {
+                folder: SitePath::from_relative(Path::new(&format!("drops/{folder}"))).unwrap(),
+                file,
+                raw,
+            }
+        })
+        .collect();
+    let files: FileFacts = load::referenced_images(&drops)
+        .into_iter()
+        .map(|path| {
+            let fact = if path.as_str().contains("missing") {
+                FileFact::Missing {
+                    siblings: vec!["hero.jpg".into(), "notes.txt".into(), "side.jpeg".into()],
+                }
+            } else if path.as_str().ends_with(".svg") {
+                FileFact::Unsupported { detected: Some("SVG".into()) }
+            } else {
+                FileFact::Image(ImageFacts {
+                    format: SourceFormat::Jpeg,
+                    width: 800,
+                    height: 600,
+                    bytes: 1000,
+                    sha256: "ab".repeat(32),
+                })
+            };
+            (path, fact)
+        })
+        .collect();
+    LoadedSite { config, drops, files, theme: ThemeFiles::default(), sources, diagnostics }
+}
+
+/// Validates and renders each diagnostic as `file:line:col field: message`.
+fn problems(config: &str, drops: &[(&str, &str)]) -> Vec<String> {
+    let (_, diagnostics) = site(&loaded(config, drops), false);
+    diagnostics
+        .sorted()
+        .iter()
+        .map(|d| {
+            let loc = &d.location;
+            let severity = if d.severity == crate::diagnostic::Severity::Warning { "warning " } else { "" };
+            format!(
+                "{severity}{}:{}:{} {}: {}",
+                loc.file,
+                loc.line,
+                loc.column,
+                d.field.as_deref().unwrap_or("-"),
+                d.message
+            )
+        })
+        .collect()
+}
+
+fn help_of(config: &str, drops: &[(&str, &str)]) -> Vec<String> {
+    let (_, diagnostics) = site(&loaded(config, drops), false);
+    diagnostics.sorted().iter().map(|d| d.help.clone().unwrap_or_default()).collect()
+}
+
+#[test]
+fn accepts_a_minimal_drop() {
+    let (site, diagnostics) = super::site(&loaded(CONFIG, &[("sneakers", DROP)]), false);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let site = site.unwrap();
+    let drop = &site.drops[0];
+    assert_eq!(drop.slug.as_str(), "sneakers");
+    assert_eq!(drop.products[0].price.minor_units(), 7950);
+    assert_eq!(drop.products[0].checkout_url, "https://shop.example.com/c?sku=SHOE-1&drop=sneakers");
+    assert_eq!(site.config.base_url.as_str(), "https://drops.example.com/");
+}
+
+#[test]
+fn rejects_prices_with_more_decimals_than_the_currency() {
+    let drop = DROP.replace("price: 79.5", "price: \"10.001\"");
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", &drop)]),
+        [
+            "drops/sneakers/drop.yaml:10:12 products[0].price: price `10.001` has 3 decimal places, but USD allows 2"
+        ]
+    );
+    let yen = DROP.replace("price: 79.5", "price: 100.5\n    currency: JPY");
+    assert_eq!(help_of(CONFIG, &[("sneakers", &yen)]), ["JPY has no minor unit: give a whole number"]);
+}
+
+#[test]
+fn rejects_prices_that_are_not_plain_numbers() {
+    for bad in ["1e3", "true", "$5", "-1"] {
+        let drop = DROP.replace("price: 79.5", &format!("price: {bad}"));
+        let found = problems(CONFIG, &[("sneakers", &drop)]);
+        assert_eq!(found.len(), 1, "{bad}: {found:?}");
+        assert!(found[0].starts_with("drops/sneakers/drop.yaml:10:12 products[0].price: price"), "{found:?}");
+    }
+}
+
+#[test]
+fn reports_every_missing_field_at_once() {
+    let drop = "summary: x\nproducts:\n  - name: Shoe\n";
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", drop)]),
+        [
+            "drops/sneakers/drop.yaml:1:1 title: missing required field `title`",
+            "drops/sneakers/drop.yaml:1:1 starts_at: missing required field `starts_at`",
+            "drops/sneakers/drop.yaml:1:1 hero: missing required field `hero`",
+            "drops/sneakers/drop.yaml:3:5 products[0].sku: missing required field `sku`",
+            "drops/sneakers/drop.yaml:3:5 products[0].price: missing required field `price`",
+        ]
+    );
+}
+
+#[test]
+fn unknown_fields_suggest_the_closest_known_one() {
+    let drop = DROP.replace("summary:", "sumary:");
+    let found = problems(CONFIG, &[("sneakers", &drop)]);
+    assert_eq!(
+        found,
+        [
+            "drops/sneakers/drop.yaml:1:1 summary: missing required field `summary`",
+            "drops/sneakers/drop.yaml:2:1 -: unknown field `sumary`"
+        ]
+    );
+    assert_eq!(help_of(CONFIG, &[("sneakers", &drop)])[1], "did you mean `summary`?");
+}
+
+#[test]
+fn ends_at_must_follow_starts_at() {
+    let drop = DROP.replace(
+        "starts_at: 2026-11-20T15:00:00Z",
+        "starts_at: 2026-11-20T15:00:00Z\nends_at: 2026-11-20T16:00:00+02:00",
+    );
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", &drop)]),
+        ["drops/sneakers/drop.yaml:4:10 ends_at: `ends_at` is not after `starts_at`"]
+    );
+}
+
+#[test]
+fn times_need_a_time_zone() {
+    let drop = DROP.replace("2026-11-20T15:00:00Z", "2026-11-20 15:00");
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", &drop)]),
+        [
+            "drops/sneakers/drop.yaml:3:12 starts_at: `2026-11-20 15:00` is not a date and time with a time zone"
+        ]
+    );
+}
+
+#[test]
+fn skus_are_unique_across_the_site() {
+    let other = DROP.replace("Sneakers", "Boots");
+    assert_eq!(
+        problems(CONFIG, &[("boots", &other), ("sneakers", DROP)]),
+        [
+            "drops/sneakers/drop.yaml:8:10 products[0].sku: SKU `SHOE-1` is already used in `drops/boots/drop.yaml`"
+        ]
+    );
+}
+
+#[test]
+fn slugs_are_unique_across_the_site() {
+    let renamed = format!("slug: sneakers\n{DROP}").replace("SHOE-1", "SHOE-2");
+    assert_eq!(
+        problems(CONFIG, &[("a-copy", &renamed), ("sneakers", DROP)]),
+        ["drops/sneakers/drop.yaml:1:1 slug: slug `sneakers` is already used by `drops/a-copy/drop.yaml`"]
+    );
+}
+
+#[test]
+fn folder_names_must_be_slugs() {
+    let found = problems(CONFIG, &[("Spring Sale", DROP)]);
+    assert_eq!(found, ["drops/Spring Sale/drop.yaml:1:1 -: folder name `Spring Sale` is not a valid slug"]);
+    assert!(help_of(CONFIG, &[("Spring Sale", DROP)])[0].contains("`spring-sale`"));
+}
+
+#[test]
+fn compare_at_price_must_exceed_price() {
+    let drop = DROP.replace("price: 79.5", "price: 79.5\n    compare_at_price: 79.50");
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", &drop)]),
+        [
+            "drops/sneakers/drop.yaml:11:23 products[0].compare_at_price: `compare_at_price` ($79.50) is not more than `price` ($79.50)"
+        ]
+    );
+}
+
+#[test]
+fn missing_images_suggest_a_file_in_the_folder() {
+    let drop = DROP.replace("src: hero.jpg", "src: missing-side.jpg");
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", &drop)]),
+        ["drops/sneakers/drop.yaml:5:8 hero.src: image `drops/sneakers/missing-side.jpg` does not exist"]
+    );
+    assert_eq!(help_of(CONFIG, &[("sneakers", &drop)]), ["images in that folder: `hero.jpg`, `side.jpeg`"]);
+    let typo = DROP.replace("src: hero.jpg", "src: missing/hero.jpg");
+    assert_eq!(help_of(CONFIG, &[("sneakers", &typo)]), ["did you mean `hero.jpg`?"]);
+}
+
+#[test]
+fn image_paths_stay_inside_the_site() {
+    let drop = DROP.replace("src: hero.jpg", "src: ../../../etc/passwd");
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", &drop)]),
+        ["drops/sneakers/drop.yaml:5:8 hero.src: `../../../etc/passwd` points outside the site folder"]
+    );
+    let drop = DROP.replace("src: hero.jpg", "src: /etc/passwd");
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", &drop)]),
+        ["drops/sneakers/drop.yaml:5:8 hero.src: `/etc/passwd` is an absolute path"]
+    );
+}
+
+#[test]
+fn unsupported_images_name_their_type() {
+    let drop = DROP.replace("src: hero.jpg", "src: logo.svg");
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", &drop)]),
+        [
+            "drops/sneakers/drop.yaml:5:8 hero.src: `drops/sneakers/logo.svg` is a SVG file, which dropgen does not read"
+        ]
+    );
+}
+
+#[test]
+fn alt_text_is_required_and_not_empty() {
+    let drop = DROP.replace("alt: A shoe", "alt: \"  \"");
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", &drop)]),
+        ["drops/sneakers/drop.yaml:6:8 hero.alt: `hero.alt` is empty"]
+    );
+}
+
+#[test]
+fn currencies_are_iso_codes() {
+    let drop = DROP.replace("price: 79.5", "price: 79.5\n    currency: eur");
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", &drop)]),
+        ["drops/sneakers/drop.yaml:11:15 products[0].currency: `eur` is not an ISO 4217 currency code"]
+    );
+    assert_eq!(help_of(CONFIG, &[("sneakers", &drop)]), ["currency codes are upper case: `EUR`"]);
+}
+
+#[test]
+fn base_url_must_be_https_except_on_loopback() {
+    let config = CONFIG.replace("https://drops.example.com", "http://drops.example.com");
+    assert_eq!(
+        problems(&config, &[]),
+        ["dropgen.yaml:1:11 base_url: `http://drops.example.com` is not served over https"]
+    );
+    let local = CONFIG.replace("https://drops.example.com", "http://localhost:8080");
+    assert!(problems(&local, &[]).is_empty());
+    let relative = CONFIG.replace("https://drops.example.com", "drops.example.com");
+    assert_eq!(
+        problems(&relative, &[]),
+        ["dropgen.yaml:1:11 base_url: `drops.example.com` is not an absolute web address"]
+    );
+}
+
+#[test]
+fn checkout_placeholders_are_checked() {
+    let config = CONFIG.replace("{sku}", "{skus}");
+    assert_eq!(
+        problems(&config, &[]),
+        ["dropgen.yaml:4:15 checkout_url: unknown placeholder `{skus}` in the checkout URL"]
+    );
+    assert_eq!(help_of(&config, &[]), ["did you mean `{sku}`?"]);
+    let no_sku = CONFIG.replace("sku={sku}&", "");
+    assert_eq!(
+        problems(&no_sku, &[]),
+        [
+            "warning dropgen.yaml:4:15 checkout_url: the checkout URL has no `{sku}` placeholder, so every product links to the same checkout"
+        ]
+    );
+}
+
+#[test]
+fn stream_embeds_must_be_https() {
+    let drop = format!("{DROP}stream:\n  embed_url: http://player.example.com/x\n");
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", &drop)]),
+        [
+            "drops/sneakers/drop.yaml:12:14 stream.embed_url: `http://player.example.com/x` is not served over https"
+        ]
+    );
+}
+
+#[test]
+fn long_summaries_warn_but_build() {
+    let drop = DROP.replace("Fresh pairs.", &"a".repeat(161));
+    let (site, diagnostics) = super::site(&loaded(CONFIG, &[("sneakers", &drop)]), false);
+    assert!(site.is_some());
+    assert_eq!(diagnostics.warning_count(), 1);
+}
+
+#[test]
+fn drafts_are_validated_but_only_built_on_request() {
+    let draft = format!("{DROP}draft: true\n");
+    let (site, _) = super::site(&loaded(CONFIG, &[("sneakers", &draft)]), false);
+    assert!(site.unwrap().drops.is_empty());
+    let (site, _) = super::site(&loaded(CONFIG, &[("sneakers", &draft)]), true);
+    assert_eq!(site.unwrap().drops.len(), 1);
+    let broken = draft.replace("price: 79.5", "price: 7.999");
+    assert_eq!(problems(CONFIG, &[("sneakers", &broken)]).len(), 1);
+}
+
+#[test]
+fn image_settings_are_checked() {
+    let config = format!(
+        "{CONFIG}images:\n  widths: [640, 0, 320]\n  formats: [webp, jpg]\n  quality: {{ webp: 101 }}\n"
+    );
+    assert_eq!(
+        problems(&config, &[]),
+        [
+            "dropgen.yaml:6:17 images.widths[1]: `0` is not a whole number from 16 to 8192",
+            "dropgen.yaml:7:19 images.formats[1]: unknown image format `jpg`",
+            "dropgen.yaml:8:20 images.quality.webp: `101` is not a whole number from 1 to 100",
+        ]
+    );
+}
+
+#[test]
+fn drops_are_ordered_newest_first() {
+    let later = DROP.replace("2026-11-20", "2027-01-01").replace("SHOE-1", "SHOE-2");
+    let (site, _) = super::site(&loaded(CONFIG, &[("a-old", DROP), ("b-new", &later)]), false);
+    let site = site.unwrap();
+    let slugs: Vec<&str> = site.drops.iter().map(|d| d.slug.as_str()).collect();
+    assert_eq!(slugs, ["b-new", "a-old"]);
+}
+
+#[test]
+fn suggestions_only_for_close_matches() {
+    assert_eq!(suggest("sumary", ["summary", "title"]), Some("summary"));
+    assert_eq!(suggest("colour", ["summary", "title"]), None);
+}
