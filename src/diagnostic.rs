@@ -192,7 +192,7 @@ pub fn render_human(diagnostic: &Diagnostic, sources: &Sources, color: bool) -> 
             )
         }
         _ => title.element(
-            annotate_snippets::Origin::path(loc.file.as_str()).line(loc.line).char_column(loc.column - 1),
+            annotate_snippets::Origin::path(loc.file.as_str()).line(loc.line).char_column(loc.column),
         ),
     };
     if diagnostic.location.span.is_none() && !label.is_empty() {

@@ -157,6 +157,17 @@ pub(crate) fn parse_source<T: DeserializeOwned>(
     diagnostics: &mut Diagnostics,
 ) -> Option<Spanned<T>> {
     const MAX_UNKNOWN_KEYS: usize = 50;
+    if text.trim().is_empty() {
+        let help = if file == CONFIG_FILE {
+            "add at least `base_url:` and `checkout_url:`; see the README for every setting"
+        } else {
+            "fill it in, or start again from `dropgen new <slug>`, which writes every field with an explanation"
+        };
+        diagnostics
+            .push(Diagnostic::error(Kind::Syntax, Location::file(file), "the file is empty").help(help));
+        sources.insert(file.to_owned(), text);
+        return None;
+    }
     let mut working: Option<String> = None;
     let mut result = parse_yaml::<T>(&text);
     for _ in 0..MAX_UNKNOWN_KEYS {
@@ -239,10 +250,6 @@ fn parse_yaml<T: DeserializeOwned>(text: &str) -> Result<Spanned<T>, serde_saphy
         budget: serde_saphyr::budget! { max_depth: 32, max_nodes: 100_000, max_aliases: 100 },
         with_snippet: false,
     };
-    if text.trim().is_empty() {
-        // An empty file deserialises as "end of input"; say what it is instead.
-        return serde_saphyr::from_str_with_options::<Spanned<T>>("{}", options);
-    }
     serde_saphyr::from_str_with_options::<Spanned<T>>(text, options)
 }
 
@@ -353,9 +360,9 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_file_is_a_drop_with_every_field_missing() {
+    fn an_empty_file_is_one_problem() {
         let (raw, messages) = parse("  \n");
-        assert!(messages.is_empty());
-        assert!(raw.unwrap().value.title.is_none());
+        assert!(raw.is_none());
+        assert_eq!(messages, ["1:1 the file is empty"]);
     }
 }

@@ -144,16 +144,34 @@ pub(crate) fn location(file: &str, text: &str, at: &serde_saphyr::Location) -> L
     let line = usize::try_from(at.line()).unwrap_or(1).max(1);
     let column = usize::try_from(at.column()).unwrap_or(1).max(1);
     let span = at.span();
-    let span = match (span.byte_offset(), span.byte_len()) {
-        (Some(start), Some(len)) => {
-            let start = usize::try_from(start).unwrap_or(usize::MAX);
-            let end = start.saturating_add(usize::try_from(len).unwrap_or(0));
-            text.get(start..).map(|rest| {
-                let line_end = rest.find(['\n', '\r']).map_or(text.len(), |i| start + i);
-                start..end.min(line_end).max(start)
-            })
-        }
-        _ => None,
+    let start = match span.byte_offset() {
+        Some(start) => usize::try_from(start).ok(),
+        // Some parser errors carry only line and column: find the byte offset from those.
+        None => offset_of(text, line, column),
     };
+    let len = span.byte_len().and_then(|len| usize::try_from(len).ok()).unwrap_or(0);
+    let span = start.filter(|start| text.is_char_boundary(*start)).map(|start| {
+        let line_end = text[start..].find(['\n', '\r']).map_or(text.len(), |i| start + i);
+        let end = start.saturating_add(len).min(line_end);
+        // Point at one character at least, so the caret is visible.
+        let end = if end > start {
+            end
+        } else {
+            text[start..line_end].chars().next().map_or(start, |c| start + c.len_utf8())
+        };
+        start..end
+    });
     Location { file: file.to_owned(), line, column, span }
+}
+
+/// The byte offset of a 1-based line and character column, if it is inside `text`.
+fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
+    let line_start =
+        if line == 1 { 0 } else { text.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1)? };
+    let rest = &text[line_start..];
+    let line_text = &rest[..rest.find('\n').unwrap_or(rest.len())];
+    match line_text.char_indices().nth(column - 1) {
+        Some((offset, _)) => Some(line_start + offset),
+        None => Some(line_start + line_text.len()),
+    }
 }
