@@ -51,12 +51,17 @@ fn url_safe_stem(stem: &str) -> String {
     if safe.is_empty() { "image".to_owned() } else { safe.chars().take(60).collect() }
 }
 
-/// Adds every planned image to the output as a copy of its source file.
+/// Adds every planned image to the output as a copy of its source file. Sources with the same
+/// bytes share one published name and are copied once.
 pub(crate) fn run(site: &Site, root: &Path, urls: &ImageUrls, output: &mut Output) {
+    let mut published = std::collections::BTreeSet::new();
     for drop in &site.drops {
         let images = std::iter::once(&drop.hero).chain(drop.products.iter().flat_map(|p| p.images.iter()));
         for image in images {
             let url = &urls[&image.source];
+            if !published.insert(url) {
+                continue;
+            }
             output.insert(
                 url.trim_start_matches('/').to_owned(),
                 Artifact {

@@ -1,0 +1,233 @@
+use std::fs;
+
+use crate::support::{Site, assert_matches_file, fixture, tree};
+
+/// Text outputs of the basic fixture, compared with `tests/fixtures/build/basic.expected/`.
+#[test]
+fn builds_the_basic_fixture_as_expected() {
+    let site = Site::fixture("build/basic");
+    let run = site.run(&["build", "--out", "out"]);
+    run.success();
+    assert!(run.stderr().starts_with("built 1 drop(s): 9 files"), "{}", run.stderr());
+    let public = site.path("out/public");
+    let files = tree(&public);
+    let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "404.html",
+            "_img/badge-c5cabee43c.png",
+            "_img/hero-aa42d15ab0.jpg",
+            "drops-e198d35cd8.js",
+            "index.html",
+            "launch/index.html",
+            "robots.txt",
+            "sitemap.xml",
+            "style-e0b84f144d.css",
+        ]
+    );
+    let expected = fixture("build/basic.expected");
+    for (name, bytes) in &files {
+        if name.ends_with(".html") || name.ends_with(".xml") || name.ends_with(".txt") {
+            assert_matches_file(&String::from_utf8_lossy(bytes), &expected.join(name));
+        }
+    }
+    // Images are published byte for byte until the image pipeline resizes them.
+    assert_eq!(
+        fs::read(public.join("_img/hero-aa42d15ab0.jpg")).unwrap(),
+        fs::read(site.path("drops/launch/hero.jpg")).unwrap()
+    );
+}
+
+/// Everything a shopper needs is in the HTML: copy, prices, options and a real buy link per
+/// product, with no script required.
+#[test]
+fn drop_pages_work_without_javascript() {
+    let site = Site::fixture("build/basic");
+    site.run(&["build", "--out", "out"]).success();
+    let page = site.read("out/public/launch/index.html");
+    for expected in [
+        r#"<a class="buy" data-buy href="https://shop.drops.test/checkout?sku=LAUNCH-1&amp;drop=launch">"#,
+        r#"<a class="buy" data-buy href="https://shop.drops.test/checkout?sku=LAUNCH.2_b&amp;drop=launch">"#,
+        r#"<data value="79.50">$79.50</data>"#,
+        r#"<s><span class="visually-hidden">Regular price </span>$99.00</s>"#,
+        r#"<data value="1200">¥1,200</data>"#,
+        "<li>S</li><li>M</li><li>L</li>",
+        "Limit 2 per customer",
+        r#"<p class="stock" data-stock role="status" aria-live="polite">"#,
+        r#"data-drop="launch" data-inventory-api="https://inventory.drops.test/v1" data-starts-at="2026-11-20T15:00:00Z" data-ends-at="2027-01-15T23:00:00-05:00""#,
+        r#"<p class="schedule" data-countdown>"#,
+        r#"<time datetime="2026-11-20T15:00:00Z">20 Nov 2026, 15:00 UTC</time>"#,
+        r#"<time datetime="2027-01-15T23:00:00-05:00">15 Jan 2027, 23:00 UTC-05:00</time>"#,
+        r#"<a href="https://drops.test/replay">Watch the launch stream</a>"#,
+        r#"<link rel="canonical" href="https://drops.test/launch/">"#,
+        r#"<meta property="og:image" content="https://drops.test/_img/hero-aa42d15ab0.jpg">"#,
+        r#"<img class="hero" src="/_img/hero-aa42d15ab0.jpg" width="96" height="64" alt="A blue gradient" loading="eager""#,
+    ] {
+        assert!(page.contains(expected), "missing {expected}\nin:\n{page}");
+    }
+    assert_eq!(page.matches("<h1>").count(), 1, "one h1 per page");
+    assert_eq!(page.matches("<a class=\"buy\"").count(), 2);
+}
+
+/// Marketer text cannot inject markup: titles are escaped, markdown HTML is sanitised, and
+/// JSON-LD cannot close its script element.
+#[test]
+fn marketer_text_cannot_inject_script() {
+    let site = Site::fixture("build/basic");
+    site.run(&["build", "--out", "out"]).success();
+    let page = site.read("out/public/launch/index.html");
+    assert!(page.contains("<h1>Launch &lt;script&gt;alert(&#39;title&#39;)&lt;/script&gt;</h1>"));
+    assert!(!page.contains("alert('xss')"), "sanitiser let a script through");
+    assert!(!page.contains("onerror"));
+    assert!(!page.contains("javascript:"));
+    assert!(page.contains(r#""name":"First \u003c/script\u003e product""#));
+    let scripts = page.matches("<script").count();
+    assert_eq!(scripts, 2, "only the theme script and JSON-LD");
+    // JSON-LD carries price and currency but never a stock claim.
+    assert!(page.contains(r#""price":"79.50","priceCurrency":"USD""#));
+    assert!(!page.contains("availability"));
+}
+
+#[test]
+fn the_index_lists_drops_with_their_times_and_the_sitemap_skips_drafts() {
+    let site = Site::fixture("build/basic");
+    site.run(&["build", "--out", "out", "--drafts"]).success();
+    let index = site.read("out/public/index.html");
+    let preview = index.find(r#"href="/preview/""#).expect("draft listed with --drafts");
+    let launch = index.find(r#"href="/launch/""#).unwrap();
+    assert!(preview < launch, "newest drop first");
+    assert!(index.contains(r#"data-starts-at="2027-02-01T10:00:00+01:00""#));
+    let draft_page = site.read("out/public/preview/index.html");
+    assert!(draft_page.contains(r#"<meta name="robots" content="noindex">"#));
+    assert!(draft_page.contains(r#"href="https://other.drops.test/buy/preview/PREVIEW-1""#));
+    let sitemap = site.read("out/public/sitemap.xml");
+    assert!(sitemap.contains("<loc>https://drops.test/launch/</loc>") && !sitemap.contains("preview"));
+}
+
+#[test]
+fn drafts_are_left_out_by_default() {
+    let site = Site::fixture("build/basic");
+    site.run(&["build", "--out", "out"]).success();
+    assert!(!site.path("out/public/preview").exists());
+    assert!(!site.read("out/public/index.html").contains("/preview/"));
+}
+
+#[test]
+fn output_is_identical_for_any_job_count_and_run() {
+    let site = Site::copy_of(&crate::support::repo_root());
+    site.run(&["build", "--out", "one", "--jobs", "1"]).success();
+    site.run(&["build", "--out", "two", "--jobs", "2"]).success();
+    site.run(&["build", "--out", "again", "--jobs", "2"]).success();
+    let one = tree(&site.path("one"));
+    assert!(one.len() > 10);
+    assert!(one == tree(&site.path("two")), "--jobs 1 and --jobs 2 differ");
+    assert!(one == tree(&site.path("again")), "two runs differ");
+}
+
+#[test]
+fn a_failed_build_leaves_the_previous_output_untouched() {
+    let site = Site::fixture("build/basic");
+    site.run(&["build", "--out", "out"]).success();
+    let before = tree(&site.path("out"));
+    let drop = site.read("drops/launch/drop.yaml");
+    site.write("drops/launch/drop.yaml", &drop.replace("price: 79.5", "price: 79.555"));
+    site.run(&["build", "--out", "out"]).failure(1);
+    assert!(before == tree(&site.path("out")), "the failed build changed the output");
+    let leftovers: Vec<String> = fs::read_dir(site.root())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "staging folders left behind: {leftovers:?}");
+}
+
+#[test]
+fn a_rebuild_replaces_stale_files() {
+    let site = Site::fixture("build/basic");
+    site.run(&["build", "--out", "out"]).success();
+    let old_hero = site.path("out/public/_img/hero-aa42d15ab0.jpg");
+    assert!(old_hero.exists());
+    fs::copy(site.path("drops/launch/badge.png"), site.path("drops/launch/hero.png")).unwrap();
+    let drop = site.read("drops/launch/drop.yaml");
+    site.write("drops/launch/drop.yaml", &drop.replace("src: hero.jpg", "src: hero.png"));
+    site.run(&["build", "--out", "out"]).success();
+    assert!(!old_hero.exists(), "a file from the previous build survived");
+}
+
+#[test]
+fn check_validates_and_renders_but_writes_nothing() {
+    let site = Site::fixture("build/basic");
+    let run = site.run(&["check"]);
+    run.success();
+    assert!(run.stderr().starts_with("checked 1 drop(s): 9 files would be written"), "{}", run.stderr());
+    assert!(!site.path("dist").exists());
+}
+
+#[test]
+fn build_writes_to_dist_in_the_site_by_default() {
+    let site = Site::fixture("build/basic");
+    let parent = site.root().parent().unwrap().to_path_buf();
+    crate::support::run_in(&parent, &["build", "--root", "site"]).success();
+    assert!(site.path("dist/public/launch/index.html").is_file());
+}
+
+#[test]
+fn refuses_output_folders_it_could_destroy() {
+    let site = Site::fixture("build/basic");
+    let run = site.run(&["build", "--out", "."]);
+    run.failure(2);
+    assert!(run.stderr().contains("it contains the site itself"), "{}", run.stderr());
+    site.write("notes/todo.txt", "keep me");
+    let run = site.run(&["build", "--out", "notes"]);
+    run.failure(2);
+    assert!(run.stderr().contains("it is not empty and holds no `public/`"), "{}", run.stderr());
+    assert_eq!(site.read("notes/todo.txt"), "keep me");
+    site.run(&["build", "--out", "drops/out"]).failure(2);
+}
+
+#[test]
+fn a_folder_without_dropgen_yaml_is_a_usage_error() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let run = crate::support::run_in(dir.path(), &["check"]);
+    run.failure(2);
+    assert!(run.stderr().contains("is not a dropgen site: it has no `dropgen.yaml`"), "{}", run.stderr());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let site = Site::fixture("build/basic");
+    site.run(&["build", "--jobs", "0"]).failure(2);
+    site.run(&["build", "--no-such-flag"]).failure(2);
+    site.run(&[]).failure(2);
+}
+
+#[test]
+fn a_theme_overrides_single_templates() {
+    let site = Site::fixture("build/basic");
+    site.write("dropgen.yaml", &format!("{}theme: custom\n", site.read("dropgen.yaml")));
+    site.write(
+        "themes/custom/templates/404.html",
+        "{% extends \"base.html\" %}{% block main %}<h1>Lost at {{ site.title }}</h1>{% endblock main %}",
+    );
+    site.write("themes/custom/static/favicon.ico", "icon");
+    site.run(&["build", "--out", "out"]).success();
+    assert!(site.read("out/public/404.html").contains("<h1>Lost at Test &lt;Shop&gt; &amp; Co</h1>"));
+    assert_eq!(site.read("out/public/favicon.ico"), "icon");
+    assert!(
+        site.read("out/public/launch/index.html").contains("data-buy"),
+        "other templates come from the default theme"
+    );
+}
+
+#[test]
+fn symlinked_images_may_not_leave_the_site() {
+    let site = Site::fixture("build/basic");
+    let outside = site.root().parent().unwrap().join("secret.jpg");
+    fs::copy(site.path("drops/launch/hero.jpg"), &outside).unwrap();
+    fs::remove_file(site.path("drops/launch/hero.jpg")).unwrap();
+    std::os::unix::fs::symlink(&outside, site.path("drops/launch/hero.jpg")).unwrap();
+    let run = site.run(&["check"]);
+    run.failure(1);
+    assert!(run.stderr().contains("it is a link to a file outside the site folder"), "{}", run.stderr());
+}

@@ -1,0 +1,77 @@
+use crate::support::{Site, assert_matches_file, fixture};
+
+/// Each invalid fixture's complete stderr, compared with `<case>.stderr` beside it.
+fn check_case(case: &str) {
+    let site = Site::fixture(&format!("invalid/{case}"));
+    let run = site.run(&["check"]);
+    run.failure(1);
+    assert_matches_file(&run.stderr(), &fixture(&format!("invalid/{case}.stderr")));
+    let build = site.run(&["build"]);
+    build.failure(1);
+    assert_eq!(build.stderr(), run.stderr(), "build and check report the same problems");
+    assert!(!site.path("dist").exists(), "a failed build wrote output");
+}
+
+#[test]
+fn reports_every_content_error_with_its_location() {
+    check_case("many-errors");
+}
+
+#[test]
+fn reports_broken_yaml_and_binary_files() {
+    check_case("yaml-syntax");
+}
+
+#[test]
+fn reports_template_errors_in_the_theme() {
+    check_case("theme-error");
+}
+
+#[test]
+fn json_messages_carry_file_line_column_and_field() {
+    let site = Site::fixture("invalid/many-errors");
+    let run = site.run(&["check", "--message-format", "json"]);
+    run.failure(1);
+    let messages: Vec<serde_json::Value> =
+        run.stdout().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(messages.len(), 20);
+    let price = messages.iter().find(|m| m["field"] == "products[0].price").unwrap();
+    assert_eq!(price["file"], "drops/sneakers/drop.yaml");
+    assert_eq!((price["line"].as_u64(), price["column"].as_u64()), (Some(11), Some(12)));
+    assert_eq!(price["severity"], "error");
+    assert_eq!(price["kind"], "invalid-value");
+    assert_eq!(price["message"], "price `10.001` has 3 decimal places, but USD allows 2");
+    assert_eq!(price["help"], "round the price to at most 2 decimal places");
+}
+
+#[test]
+fn github_actions_get_annotations() {
+    let site = Site::fixture("invalid/many-errors");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_dropgen"))
+        .args(["check"])
+        .current_dir(site.root())
+        .env("GITHUB_ACTIONS", "true")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.lines().any(|line| line == "::error file=drops/sneakers/drop.yaml,line=11,col=12::products[0].price: price `10.001` has 3 decimal places, but USD allows 2%0Ahelp: round the price to at most 2 decimal places"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("::error ")).count(), 20);
+}
+
+#[test]
+fn warnings_do_not_fail_the_build() {
+    let site = Site::fixture("build/basic");
+    let drop = site.read("drops/launch/drop.yaml");
+    site.write(
+        "drops/launch/drop.yaml",
+        &drop.replace("summary: \"Two products", &format!("summary: \"{}Two products", "long ".repeat(40))),
+    );
+    let run = site.run(&["build", "--out", "out"]);
+    run.success();
+    assert!(run.stderr().contains("warning: the summary is "), "{}", run.stderr());
+    assert!(run.stderr().contains("--> drops/launch/drop.yaml:2:10"), "{}", run.stderr());
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the real `dropgen` binary on real fixture sites.
+
+mod build;
+mod errors;
+mod examples;
+mod scaffold;
+mod support;

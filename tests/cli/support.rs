@@ -1,0 +1,158 @@
+//! A small builder for running the real `dropgen` binary on a copy of a fixture site.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root (the bundled example site).
+pub(crate) fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub(crate) fn fixture(name: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(name)
+}
+
+/// Set `DROPGEN_BLESS=1` to rewrite expected files from the current output after reviewing a
+/// deliberate change.
+pub(crate) fn bless() -> bool {
+    std::env::var_os("DROPGEN_BLESS").is_some_and(|v| v == "1")
+}
+
+/// A site copied into its own temporary folder, so tests never share or modify fixtures.
+pub(crate) struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    /// Copies `tests/fixtures/<name>` (or any folder) into a fresh temporary folder.
+    #[track_caller]
+    pub(crate) fn copy_of(source: &Path) -> Site {
+        let dir =
+            tempfile::Builder::new().prefix("dropgen-test-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        copy_dir(source, &dir.path().join("site"));
+        Site { dir }
+    }
+
+    pub(crate) fn fixture(name: &str) -> Site {
+        Site::copy_of(&fixture(name))
+    }
+
+    pub(crate) fn root(&self) -> PathBuf {
+        self.dir.path().join("site")
+    }
+
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    #[track_caller]
+    pub(crate) fn write(&self, rel: &str, text: &str) -> &Self {
+        let path = self.path(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+        self
+    }
+
+    #[track_caller]
+    pub(crate) fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.path(rel)).unwrap_or_else(|err| panic!("{rel}: {err}"))
+    }
+
+    /// Runs `dropgen` with `args`, from the site folder.
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
+        run_in(&self.root(), args)
+    }
+}
+
+/// Runs the binary in `dir` with a clean, fixed environment.
+pub(crate) fn run_in(dir: &Path, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_dropgen"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("RAYON_NUM_THREADS")
+        .env("NO_COLOR", "1")
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    Run { output }
+}
+
+pub(crate) struct Run {
+    pub(crate) output: Output,
+}
+
+impl Run {
+    pub(crate) fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    pub(crate) fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub(crate) fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    #[track_caller]
+    pub(crate) fn success(&self) -> &Self {
+        assert_eq!(self.code(), 0, "dropgen failed:\n{}", self.stderr());
+        self
+    }
+
+    #[track_caller]
+    pub(crate) fn failure(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), code, "expected exit {code}; stderr:\n{}", self.stderr());
+        self
+    }
+}
+
+/// Compares `actual` with the file `expected` (or rewrites it when blessing).
+#[track_caller]
+pub(crate) fn assert_matches_file(actual: &str, expected: &Path) {
+    if bless() {
+        fs::create_dir_all(expected.parent().unwrap()).unwrap();
+        fs::write(expected, actual).unwrap();
+        return;
+    }
+    let wanted = fs::read_to_string(expected).unwrap_or_else(|err| {
+        panic!("{}: {err} (run with DROPGEN_BLESS=1 to create it)", expected.display())
+    });
+    pretty_assertions::assert_eq!(actual, wanted, "output differs from {}", expected.display());
+}
+
+/// Every file under `dir`, as sorted relative paths with their bytes.
+pub(crate) fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_file())
+        .map(|entry| {
+            let rel = entry.path().strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+            (rel, fs::read(entry.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from).sort_by_file_name() {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(from).unwrap();
+        let first = rel.components().next().map(|c| c.as_os_str().to_string_lossy().into_owned());
+        // The repository root is a site too: skip build products and tooling.
+        if matches!(first.as_deref(), Some("target" | "dist" | ".git" | ".dropgen-cache" | "tests" | "src")) {
+            continue;
+        }
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            fs::create_dir_all(&dest).unwrap();
+        } else {
+            fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
