@@ -85,7 +85,16 @@ const MAX_MAJOR_UNITS: i64 = 1_000_000_000;
 
 impl Money {
     /// Parses the amount exactly as written. Accepts plain decimals (`79`, `79.5`, `79.50`);
-    /// rejects exponents, hex, signs other than none, and more decimals than the currency has.
+    /// rejects exponents, hex, negative amounts, and more decimals than the currency has.
+    ///
+    /// ```
+    /// use dropgen::model::{Currency, Money};
+    ///
+    /// let usd = Currency::parse("USD").unwrap();
+    /// let price = Money::parse("79.5", usd).unwrap();
+    /// assert_eq!((price.minor_units(), price.amount(), price.display()), (7950, "79.50".to_owned(), "$79.50".to_owned()));
+    /// assert!(Money::parse("10.001", usd).is_err());
+    /// ```
     pub fn parse(text: &str, currency: Currency) -> Result<Money, MoneyError> {
         let trimmed = text.trim();
         let looks_decimal = !trimmed.is_empty()
