@@ -21,5 +21,6 @@ pub(crate) mod output;
 pub mod pipeline;
 pub(crate) mod render;
 pub mod scaffold;
+pub(crate) mod suggest;
 pub(crate) mod validate;
 pub mod write;

@@ -259,7 +259,7 @@ fn yaml_diagnostic(file: &str, text: &str, err: &serde_saphyr::Error) -> Diagnos
     let location = err.location().map_or_else(|| Location::file(file), |at| raw::location(file, text, &at));
     match err {
         serde_saphyr::Error::SerdeUnknownField { field, expected, .. } => {
-            let help = match crate::validate::suggest(field, expected.iter().copied()) {
+            let help = match crate::suggest::closest(field, expected.iter().copied()) {
                 Some(suggestion) => format!("did you mean `{suggestion}`?"),
                 None => format!(
                     "known fields here: {}",

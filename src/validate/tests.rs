@@ -4,7 +4,9 @@ use std::path::Path;
 
 use super::*;
 use crate::diagnostic::Sources;
+use crate::load::raw::RawConfig;
 use crate::load::{self, FileFact, FileFacts, LoadedDrop, LoadedSite, ThemeFiles};
+use crate::model::SitePath;
 use crate::model::{ImageFacts, SourceFormat};
 
 const CONFIG: &str = "base_url: https://drops.example.com\ntitle: Shop\ncurrency: USD\ncheckout_url: https://shop.example.com/c?sku={sku}&drop={drop}\n";
@@ -358,10 +360,4 @@ fn drops_are_ordered_newest_first() {
     let site = site.unwrap();
     let slugs: Vec<&str> = site.drops.iter().map(|d| d.slug.as_str()).collect();
     assert_eq!(slugs, ["b-new", "a-old"]);
-}
-
-#[test]
-fn suggestions_only_for_close_matches() {
-    assert_eq!(suggest("sumary", ["summary", "title"]), Some("summary"));
-    assert_eq!(suggest("colour", ["summary", "title"]), None);
 }

@@ -1,0 +1,360 @@
+//! Rules for `dropgen.yaml`.
+
+use std::collections::BTreeSet;
+
+use serde_saphyr::Spanned;
+
+use super::{Checker, closest};
+use crate::diagnostic::Kind;
+use crate::load::raw::{self, RawConfig, ScalarText};
+use crate::load::theme::DEFAULT_THEME;
+use crate::model::{CheckoutTemplate, Currency, ImageFormat, ImageSettings, Quality, SiteConfig};
+
+/// Accepted range of `images.widths` entries, in pixels.
+pub(crate) const IMAGE_WIDTH_RANGE: std::ops::RangeInclusive<u32> = 16..=8192;
+/// Accepted range of `images.quality` values.
+pub(crate) const QUALITY_RANGE: std::ops::RangeInclusive<u32> = 1..=100;
+/// At most this many widths: each one multiplies encoding time.
+pub(crate) const MAX_IMAGE_WIDTHS: usize = 12;
+
+impl Checker<'_> {
+    pub(super) fn config(&mut self, config: &Spanned<RawConfig>) -> Option<SiteConfig> {
+        let raw = &config.value;
+        let base_url = self
+            .required(
+                &raw.base_url,
+                config,
+                "base_url",
+                "add `base_url: https://drops.example.com`, the address the site is served from",
+            )
+            .and_then(|value| self.base_url(value));
+        let title = Self::optional_text(&raw.title);
+        let theme = match &raw.theme {
+            Some(theme) => self.theme(theme),
+            None => Some(DEFAULT_THEME.to_owned()),
+        };
+        let currency = match &raw.currency {
+            Some(currency) => self.currency(currency, "currency"),
+            None => Currency::parse("USD").ok(),
+        };
+        let locale = match &raw.locale {
+            Some(locale) if is_language_tag(locale.value.trim()) => Some(locale.value.trim().to_owned()),
+            Some(locale) => {
+                self.error(
+                    Kind::InvalidValue,
+                    locale,
+                    "locale",
+                    format!("`{}` is not a language tag", locale.value),
+                    "use a BCP 47 tag such as `en`, `en-US` or `ja-JP`",
+                );
+                None
+            }
+            None => Some("en".to_owned()),
+        };
+        let inventory_api =
+            raw.inventory_api.as_ref().and_then(|value| self.absolute_url(value, "inventory_api", false));
+        let inventory_api = inventory_api.map(|url| url.trim_end_matches('/').to_owned());
+        let checkout_url =
+            raw.checkout_url.as_ref().and_then(|value| self.checkout_template(value, "checkout_url"));
+        let images = match &raw.images {
+            Some(images) => self.image_settings(images),
+            None => Some(ImageSettings::default()),
+        };
+        let telemetry_url =
+            raw.telemetry_url.as_ref().and_then(|value| self.absolute_url(value, "telemetry_url", false));
+
+        let base_url = base_url?;
+        let title = if title.is_empty() { base_url.host_str().unwrap_or("Drops").to_owned() } else { title };
+        Some(SiteConfig {
+            base_url,
+            title,
+            description: Self::optional_text(&raw.description),
+            theme: theme?,
+            currency: currency?,
+            locale: locale?,
+            inventory_api,
+            checkout_url,
+            images: images?,
+            telemetry_url,
+        })
+    }
+
+    pub(super) fn base_url(&mut self, value: &Spanned<String>) -> Option<url::Url> {
+        let text = value.value.trim();
+        let mut url = self.parse_web_url(value, "base_url", false)?;
+        if url.query().is_some() || url.fragment().is_some() {
+            self.error(
+                Kind::InvalidValue,
+                value,
+                "base_url",
+                format!("`{text}` has a query or fragment"),
+                "use the bare address of the site, e.g. `https://drops.example.com/`",
+            );
+            return None;
+        }
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        Some(url)
+    }
+
+    /// An absolute `https` URL, or `http` on a loopback host for local previews.
+    pub(super) fn parse_web_url(
+        &mut self,
+        value: &Spanned<String>,
+        field: &str,
+        https_only: bool,
+    ) -> Option<url::Url> {
+        let text = value.value.trim();
+        let url = match url::Url::parse(text) {
+            Ok(url) if url.has_host() && matches!(url.scheme(), "https" | "http") => url,
+            _ => {
+                self.error(
+                    Kind::InvalidValue,
+                    value,
+                    field,
+                    format!("`{text}` is not an absolute web address"),
+                    format!(
+                        "write the full address, e.g. `https://example.com/{}`",
+                        if field == "base_url" { "" } else { "path" }
+                    ),
+                );
+                return None;
+            }
+        };
+        if !url.username().is_empty() || url.password().is_some() {
+            self.error(
+                Kind::InvalidValue,
+                value,
+                field,
+                "the address contains a user name or password",
+                "remove the credentials: pages are public",
+            );
+            return None;
+        }
+        let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+            || url.host_str().is_some_and(|h| h.ends_with(".localhost"));
+        if url.scheme() == "http" && (https_only || !loopback) {
+            let help = if https_only {
+                "use the `https://` address".to_owned()
+            } else {
+                "use `https://`; plain `http://` is only accepted for localhost previews".to_owned()
+            };
+            self.error(Kind::InvalidValue, value, field, format!("`{text}` is not served over https"), help);
+            return None;
+        }
+        Some(url)
+    }
+
+    pub(super) fn absolute_url(
+        &mut self,
+        value: &Spanned<String>,
+        field: &str,
+        https_only: bool,
+    ) -> Option<String> {
+        self.parse_web_url(value, field, https_only).map(|_| value.value.trim().to_owned())
+    }
+
+    pub(super) fn theme(&mut self, value: &Spanned<String>) -> Option<String> {
+        let name = value.value.trim();
+        let theme = &self.loaded.theme;
+        if name == DEFAULT_THEME || theme.found_in_site {
+            return Some(name.to_owned());
+        }
+        let mut known: Vec<&str> = theme.available.iter().map(String::as_str).collect();
+        known.push(DEFAULT_THEME);
+        let help = match closest(name, known.iter().copied()) {
+            Some(suggestion) => format!("did you mean `{suggestion}`?"),
+            None => format!("create `themes/{name}/`, or use `theme: {DEFAULT_THEME}`"),
+        };
+        self.error(
+            Kind::InvalidValue,
+            value,
+            "theme",
+            format!("theme `{name}` not found in `themes/`"),
+            help,
+        );
+        None
+    }
+
+    pub(super) fn currency(&mut self, value: &Spanned<String>, field: &str) -> Option<Currency> {
+        let code = value.value.trim();
+        match Currency::parse(code) {
+            Ok(currency) => Some(currency),
+            Err(err) => {
+                let upper = code.to_uppercase();
+                let help = if upper != code && Currency::parse(&upper).is_ok() {
+                    format!("currency codes are upper case: `{upper}`")
+                } else {
+                    "use a three-letter ISO 4217 code such as `USD`, `EUR`, `GBP` or `JPY`".to_owned()
+                };
+                self.error(Kind::InvalidValue, value, field, err.to_string(), help);
+                None
+            }
+        }
+    }
+
+    pub(super) fn checkout_template(
+        &mut self,
+        value: &Spanned<String>,
+        field: &str,
+    ) -> Option<CheckoutTemplate> {
+        let text = value.value.trim();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open..];
+            let placeholder = after.find('}').map_or(after, |close| &after[..=close]);
+            if !CheckoutTemplate::PLACEHOLDERS.contains(&placeholder) {
+                let help = match closest(placeholder, CheckoutTemplate::PLACEHOLDERS) {
+                    Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                    None => "the placeholders are `{sku}` and `{drop}`".to_owned(),
+                };
+                self.error(
+                    Kind::InvalidValue,
+                    value,
+                    field,
+                    format!("unknown placeholder `{placeholder}` in the checkout URL"),
+                    help,
+                );
+                return None;
+            }
+            rest = &after[placeholder.len()..];
+        }
+        let sample = CheckoutTemplate::new_unchecked(text.to_owned()).expand("SKU-1", "drop-1");
+        let sample_value = Spanned { value: sample, referenced: value.referenced, defined: value.defined };
+        self.parse_web_url(&sample_value, field, false)?;
+        if !text.contains("{sku}") {
+            self.warning(
+                value,
+                field,
+                "the checkout URL has no `{sku}` placeholder, so every product links to the same checkout",
+                "add `{sku}` where the checkout expects the product, e.g. `?sku={sku}`",
+            );
+        }
+        Some(CheckoutTemplate::new_unchecked(text.to_owned()))
+    }
+
+    pub(super) fn image_settings(
+        &mut self,
+        images: &Spanned<raw::RawImageSettings>,
+    ) -> Option<ImageSettings> {
+        let raw = &images.value;
+        let defaults = ImageSettings::default();
+        let mut ok = true;
+        let widths = match &raw.widths {
+            None => defaults.widths.clone(),
+            Some(widths) => {
+                let mut values = BTreeSet::new();
+                if widths.value.is_empty() || widths.value.len() > MAX_IMAGE_WIDTHS {
+                    self.error(
+                        Kind::InvalidValue,
+                        widths,
+                        "images.widths",
+                        format!("give between 1 and {MAX_IMAGE_WIDTHS} widths"),
+                        "for example `widths: [320, 640, 960, 1280, 1920]`",
+                    );
+                    ok = false;
+                }
+                for (index, width) in widths.value.iter().enumerate() {
+                    let field = format!("images.widths[{index}]");
+                    match self.integer_in(width, &field, IMAGE_WIDTH_RANGE) {
+                        Some(w) => {
+                            values.insert(w);
+                        }
+                        None => ok = false,
+                    }
+                }
+                values.into_iter().collect()
+            }
+        };
+        let formats = match &raw.formats {
+            None => defaults.formats.clone(),
+            Some(formats) => {
+                let mut seen = Vec::new();
+                for (index, format) in formats.value.iter().enumerate() {
+                    let field = format!("images.formats[{index}]");
+                    let name = format.value.trim().to_lowercase();
+                    match ImageFormat::ALL.iter().find(|f| f.name() == name) {
+                        Some(f) if seen.contains(f) => {
+                            self.error(
+                                Kind::Duplicate,
+                                format,
+                                &field,
+                                format!("`{name}` is listed twice"),
+                                "list each format once",
+                            );
+                            ok = false;
+                        }
+                        Some(f) => seen.push(*f),
+                        None => {
+                            let help = match closest(&name, ImageFormat::ALL.iter().map(|f| f.name())) {
+                                Some(s) => format!("did you mean `{s}`? JPEG (or PNG for transparent images) is always produced as the fallback"),
+                                None => "the formats are `avif` and `webp`; JPEG (or PNG for transparent images) is always produced as the fallback".to_owned(),
+                            };
+                            self.error(
+                                Kind::InvalidValue,
+                                format,
+                                &field,
+                                format!("unknown image format `{}`", format.value),
+                                help,
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                seen
+            }
+        };
+        let mut quality = defaults.quality;
+        if let Some(raw_quality) = &raw.quality {
+            let q = &raw_quality.value;
+            for (value, slot, name) in [
+                (&q.avif, &mut quality.avif, "avif"),
+                (&q.webp, &mut quality.webp, "webp"),
+                (&q.jpeg, &mut quality.jpeg, "jpeg"),
+            ] {
+                if let Some(value) = value {
+                    match self.integer_in(value, &format!("images.quality.{name}"), QUALITY_RANGE) {
+                        Some(v) => *slot = u8::try_from(v).unwrap_or(100),
+                        None => ok = false,
+                    }
+                }
+            }
+        }
+        ok.then_some(ImageSettings { widths, formats, quality: Quality { ..quality } })
+    }
+
+    pub(super) fn integer_in(
+        &mut self,
+        value: &Spanned<ScalarText>,
+        field: &str,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Option<u32> {
+        let text = value.value.0.trim();
+        match text.parse::<u32>() {
+            Ok(n) if range.contains(&n) => Some(n),
+            _ => {
+                let (low, high) = (range.start(), range.end());
+                self.error(
+                    Kind::InvalidValue,
+                    value,
+                    field,
+                    format!("`{text}` is not a whole number from {low} to {high}"),
+                    format!("use a whole number between {low} and {high}"),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// A rough BCP 47 check: language, then subtags of 1–8 letters or digits.
+fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let language_ok = parts
+        .next()
+        .is_some_and(|lang| (2..=3).contains(&lang.len()) && lang.chars().all(|c| c.is_ascii_alphabetic()));
+    language_ok
+        && parts.all(|part| (1..=8).contains(&part.len()) && part.chars().all(|c| c.is_ascii_alphanumeric()))
+}

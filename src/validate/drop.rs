@@ -1,0 +1,474 @@
+//! Rules for `drops/<slug>/drop.yaml`: the drop, its products and its images.
+
+use std::num::NonZeroU32;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use serde_saphyr::Spanned;
+
+use super::{Checker, closest, optional};
+use crate::diagnostic::{Diagnostic, Kind, Location};
+use crate::load::raw::{RawDrop, RawImage, RawProduct, ScalarText};
+use crate::load::{FileFact, LoadedDrop};
+use crate::model::{
+    CheckoutTemplate, Currency, Drop, ImageRef, Money, Product, SiteConfig, SitePath, Sku, Slug, Stream,
+    Timestamp,
+};
+
+/// Summaries longer than this are cut off by search engines and link previews.
+pub(crate) const SUMMARY_SOFT_LIMIT: usize = 160;
+
+impl Checker<'_> {
+    pub(super) fn drop(
+        &mut self,
+        loaded_drop: &LoadedDrop,
+        drop: &Spanned<RawDrop>,
+        config: Option<&SiteConfig>,
+    ) -> Option<Drop> {
+        let raw = &drop.value;
+        let folder_name = loaded_drop.folder.file_name().to_owned();
+        let slug = match &raw.slug {
+            Some(slug) => Slug::parse(slug.value.trim()).or_else(|| {
+                self.error(Kind::InvalidValue, slug, "slug", format!("`{}` is not a valid slug", slug.value), format!("use lower-case letters, digits and dashes, e.g. `{}`", slugify(&slug.value)));
+                None
+            }),
+            None => Slug::parse(&folder_name).or_else(|| {
+                let diagnostic = Diagnostic::error(Kind::InvalidValue, Location::file(self.file), format!("folder name `{folder_name}` is not a valid slug"))
+                    .help(format!("the folder name becomes the page URL: rename it to `{}` (lower-case letters, digits, dashes), or set `slug:`", slugify(&folder_name)));
+                self.diagnostics.push(diagnostic);
+                None
+            }),
+        };
+        let title = self.required_text(
+            &raw.title,
+            drop,
+            "title",
+            "add `title: …`, the drop's name as shown on the page",
+        );
+        let summary = self.required_text(
+            &raw.summary,
+            drop,
+            "summary",
+            "add `summary: …`, one or two plain sentences used in link previews",
+        );
+        if let (Some(summary), Some(value)) = (&summary, &raw.summary) {
+            let length = summary.chars().count();
+            if length > SUMMARY_SOFT_LIMIT {
+                self.warning(value, "summary", format!("the summary is {length} characters long"), format!("search results and link previews cut summaries at about {SUMMARY_SOFT_LIMIT} characters; shorten it"));
+            }
+        }
+        let starts_at = self
+            .required(
+                &raw.starts_at,
+                drop,
+                "starts_at",
+                "add `starts_at: 2026-11-20T15:00:00Z` (RFC 3339, with a time zone offset)",
+            )
+            .and_then(|value| self.timestamp(value, "starts_at"));
+        let ends_at = raw.ends_at.as_ref().map(|value| self.timestamp(value, "ends_at"));
+        if let (Some(start), Some(Some(end)), Some(value)) = (starts_at, ends_at, &raw.ends_at)
+            && end <= start
+        {
+            self.error(
+                Kind::InvalidValue,
+                value,
+                "ends_at",
+                "`ends_at` is not after `starts_at`",
+                "set the end after the start, or remove `ends_at` for a drop that runs until stock is gone",
+            );
+        }
+        let hero = self
+            .required(
+                &raw.hero,
+                drop,
+                "hero",
+                "add `hero:` with `src:` (an image in the drop folder) and `alt:` (what the image shows)",
+            )
+            .and_then(|hero| self.image(hero, &loaded_drop.folder, "hero"));
+        let checkout = match &raw.checkout_url {
+            Some(value) => self.checkout_template(value, "checkout_url"),
+            None => config.and_then(|config| config.checkout_url.clone()),
+        };
+        if raw.checkout_url.is_none() && config.is_some_and(|config| config.checkout_url.is_none()) {
+            let diagnostic = Diagnostic::error(Kind::MissingField, self.at(drop), "no checkout URL for this drop's buy links")
+                .field("checkout_url")
+                .help("set `checkout_url: https://shop.example.com/checkout?sku={sku}&drop={drop}` in dropgen.yaml (for every drop) or in this file");
+            self.diagnostics.push(diagnostic);
+        }
+        let products = self
+            .required(
+                &raw.products,
+                drop,
+                "products",
+                "add `products:` with at least one product (`sku`, `name`, `price`)",
+            )
+            .and_then(|products| {
+                if products.value.is_empty() {
+                    self.error(
+                        Kind::MissingField,
+                        products,
+                        "products",
+                        "a drop needs at least one product",
+                        "add a product with `sku`, `name` and `price`",
+                    );
+                    return None;
+                }
+                let currency = config.map(|config| config.currency);
+                let slug = slug.as_ref().map_or(folder_name.as_str(), Slug::as_str);
+                let checked: Vec<Option<Product>> = products
+                    .value
+                    .iter()
+                    .enumerate()
+                    .map(|(index, product)| {
+                        self.product(product, index, &loaded_drop.folder, currency, checkout.as_ref(), slug)
+                    })
+                    .collect();
+                checked.into_iter().collect::<Option<Vec<_>>>()
+            });
+        let stream = raw.stream.as_ref().map(|stream| {
+            let embed_url = self
+                .required(
+                    &stream.value.embed_url,
+                    stream,
+                    "stream.embed_url",
+                    "add `embed_url: https://…`, the player's embed address",
+                )
+                .and_then(|value| self.absolute_url(value, "stream.embed_url", true));
+            let fallback_url = stream
+                .value
+                .fallback_url
+                .as_ref()
+                .map(|value| self.absolute_url(value, "stream.fallback_url", false));
+            Some(Stream {
+                embed_url: embed_url?,
+                fallback_url: fallback_url.unwrap_or(Some(String::new())).filter(|u| !u.is_empty()),
+            })
+        });
+        let tags = self.tags(raw.tags.as_ref());
+
+        Some(Drop {
+            slug: slug?,
+            file: self.file.to_owned(),
+            title: title?,
+            summary: summary?,
+            starts_at: starts_at?,
+            ends_at: optional(ends_at)?,
+            hero: hero?,
+            description: Self::optional_text(&raw.description),
+            products: products?,
+            stream: optional(stream)?,
+            tags: tags?,
+            draft: raw.draft.as_ref().is_some_and(|draft| draft.value),
+        })
+    }
+
+    pub(super) fn timestamp(&mut self, value: &Spanned<String>, field: &str) -> Option<Timestamp> {
+        let text = value.value.trim();
+        match OffsetDateTime::parse(text, &Rfc3339) {
+            Ok(time) => Some(Timestamp(time)),
+            Err(_) => {
+                let help = if text.len() >= 10
+                    && !text.contains(['Z', 'z', '+'])
+                    && text[10..].matches('-').count() == 0
+                {
+                    "add a time zone offset: `2026-11-20T15:00:00Z` (UTC) or `2026-11-20T10:00:00-05:00`"
+                } else {
+                    "write it as RFC 3339, e.g. `2026-11-20T15:00:00Z` or `2026-11-20T16:00:00+01:00`"
+                };
+                self.error(
+                    Kind::InvalidValue,
+                    value,
+                    field,
+                    format!("`{text}` is not a date and time with a time zone"),
+                    help,
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn image(
+        &mut self,
+        image: &Spanned<RawImage>,
+        folder: &SitePath,
+        field: &str,
+    ) -> Option<ImageRef> {
+        let raw = &image.value;
+        let alt = self.required_text(
+            &raw.alt,
+            image,
+            &format!("{field}.alt"),
+            "add `alt:` describing what the image shows, for people using screen readers",
+        );
+        let src = self.required(
+            &raw.src,
+            image,
+            &format!("{field}.src"),
+            "add `src:`, the image file's name in the drop folder",
+        )?;
+        let src_field = format!("{field}.src");
+        let path = match SitePath::resolve(folder, &src.value) {
+            Ok(path) => path,
+            Err(err) => {
+                self.error(Kind::MissingFile, src, &src_field, err.to_string(), "give a path relative to the drop folder, e.g. `hero.jpg`; images must be inside the site folder");
+                return None;
+            }
+        };
+        let facts = match self.loaded.files.get(&path) {
+            Some(FileFact::Image(facts)) => facts.clone(),
+            Some(FileFact::Missing { siblings }) => {
+                let images: Vec<&str> =
+                    siblings.iter().map(String::as_str).filter(|name| is_image_name(name)).collect();
+                let help = match closest(path.file_name(), images.iter().copied()) {
+                    Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                    None if images.is_empty() => format!(
+                        "add the image to `{}/`",
+                        path.parent().map(|p| p.to_string()).unwrap_or_default()
+                    ),
+                    None => format!(
+                        "images in that folder: {}",
+                        images.iter().take(8).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                self.error(
+                    Kind::MissingFile,
+                    src,
+                    &src_field,
+                    format!("image `{path}` does not exist"),
+                    help,
+                );
+                return None;
+            }
+            Some(FileFact::NotAFile { reason }) | Some(FileFact::Unreadable { reason }) => {
+                self.error(
+                    Kind::MissingFile,
+                    src,
+                    &src_field,
+                    format!("cannot use `{path}`: {reason}"),
+                    "point `src` at a readable image file inside the site folder",
+                );
+                return None;
+            }
+            Some(FileFact::Unsupported { detected }) => {
+                let what = detected.as_deref().map_or_else(
+                    || "not an image format dropgen reads".to_owned(),
+                    |d| format!("a {d} file, which dropgen does not read"),
+                );
+                self.error(
+                    Kind::Image,
+                    src,
+                    &src_field,
+                    format!("`{path}` is {what}"),
+                    "use a JPEG, PNG or WebP source image",
+                );
+                return None;
+            }
+            Some(FileFact::Corrupt { reason }) => {
+                self.error(
+                    Kind::Image,
+                    src,
+                    &src_field,
+                    format!("`{path}` is damaged: {reason}"),
+                    "export the image again from the original",
+                );
+                return None;
+            }
+            None => return None,
+        };
+        Some(ImageRef { source: path, alt: alt?, facts, location: self.at(src) })
+    }
+
+    pub(super) fn product(
+        &mut self,
+        product: &Spanned<RawProduct>,
+        index: usize,
+        folder: &SitePath,
+        site_currency: Option<Currency>,
+        checkout: Option<&CheckoutTemplate>,
+        slug: &str,
+    ) -> Option<Product> {
+        let raw = &product.value;
+        let field = |name: &str| format!("products[{index}].{name}");
+        let sku = self
+            .required(
+                &raw.sku,
+                product,
+                &field("sku"),
+                "add `sku:`, the product's stock-keeping unit (letters, digits, `.`, `_`, `-`)",
+            )
+            .and_then(|value| {
+                let sku = Sku::parse(value.value.trim());
+                if sku.is_none() {
+                    self.error(
+                        Kind::InvalidValue,
+                        value,
+                        &field("sku"),
+                        format!("`{}` is not a valid SKU", value.value),
+                        "use only letters, digits, `.`, `_` and `-` (at most 64 characters)",
+                    );
+                }
+                sku
+            });
+        let name = self.required_text(
+            &raw.name,
+            product,
+            &field("name"),
+            "add `name:`, the product name shown on the page",
+        );
+        let currency = match &raw.currency {
+            Some(value) => self.currency(value, &field("currency")),
+            None => site_currency,
+        };
+        let price = self
+            .required(&raw.price, product, &field("price"), "add `price:`, e.g. `price: 79.50`")
+            .and_then(|value| currency.and_then(|currency| self.money(value, &field("price"), currency)));
+        let compare_at_price = raw.compare_at_price.as_ref().map(|value| {
+            currency.and_then(|currency| self.money(value, &field("compare_at_price"), currency))
+        });
+        if let (Some(price), Some(Some(compare)), Some(value)) =
+            (price, compare_at_price, &raw.compare_at_price)
+            && compare.minor_units() <= price.minor_units()
+        {
+            self.error(
+                Kind::InvalidValue,
+                value,
+                &field("compare_at_price"),
+                format!(
+                    "`compare_at_price` ({}) is not more than `price` ({})",
+                    compare.display(),
+                    price.display()
+                ),
+                "the compare-at price is the old, higher price; remove it if the product is not reduced",
+            );
+        }
+        let images: Vec<Option<ImageRef>> = raw
+            .images
+            .iter()
+            .flat_map(|images| images.value.iter())
+            .enumerate()
+            .map(|(i, image)| self.image(image, folder, &format!("products[{index}].images[{i}]")))
+            .collect();
+        let limit_per_customer = raw.limit_per_customer.as_ref().map(|value| {
+            self.integer_in(value, &field("limit_per_customer"), 1..=1_000_000).and_then(NonZeroU32::new)
+        });
+        let options = self.options(raw.options.as_ref(), &field("options"));
+
+        let sku = sku?;
+        Some(Product {
+            checkout_url: checkout?.expand(sku.as_str(), slug),
+            sku,
+            name: name?,
+            price: price?,
+            compare_at_price: optional(compare_at_price)?,
+            images: images.into_iter().collect::<Option<Vec<_>>>()?,
+            description: Self::optional_text(&raw.description),
+            limit_per_customer: optional(limit_per_customer)?,
+            options: options?,
+        })
+    }
+
+    pub(super) fn money(
+        &mut self,
+        value: &Spanned<ScalarText>,
+        field: &str,
+        currency: Currency,
+    ) -> Option<Money> {
+        match Money::parse(&value.value.0, currency) {
+            Ok(money) => Some(money),
+            Err(err) => {
+                let help = match &err {
+                    crate::model::money::MoneyError::TooManyDecimals { allowed: 0, .. } => {
+                        format!("{} has no minor unit: give a whole number", currency.code())
+                    }
+                    crate::model::money::MoneyError::TooManyDecimals { allowed, .. } => {
+                        format!("round the price to at most {allowed} decimal places")
+                    }
+                    _ => {
+                        "write the amount as a plain number without a currency sign, e.g. `79.50`".to_owned()
+                    }
+                };
+                self.error(Kind::InvalidValue, value, field, format!("price {err}"), help);
+                None
+            }
+        }
+    }
+
+    pub(super) fn options(
+        &mut self,
+        options: Option<&Spanned<Vec<Spanned<String>>>>,
+        field: &str,
+    ) -> Option<Vec<String>> {
+        let mut values: Vec<String> = Vec::new();
+        let mut ok = true;
+        for (index, option) in options.iter().flat_map(|o| o.value.iter()).enumerate() {
+            let text = option.value.trim();
+            let item = format!("{field}[{index}]");
+            if text.is_empty() {
+                self.error(
+                    Kind::InvalidValue,
+                    option,
+                    &item,
+                    "the option is empty",
+                    "remove it or give it a name, e.g. `US 9`",
+                );
+                ok = false;
+            } else if values.iter().any(|v| v == text) {
+                self.error(
+                    Kind::Duplicate,
+                    option,
+                    &item,
+                    format!("option `{text}` is listed twice"),
+                    "list each option once",
+                );
+                ok = false;
+            } else {
+                values.push(text.to_owned());
+            }
+        }
+        ok.then_some(values)
+    }
+
+    pub(super) fn tags(&mut self, tags: Option<&Spanned<Vec<Spanned<String>>>>) -> Option<Vec<String>> {
+        let mut values: Vec<String> = Vec::new();
+        let mut ok = true;
+        for (index, tag) in tags.iter().flat_map(|t| t.value.iter()).enumerate() {
+            let text = tag.value.trim();
+            let field = format!("tags[{index}]");
+            if text.is_empty() {
+                self.error(
+                    Kind::InvalidValue,
+                    tag,
+                    &field,
+                    "the tag is empty",
+                    "remove it or give it a name",
+                );
+                ok = false;
+            } else if !values.iter().any(|v| v == text) {
+                values.push(text.to_owned());
+            }
+        }
+        ok.then_some(values)
+    }
+}
+
+fn is_image_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [".jpg", ".jpeg", ".png", ".webp", ".avif", ".gif", ".heic", ".tif", ".tiff"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
+}
+
+/// A slug suggestion for a folder or value that is not one.
+fn slugify(text: &str) -> String {
+    let mut slug = String::new();
+    for c in text.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-').to_owned();
+    if slug.is_empty() { "my-drop".to_owned() } else { slug }
+}

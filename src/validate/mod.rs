@@ -1,0 +1,192 @@
+//! Stage 2, VALIDATE: raw YAML values → the [`Site`] model, collecting every problem.
+//!
+//! Pure: reads nothing from disk (file facts were gathered by `load`). Each check names the
+//! field path, points at the value, and says how to fix it. Validation carries on after a
+//! problem so one run reports all of them; a [`Site`] is only returned when there is no error.
+
+use std::collections::BTreeMap;
+
+use serde_saphyr::Spanned;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location};
+use crate::load::LoadedSite;
+use crate::load::raw::{self, RawDrop};
+use crate::model::{Drop, Site};
+use crate::suggest::closest;
+
+/// Validates everything that was loaded. Drafts are always validated (a draft with a duplicate
+/// SKU would break the day it goes live) but only kept when `include_drafts` is set.
+pub(crate) fn site(loaded: &LoadedSite, include_drafts: bool) -> (Option<Site>, Diagnostics) {
+    let mut diagnostics = loaded.diagnostics.clone();
+    let config = loaded.config.as_ref().and_then(|config| {
+        let mut check = Checker::new(crate::load::CONFIG_FILE, loaded, &mut diagnostics);
+        check.config(config)
+    });
+
+    let mut drops = Vec::new();
+    for loaded_drop in &loaded.drops {
+        let Some(raw) = &loaded_drop.raw else { continue };
+        let mut check = Checker::new(&loaded_drop.file, loaded, &mut diagnostics);
+        if let Some(drop) = check.drop(loaded_drop, raw, config.as_ref()) {
+            drops.push((drop, raw));
+        }
+    }
+    check_unique(&drops, loaded, &mut diagnostics);
+
+    let (Some(config), false) = (config, diagnostics.has_errors()) else {
+        return (None, diagnostics);
+    };
+    let mut drops: Vec<Drop> =
+        drops.into_iter().map(|(drop, _)| drop).filter(|drop| include_drafts || !drop.draft).collect();
+    // Newest first; the slug breaks ties so the order never depends on the file system.
+    drops.sort_by(|a, b| b.starts_at.cmp(&a.starts_at).then_with(|| a.slug.cmp(&b.slug)));
+    (Some(Site { config, drops }), diagnostics)
+}
+
+/// Slugs and SKUs must be unique across the whole site: a SKU names stock in the inventory
+/// API, and a slug names a page.
+fn check_unique(drops: &[(Drop, &Spanned<RawDrop>)], loaded: &LoadedSite, diagnostics: &mut Diagnostics) {
+    let mut slugs: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut skus: BTreeMap<&str, &str> = BTreeMap::new();
+    for (drop, raw) in drops {
+        let text = loaded.sources.get(&drop.file).map(String::as_str).unwrap_or_default();
+        if let Some(first) = slugs.insert(drop.slug.as_str(), &drop.file) {
+            let at = raw.value.slug.as_ref().map_or_else(
+                || Location::file(&drop.file),
+                |slug| raw::location(&drop.file, text, &slug.referenced),
+            );
+            diagnostics.push(
+                Diagnostic::error(
+                    Kind::Duplicate,
+                    at,
+                    format!("slug `{}` is already used by `{first}`", drop.slug.as_str()),
+                )
+                .field("slug")
+                .help("every drop needs its own page URL: change `slug` or rename the folder"),
+            );
+        }
+        let raw_products = raw.value.products.iter().flat_map(|products| products.value.iter());
+        for (index, (product, raw_product)) in drop.products.iter().zip(raw_products).enumerate() {
+            if let Some(first) = skus.insert(product.sku.as_str(), &drop.file) {
+                let at = raw_product.value.sku.as_ref().map_or_else(
+                    || Location::file(&drop.file),
+                    |sku| raw::location(&drop.file, text, &sku.referenced),
+                );
+                let where_ = if first == drop.file {
+                    "earlier in this file".to_owned()
+                } else {
+                    format!("in `{first}`")
+                };
+                diagnostics.push(
+                    Diagnostic::error(
+                        Kind::Duplicate,
+                        at,
+                        format!("SKU `{}` is already used {where_}", product.sku.as_str()),
+                    )
+                    .field(format!("products[{index}].sku"))
+                    .help("SKUs identify stock in the inventory API and must be unique across the site"),
+                );
+            }
+        }
+    }
+}
+
+/// Checks the values of one file, recording problems with their positions.
+struct Checker<'a> {
+    file: &'a str,
+    text: &'a str,
+    loaded: &'a LoadedSite,
+    diagnostics: &'a mut Diagnostics,
+}
+
+impl<'a> Checker<'a> {
+    fn new(file: &'a str, loaded: &'a LoadedSite, diagnostics: &'a mut Diagnostics) -> Self {
+        let text = loaded.sources.get(file).map(String::as_str).unwrap_or_default();
+        Checker { file, text, loaded, diagnostics }
+    }
+
+    fn at<T>(&self, value: &Spanned<T>) -> Location {
+        raw::location(self.file, self.text, &value.referenced)
+    }
+
+    fn error<T>(
+        &mut self,
+        kind: Kind,
+        value: &Spanned<T>,
+        field: &str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        let diagnostic = Diagnostic::error(kind, self.at(value), message).field(field).help(help);
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn warning<T>(
+        &mut self,
+        value: &Spanned<T>,
+        field: &str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        let diagnostic =
+            Diagnostic::warning(Kind::InvalidValue, self.at(value), message).field(field).help(help);
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// A required field: reports it missing (at its parent) when absent.
+    fn required<'v, T, P>(
+        &mut self,
+        value: &'v Option<Spanned<T>>,
+        parent: &Spanned<P>,
+        field: &str,
+        help: &str,
+    ) -> Option<&'v Spanned<T>> {
+        if value.is_none() {
+            let name = field.rsplit('.').next().unwrap_or(field);
+            let diagnostic = Diagnostic::error(
+                Kind::MissingField,
+                self.at(parent),
+                format!("missing required field `{name}`"),
+            )
+            .field(field)
+            .help(help.to_owned());
+            self.diagnostics.push(diagnostic);
+        }
+        value.as_ref()
+    }
+
+    /// A required piece of text, trimmed; empty text counts as missing.
+    fn required_text<P>(
+        &mut self,
+        value: &Option<Spanned<String>>,
+        parent: &Spanned<P>,
+        field: &str,
+        help: &str,
+    ) -> Option<String> {
+        let value = self.required(value, parent, field, help)?;
+        let text = value.value.trim();
+        if text.is_empty() {
+            self.error(Kind::MissingField, value, field, format!("`{field}` is empty"), help.to_owned());
+            return None;
+        }
+        Some(text.to_owned())
+    }
+
+    fn optional_text(value: &Option<Spanned<String>>) -> String {
+        value.as_ref().map(|v| v.value.trim().to_owned()).unwrap_or_default()
+    }
+}
+
+/// An optional field after checking: absent (`None`) is fine, present but invalid
+/// (`Some(None)`) fails the whole value.
+fn optional<T>(checked: Option<Option<T>>) -> Option<Option<T>> {
+    match checked {
+        None => Some(None),
+        Some(value) => value.map(Some),
+    }
+}
+
+mod config;
+mod drop;
+#[cfg(test)]
+mod tests;
