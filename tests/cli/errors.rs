@@ -75,3 +75,21 @@ fn warnings_do_not_fail_the_build() {
     assert!(run.stderr().contains("warning: the summary is "), "{}", run.stderr());
     assert!(run.stderr().contains("--> drops/launch/drop.yaml:2:10"), "{}", run.stderr());
 }
+
+#[test]
+fn huge_and_deeply_nested_files_are_refused_with_a_message() {
+    let site = Site::fixture("build/basic");
+    let huge = format!("title: x\ndescription: |\n{}", "  lorem ipsum dolor sit amet\n".repeat(60_000));
+    site.write("drops/launch/drop.yaml", &huge);
+    site.write("drops/preview/drop.yaml", &format!("title: {}", "[".repeat(50_000)));
+    let run = site.run(&["check"]);
+    run.failure(1);
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("--> drops/launch/drop.yaml:1:1")
+            && stderr.contains("YAML files are limited to 1048576 bytes"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--> drops/preview/drop.yaml:1:"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

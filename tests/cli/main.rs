@@ -3,5 +3,6 @@
 mod build;
 mod errors;
 mod examples;
+mod readme;
 mod scaffold;
 mod support;
