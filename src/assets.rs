@@ -1,8 +1,10 @@
 //! Stage: ASSETS — the theme's static files, with CSS and JS fingerprinted.
 //!
-//! `style.css` is published as `style-<hash>.css`, so it can be cached forever and a new
-//! version always has a new URL. Templates find the published URL and the Subresource
-//! Integrity value through the `assets` map in their context.
+//! `style.css` is published as `_assets/style-<hash>.css`, so it can be cached forever and a
+//! new version always has a new URL; one folder for all of them lets header rules match them
+//! with one pattern. Other static files (`favicon.ico`) keep their path and a stable URL.
+//! Templates find the published URL and the Subresource Integrity value through the `assets`
+//! map in their context.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +13,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256, Sha384};
 
 use crate::load::ThemeFiles;
-use crate::output::{Artifact, Content, Output};
+use crate::output::{Artifact, CacheClass, Output};
+
+/// Folder of the upload root for fingerprinted theme files. Slugs cannot start with `_`.
+pub(crate) const ASSET_DIR: &str = "_assets";
 
 /// Where templates find one static file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -29,16 +34,17 @@ pub(crate) type AssetUrls = BTreeMap<String, AssetUrl>;
 pub(crate) fn collect(theme: &ThemeFiles, output: &mut Output) -> AssetUrls {
     let mut urls = AssetUrls::new();
     for (path, file) in &theme.static_files {
-        let published =
-            if is_fingerprinted(path) { fingerprinted_name(path, &file.content) } else { path.clone() };
+        let (published, class) = if is_fingerprinted(path) {
+            (format!("{ASSET_DIR}/{}", fingerprinted_name(path, &file.content)), CacheClass::Immutable)
+        } else {
+            (path.clone(), CacheClass::Data)
+        };
         urls.insert(
             path.clone(),
             AssetUrl { url: format!("/{published}"), integrity: integrity(&file.content) },
         );
-        output.insert(
-            published,
-            Artifact { content: Content::Bytes(file.content.clone()), content_type: content_type(path) },
-        );
+        let artifact = Artifact::bytes(file.content.clone(), &published, class, &["site", "theme"]);
+        output.insert(published, artifact);
     }
     urls
 }
@@ -60,30 +66,6 @@ pub(crate) fn fingerprinted_name(path: &str, bytes: &[u8]) -> String {
 /// The Subresource Integrity value of some bytes.
 pub(crate) fn integrity(bytes: &[u8]) -> String {
     format!("sha384-{}", base64::engine::general_purpose::STANDARD.encode(Sha384::digest(bytes)))
-}
-
-/// The `Content-Type` for a file name, with a charset for text.
-pub(crate) fn content_type(path: &str) -> &'static str {
-    let ext = path.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).unwrap_or_default();
-    match ext.as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "json" => "application/json",
-        "xml" => "application/xml; charset=utf-8",
-        "txt" => "text/plain; charset=utf-8",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "webp" => "image/webp",
-        "avif" => "image/avif",
-        "gif" => "image/gif",
-        "ico" => "image/x-icon",
-        "woff2" => "font/woff2",
-        "woff" => "font/woff",
-        "webmanifest" => "application/manifest+json",
-        _ => "application/octet-stream",
-    }
 }
 
 #[cfg(test)]

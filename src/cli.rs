@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::{self, Diagnostics, MessageFormat, Sources};
 use crate::error::Error;
+use crate::manifest::BuildTime;
 use crate::pipeline::{self, BuildOptions, BuildReport};
 
 /// Static pages for limited-time product drops.
@@ -31,6 +32,10 @@ enum Command {
         /// Number of threads for parallel work [default: number of cores].
         #[arg(long, short = 'j', value_name = "N")]
         jobs: Option<usize>,
+        /// The manifest of the build to compare with, for `changes.json` and the purge list
+        /// [default: `<out>/manifest.json` as it was before this build].
+        #[arg(long, value_name = "FILE")]
+        previous_manifest: Option<PathBuf>,
     },
     /// Validate the site and render it in memory, without writing anything.
     Check {
@@ -61,6 +66,34 @@ struct SiteArgs {
     /// Print only problems, no progress.
     #[arg(long, short)]
     quiet: bool,
+    /// The moment the build is for (RFC 3339), for `next_transition_at` and grace periods
+    /// [default: `SOURCE_DATE_EPOCH` when set]. Never read from the clock, so output stays
+    /// reproducible.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    now: Option<time::OffsetDateTime>,
+}
+
+fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| format!("`{text}` is not an RFC 3339 time such as `2026-11-20T15:00:00Z`"))
+}
+
+/// `--now`, else `SOURCE_DATE_EPOCH` (seconds since 1970, the reproducible-builds convention).
+fn build_time(now: Option<time::OffsetDateTime>) -> Result<BuildTime, Error> {
+    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(text) if !text.trim().is_empty() => Some(text.trim().parse::<i64>().map_err(|_| {
+            Error::Usage(format!("SOURCE_DATE_EPOCH must be a whole number of seconds, not `{text}`"))
+        })?),
+        _ => None,
+    };
+    let from_epoch = match source_date_epoch {
+        Some(seconds) => Some(
+            time::OffsetDateTime::from_unix_timestamp(seconds)
+                .map_err(|_| Error::Usage(format!("SOURCE_DATE_EPOCH `{seconds}` is out of range")))?,
+        ),
+        None => None,
+    };
+    Ok(BuildTime { source_date_epoch, reference: now.or(from_epoch) })
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -73,11 +106,11 @@ enum Format {
 /// site's content, 2 usage or environment errors.
 pub fn run(args: Args) -> ExitCode {
     match args.command {
-        Command::Build { site, out, jobs } => {
+        Command::Build { site, out, jobs, previous_manifest } => {
             let out = out.unwrap_or_else(|| site.root.join("dist"));
-            with_threads(jobs, || build(&site, Some(out)))
+            with_threads(jobs, || build(&site, Some(out), previous_manifest))
         }
-        Command::Check { site } => build(&site, None),
+        Command::Check { site } => build(&site, None, None),
         Command::New { slug, root } => {
             let now = time::OffsetDateTime::now_utc();
             match crate::scaffold::new_drop(&root, &slug, now) {
@@ -114,8 +147,18 @@ fn with_threads(jobs: Option<usize>, f: impl FnOnce() -> ExitCode + Send) -> Exi
     }
 }
 
-fn build(site: &SiteArgs, out: Option<PathBuf>) -> ExitCode {
-    let options = BuildOptions { root: site.root.clone(), out: out.clone(), drafts: site.drafts };
+fn build(site: &SiteArgs, out: Option<PathBuf>, previous_manifest: Option<PathBuf>) -> ExitCode {
+    let time = match build_time(site.now) {
+        Ok(time) => time,
+        Err(err) => return report_error(&err, &Sources::new(), site.message_format),
+    };
+    let options = BuildOptions {
+        root: site.root.clone(),
+        out: out.clone(),
+        drafts: site.drafts,
+        previous_manifest,
+        time,
+    };
     match pipeline::build(&options) {
         Ok(report) => {
             print_diagnostics(&report.diagnostics, &report.sources, site.message_format);
@@ -167,14 +210,35 @@ fn print_summary(report: &BuildReport, out: Option<&Path>) {
     let stages: Vec<String> =
         report.timings.iter().map(|(name, time)| format!("{name} {:.0?}", time)).collect();
     match (&report.written, out) {
-        (Some(written), Some(out)) => eprintln!(
-            "built {} drop(s): {} files, {} into {} ({})",
-            report.drops,
-            written.files,
-            human_bytes(written.bytes),
-            out.join(crate::write::PUBLIC_DIR).display(),
-            stages.join(", ")
-        ),
+        (Some(written), Some(out)) => {
+            eprintln!(
+                "built {} drop(s): {} files, {} into {} ({})",
+                report.drops,
+                written.files,
+                human_bytes(written.bytes),
+                out.join(crate::write::PUBLIC_DIR).display(),
+                stages.join(", ")
+            );
+            if let Some(changes) = &report.changes {
+                let since = if changes.previous_build_id.is_some() {
+                    "since the previous build"
+                } else {
+                    "(no previous manifest)"
+                };
+                eprintln!(
+                    "upload {} new, {} changed, {} with new headers; {} removed, {} unchanged {since}; {} URL(s) to purge",
+                    changes.added.len(),
+                    changes.changed.len(),
+                    changes.metadata_changed.len(),
+                    changes.removed.len(),
+                    changes.unchanged,
+                    changes.purge.len()
+                );
+            }
+            if let Some(next) = &report.next_transition_at {
+                eprintln!("next phase change: {next}");
+            }
+        }
         _ => eprintln!(
             "checked {} drop(s): {} files would be written ({})",
             report.drops,

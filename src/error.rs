@@ -19,6 +19,9 @@ pub enum Error {
     /// The output folder cannot be used safely.
     #[error("refusing to write to `{}`: {reason}", out.display())]
     UnsafeOutput { out: PathBuf, reason: String },
+    /// The previous build's manifest exists but cannot be used for comparison.
+    #[error("cannot compare with the previous manifest `{}`: {reason}", path.display())]
+    PreviousManifest { path: PathBuf, reason: String },
     /// The command line asks for something that cannot be done.
     #[error("{0}")]
     Usage(String),
@@ -38,7 +41,11 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Content(_) | Error::ThemeNotUtf8 { .. } => 1,
-            Error::NotASite { .. } | Error::UnsafeOutput { .. } | Error::Usage(_) | Error::Io { .. } => 2,
+            Error::NotASite { .. }
+            | Error::UnsafeOutput { .. }
+            | Error::PreviousManifest { .. }
+            | Error::Usage(_)
+            | Error::Io { .. } => 2,
         }
     }
 }

@@ -5,11 +5,12 @@
 //! used by several drops are published once. The responsive AVIF/WebP pipeline replaces the
 //! copy with resized variants; `plan` stays the pure part that templates depend on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use crate::error::Error;
 use crate::model::{ImageRef, Site, SitePath};
-use crate::output::{Artifact, Content, Output};
+use crate::output::{Artifact, CacheClass, Output};
 
 /// The folder of the upload root that holds published images. Slugs cannot start with `_`,
 /// so it can never collide with a drop page.
@@ -52,25 +53,26 @@ fn url_safe_stem(stem: &str) -> String {
 }
 
 /// Adds every planned image to the output as a copy of its source file. Sources with the same
-/// bytes share one published name and are copied once.
-pub(crate) fn run(site: &Site, root: &Path, urls: &ImageUrls, output: &mut Output) {
-    let mut published = std::collections::BTreeSet::new();
+/// bytes share one published name and are copied once; the file is tagged with every drop
+/// that shows it, so purging a drop's tag reaches its images.
+pub(crate) fn run(site: &Site, root: &Path, urls: &ImageUrls, output: &mut Output) -> Result<(), Error> {
+    let mut published: BTreeMap<&str, (&ImageRef, BTreeSet<String>)> = BTreeMap::new();
     for drop in &site.drops {
         let images = std::iter::once(&drop.hero).chain(drop.products.iter().flat_map(|p| p.images.iter()));
         for image in images {
-            let url = &urls[&image.source];
-            if !published.insert(url) {
-                continue;
-            }
-            output.insert(
-                url.trim_start_matches('/').to_owned(),
-                Artifact {
-                    content: Content::CopyOf(image.source.to_path(root)),
-                    content_type: image.facts.format.mime(),
-                },
-            );
+            let url = urls[&image.source].as_str();
+            let entry = published.entry(url).or_insert_with(|| (image, BTreeSet::from(["site".to_owned()])));
+            entry.1.insert(drop.slug.as_str().to_owned());
         }
     }
+    for (url, (image, tags)) in published {
+        let source = image.source.to_path(root);
+        let artifact =
+            Artifact::copy_of(source.clone(), image.facts.format.mime(), CacheClass::Immutable, tags)
+                .map_err(|err| Error::io(&source, err))?;
+        output.insert(url.trim_start_matches('/').to_owned(), artifact);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -12,10 +12,12 @@
 
 pub(crate) mod assets;
 pub mod cli;
+pub(crate) mod compress;
 pub mod diagnostic;
 pub mod error;
 pub(crate) mod images;
 pub(crate) mod load;
+pub mod manifest;
 pub mod model;
 pub(crate) mod output;
 pub mod pipeline;

@@ -1,5 +1,6 @@
 //! The one place that runs the stages in order:
-//! load → validate → plan images → assets → render → images → write.
+//! load → validate → plan images → assets → render → images → headers → compress → manifest
+//! → write.
 //!
 //! Each stage hands the next plain data. Problems from load, validate and render are
 //! collected and reported together; only `write` touches the output folder, and only when
@@ -8,12 +9,14 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::diagnostic::{Diagnostics, Sources};
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location, Sources};
 use crate::error::Error;
-use crate::model::Site;
-use crate::output::Output;
+use crate::manifest::BuildTime;
+use crate::manifest::changes::Changes;
+use crate::model::{CacheClass, Site};
+use crate::output::{Artifact, Output};
 use crate::write::WriteReport;
-use crate::{assets, images, load, render, validate, write};
+use crate::{assets, compress, images, load, manifest, render, validate, write};
 
 /// What to build and how.
 #[derive(Clone, Debug)]
@@ -24,7 +27,18 @@ pub struct BuildOptions {
     pub out: Option<PathBuf>,
     /// Build drops marked `draft: true` too.
     pub drafts: bool,
+    /// The manifest to compare with; default `<out>/manifest.json` from the previous build.
+    pub previous_manifest: Option<PathBuf>,
+    /// `--now` and `SOURCE_DATE_EPOCH`.
+    pub time: BuildTime,
 }
+
+/// Beside the upload root: the manifest, the comparison with the previous build, and the
+/// purge list (plain and as CDN requests).
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const CHANGES_FILE: &str = "changes.json";
+pub const PURGE_FILE: &str = "purge.txt";
+pub const PURGE_DIR: &str = "purge";
 
 /// The result of a successful run.
 #[derive(Debug)]
@@ -33,6 +47,10 @@ pub struct BuildReport {
     pub files: usize,
     /// Present when the output was written.
     pub written: Option<WriteReport>,
+    /// What changed since the previous build; present when the output was written.
+    pub changes: Option<Changes>,
+    /// When a drop next changes phase, if a reference time was given.
+    pub next_transition_at: Option<String>,
     /// Warnings (never errors: a report means the build succeeded).
     pub diagnostics: Diagnostics,
     /// Source texts for rendering the warnings.
@@ -92,18 +110,76 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Box<BuildFailure>> {
     timed("render", start);
 
     let start = Instant::now();
-    images::run(&site, &options.root, &image_urls, &mut output);
+    images::run(&site, &options.root, &image_urls, &mut output).map_err(|err| fail(err, sources.clone()))?;
     timed("images", start);
 
-    let written = match &options.out {
+    let start = Instant::now();
+    let data_paths: Vec<String> = output
+        .iter()
+        .filter(|(_, artifact)| artifact.class == CacheClass::Data && artifact.variant_of.is_none())
+        .map(|(path, _)| path.clone())
+        .collect();
+    let (headers, rules) = manifest::headers::render(&site, &asset_urls, &data_paths);
+    if rules > manifest::headers::MAX_RULES {
+        diagnostics.push(Diagnostic::warning(
+            Kind::InvalidValue,
+            Location::file(crate::load::CONFIG_FILE),
+            format!("`_headers` has {rules} rules; Cloudflare Pages reads only the first {}", manifest::headers::MAX_RULES),
+        ).help("the last drops' pages get the platform's default headers; set the headers at your CDN instead"));
+    }
+    // `_headers` is platform configuration, never served, so it gets no compressed siblings.
+    compress::siblings(&mut output);
+    let headers_path = manifest::headers::PATH;
+    output.insert(
+        headers_path.to_owned(),
+        Artifact::bytes(headers.into_bytes(), headers_path, CacheClass::Data, &["site"]),
+    );
+    let upload_manifest = manifest::build(&site, &output, options.time);
+    timed("manifest", start);
+
+    let (written, changes) = match &options.out {
         Some(out) => {
             let start = Instant::now();
-            let report = write::all(&output, out).map_err(|err| fail(err, sources.clone()))?;
+            let previous_path = options.previous_manifest.clone().unwrap_or_else(|| out.join(MANIFEST_FILE));
+            let previous =
+                manifest::read_previous(&previous_path).map_err(|err| fail(err, sources.clone()))?;
+            let delivery = &site.config.delivery;
+            let changes =
+                manifest::changes::compare(previous.as_ref(), &upload_manifest, delivery, options.time);
+            let mut beside: Vec<(String, Vec<u8>)> = vec![
+                (CHANGES_FILE.to_owned(), manifest::to_stable_json(&changes)),
+                (
+                    PURGE_FILE.to_owned(),
+                    changes
+                        .purge
+                        .iter()
+                        .flat_map(|url| [url.as_str(), "\n"])
+                        .collect::<String>()
+                        .into_bytes(),
+                ),
+            ];
+            for (name, bytes) in
+                manifest::purge::files(&changes, &upload_manifest, previous.as_ref(), delivery)
+            {
+                beside.push((format!("{PURGE_DIR}/{name}"), bytes));
+            }
+            // Last, so a manifest never describes files that were not written.
+            beside.push((MANIFEST_FILE.to_owned(), manifest::to_stable_json(&upload_manifest)));
+            let report = write::all(&output, out, &beside).map_err(|err| fail(err, sources.clone()))?;
             timed("write", start);
-            Some(report)
+            (Some(report), Some(changes))
         }
-        None => None,
+        None => (None, None),
     };
 
-    Ok(BuildReport { drops: site.drops.len(), files: output.len(), written, diagnostics, sources, timings })
+    Ok(BuildReport {
+        drops: site.drops.len(),
+        files: output.len(),
+        written,
+        changes,
+        next_transition_at: upload_manifest.build.next_transition_at,
+        diagnostics,
+        sources,
+        timings,
+    })
 }

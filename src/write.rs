@@ -50,9 +50,9 @@ pub(crate) fn check_out_dir(root: &Path, out: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes `output` as `<out>/public/`, replacing the previous `<out>` only once everything is
-/// on disk.
-pub(crate) fn all(output: &Output, out: &Path) -> Result<WriteReport, Error> {
+/// Writes `output` as `<out>/public/` and `beside` (in order) next to it, replacing the
+/// previous `<out>` only once everything is on disk.
+pub(crate) fn all(output: &Output, out: &Path, beside: &[(String, Vec<u8>)]) -> Result<WriteReport, Error> {
     let out = absolute(out)?;
     let parent = out.parent().ok_or_else(|| Error::UnsafeOutput {
         out: out.clone(),
@@ -66,6 +66,13 @@ pub(crate) fn all(output: &Output, out: &Path) -> Result<WriteReport, Error> {
         .tempdir_in(parent)
         .map_err(|err| Error::io(parent, err))?;
     let report = write_tree(output, &staging.path().join(PUBLIC_DIR))?;
+    for (rel, bytes) in beside {
+        let path = rel.split('/').fold(staging.path().to_path_buf(), |path, part| path.join(part));
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|err| Error::io(dir, err))?;
+        }
+        fs::write(&path, bytes).map_err(|err| Error::io(&path, err))?;
+    }
     swap_into_place(staging.keep(), &out)?;
     Ok(report)
 }

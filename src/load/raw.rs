@@ -30,6 +30,33 @@ pub(crate) struct RawConfig {
     pub(crate) checkout_url: Option<S<String>>,
     pub(crate) images: Option<S<RawImageSettings>>,
     pub(crate) telemetry_url: Option<S<String>>,
+    pub(crate) headers: Option<S<RawHeaders>>,
+    pub(crate) purge: Option<S<RawPurge>>,
+}
+
+/// `headers:` in `dropgen.yaml`: the headers of each cache class.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHeaders {
+    pub(crate) immutable: Option<S<RawClassHeaders>>,
+    pub(crate) data: Option<S<RawClassHeaders>>,
+    pub(crate) document: Option<S<RawClassHeaders>>,
+}
+
+/// One cache class's headers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawClassHeaders {
+    pub(crate) cache_control: Option<S<String>>,
+    pub(crate) cdn_cache_control: Option<S<String>>,
+}
+
+/// `purge:` in `dropgen.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPurge {
+    pub(crate) cloudflare_batch_size: Option<S<ScalarText>>,
+    pub(crate) removed_asset_grace_days: Option<S<ScalarText>>,
 }
 
 /// `images:` in `dropgen.yaml`.

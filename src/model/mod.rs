@@ -3,12 +3,14 @@
 //! Nothing here is deserialised; `load::raw` holds the shapes as written and `validate`
 //! turns them into these.
 
+pub(crate) mod delivery;
 pub(crate) mod image;
 pub(crate) mod money;
 pub(crate) mod site_path;
 
 use std::num::NonZeroU32;
 
+pub use delivery::{CacheClass, ClassHeaders, Delivery};
 pub use image::{ImageFacts, SourceFormat};
 pub use money::{Currency, Money};
 pub use site_path::SitePath;
@@ -40,6 +42,7 @@ pub struct SiteConfig {
     pub checkout_url: Option<CheckoutTemplate>,
     pub images: ImageSettings,
     pub telemetry_url: Option<String>,
+    pub delivery: Delivery,
 }
 
 /// A checkout URL with `{sku}` and `{drop}` placeholders, checked to form an absolute URL.

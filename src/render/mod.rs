@@ -15,7 +15,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location, Sources};
 use crate::images::ImageUrls;
 use crate::load::ThemeFiles;
 use crate::model::Site;
-use crate::output::{Artifact, Content, Output};
+use crate::output::{Artifact, CacheClass, Output};
 
 /// Templates every theme must provide (the built-in default theme provides them all, so a
 /// site theme only has to override what it changes).
@@ -80,44 +80,66 @@ pub(crate) fn pages(
         ctx
     };
 
-    let mut jobs: Vec<(&str, String, String, Context)> = Vec::new();
+    let mut jobs: Vec<PageJob<'_>> = Vec::new();
     for drop in &drops {
         let mut ctx = base(context::PageContext::for_drop(drop));
         ctx.insert("drop", drop);
-        jobs.push((
-            "drop.html",
-            format!("{}/index.html", drop.slug),
-            format!("the page of `{}`", drop.file),
+        jobs.push(PageJob {
+            template: "drop.html",
+            path: format!("{}/index.html", drop.slug),
+            what: format!("the page of `{}`", drop.file),
+            class: CacheClass::Document,
+            tags: vec![drop.slug.as_str(), "site"],
             ctx,
-        ));
+        });
     }
     let mut ctx = base(context::PageContext::index(site));
     ctx.insert("drops", &drops);
-    jobs.push(("index.html", "index.html".to_owned(), "the index page".to_owned(), ctx));
-    jobs.push((
-        "404.html",
-        "404.html".to_owned(),
-        "the 404 page".to_owned(),
-        base(context::PageContext::not_found()),
+    jobs.push(PageJob::fixed(
+        "index.html",
+        "the index page",
+        CacheClass::Document,
+        vec!["index", "site"],
+        ctx,
     ));
+    let ctx = base(context::PageContext::not_found());
+    jobs.push(PageJob::fixed("404.html", "the 404 page", CacheClass::Document, vec!["site"], ctx));
     let mut ctx = base(context::PageContext::not_found());
     ctx.insert("urls", &context::sitemap_urls(site, &drops));
-    jobs.push(("sitemap.xml", "sitemap.xml".to_owned(), "the sitemap".to_owned(), ctx));
+    jobs.push(PageJob::fixed("sitemap.xml", "the sitemap", CacheClass::Data, vec!["site"], ctx));
     let mut ctx = base(context::PageContext::not_found());
     ctx.insert("sitemap_url", &format!("{}sitemap.xml", site.config.base_url));
-    jobs.push(("robots.txt", "robots.txt".to_owned(), "robots.txt".to_owned(), ctx));
+    jobs.push(PageJob::fixed("robots.txt", "robots.txt", CacheClass::Data, vec!["site"], ctx));
 
-    for (template, path, what, ctx) in jobs {
-        match templates.tera.render(template, &ctx) {
+    for job in jobs {
+        match templates.tera.render(job.template, &job.ctx) {
             Ok(text) => {
-                let content_type = crate::assets::content_type(&path);
-                output.insert(path, Artifact { content: Content::Bytes(text.into_bytes()), content_type });
+                let artifact = Artifact::bytes(text.into_bytes(), &job.path, job.class, &job.tags);
+                output.insert(job.path, artifact);
             }
-            Err(err) => diagnostics.push(template_diagnostic(&err, &templates.origins, &what)),
+            Err(err) => diagnostics.push(template_diagnostic(&err, &templates.origins, &job.what)),
         }
     }
 
     if diagnostics.is_empty() { Ok(()) } else { Err(diagnostics) }
+}
+
+/// One file to render: the template, where the result goes, and how it is cached.
+struct PageJob<'a> {
+    template: &'a str,
+    path: String,
+    /// What the page is, for error messages.
+    what: String,
+    class: CacheClass,
+    tags: Vec<&'a str>,
+    ctx: Context,
+}
+
+impl<'a> PageJob<'a> {
+    /// A page whose output path is its template's name.
+    fn fixed(template: &'a str, what: &str, class: CacheClass, tags: Vec<&'a str>, ctx: Context) -> Self {
+        PageJob { template, path: template.to_owned(), what: what.to_owned(), class, tags, ctx }
+    }
 }
 
 /// A tera error as a diagnostic pointing into the template file.

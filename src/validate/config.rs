@@ -6,9 +6,11 @@ use serde_saphyr::Spanned;
 
 use super::{Checker, closest};
 use crate::diagnostic::Kind;
-use crate::load::raw::{self, RawConfig, ScalarText};
+use crate::load::raw::{self, RawConfig, RawHeaders, RawPurge, ScalarText};
 use crate::load::theme::DEFAULT_THEME;
-use crate::model::{CheckoutTemplate, Currency, ImageFormat, ImageSettings, Quality, SiteConfig};
+use crate::model::{
+    CacheClass, CheckoutTemplate, Currency, Delivery, ImageFormat, ImageSettings, Quality, SiteConfig,
+};
 
 /// Accepted range of `images.widths` entries, in pixels.
 pub(crate) const IMAGE_WIDTH_RANGE: std::ops::RangeInclusive<u32> = 16..=8192;
@@ -62,6 +64,7 @@ impl Checker<'_> {
         };
         let telemetry_url =
             raw.telemetry_url.as_ref().and_then(|value| self.absolute_url(value, "telemetry_url", false));
+        let delivery = self.delivery(raw.headers.as_ref(), raw.purge.as_ref());
 
         let base_url = base_url?;
         let title = if title.is_empty() { base_url.host_str().unwrap_or("Drops").to_owned() } else { title };
@@ -76,7 +79,85 @@ impl Checker<'_> {
             checkout_url,
             images: images?,
             telemetry_url,
+            delivery: delivery?,
         })
+    }
+
+    /// `headers:` and `purge:`: anything not given keeps its default.
+    fn delivery(
+        &mut self,
+        headers: Option<&Spanned<RawHeaders>>,
+        purge: Option<&Spanned<RawPurge>>,
+    ) -> Option<Delivery> {
+        let mut delivery = Delivery::default();
+        let mut ok = true;
+        if let Some(headers) = headers {
+            let raw = &headers.value;
+            for (class, given) in [
+                (CacheClass::Immutable, &raw.immutable),
+                (CacheClass::Data, &raw.data),
+                (CacheClass::Document, &raw.document),
+            ] {
+                let Some(given) = given else { continue };
+                let slot = delivery.headers.get_mut(&class).expect("every class has default headers");
+                let field = format!("headers.{}", class.name());
+                if let Some(value) = &given.value.cache_control {
+                    match self.header_value(value, &format!("{field}.cache_control")) {
+                        Some(text) if !text.is_empty() => slot.cache_control = text,
+                        Some(_) => {
+                            self.error(
+                                Kind::InvalidValue,
+                                value,
+                                &format!("{field}.cache_control"),
+                                "`cache_control` is empty",
+                                "give a Cache-Control value such as `public, max-age=300`",
+                            );
+                            ok = false;
+                        }
+                        None => ok = false,
+                    }
+                }
+                if let Some(value) = &given.value.cdn_cache_control {
+                    match self.header_value(value, &format!("{field}.cdn_cache_control")) {
+                        Some(text) => slot.cdn_cache_control = (!text.is_empty()).then_some(text),
+                        None => ok = false,
+                    }
+                }
+            }
+        }
+        if let Some(purge) = purge {
+            if let Some(value) = &purge.value.cloudflare_batch_size {
+                match self.integer_in(value, "purge.cloudflare_batch_size", Delivery::CLOUDFLARE_BATCH_RANGE)
+                {
+                    Some(size) => delivery.cloudflare_batch_size = size as usize,
+                    None => ok = false,
+                }
+            }
+            if let Some(value) = &purge.value.removed_asset_grace_days {
+                match self.integer_in(value, "purge.removed_asset_grace_days", 0..=365) {
+                    Some(days) => delivery.removed_asset_grace_days = days,
+                    None => ok = false,
+                }
+            }
+        }
+        ok.then_some(delivery)
+    }
+
+    /// A header value: printable ASCII on one line, so it cannot smuggle in another header.
+    fn header_value(&mut self, value: &Spanned<String>, field: &str) -> Option<String> {
+        let text = value.value.trim();
+        if text.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+            Some(text.to_owned())
+        } else {
+            self.error(
+                Kind::InvalidValue,
+                value,
+                field,
+                "the header value contains a line break or a non-ASCII character",
+                "write the value on one line in plain ASCII, e.g. `public, max-age=300`",
+            );
+            None
+        }
     }
 
     pub(super) fn base_url(&mut self, value: &Spanned<String>) -> Option<url::Url> {

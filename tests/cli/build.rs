@@ -2,41 +2,61 @@ use std::fs;
 
 use crate::support::{Site, assert_matches_file, fixture, tree};
 
-/// Text outputs of the basic fixture, compared with `tests/fixtures/build/basic.expected/`.
+/// The basic fixture's whole output: text files compared with
+/// `tests/fixtures/build/basic.expected/` (pages, `_headers`, manifest, changes, purge files),
+/// binary ones by name.
 #[test]
 fn builds_the_basic_fixture_as_expected() {
     let site = Site::fixture("build/basic");
-    let run = site.run(&["build", "--out", "out"]);
+    let run = site.run(&["build", "--out", "out", "--now", "2026-11-23T12:00:00Z"]);
     run.success();
-    assert!(run.stderr().starts_with("built 1 drop(s): 9 files"), "{}", run.stderr());
-    let public = site.path("out/public");
-    let files = tree(&public);
+    assert!(run.stderr().starts_with("built 1 drop(s): 20 files"), "{}", run.stderr());
+    let out = site.path("out");
+    let files = tree(&out);
     let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
         names,
         [
-            "404.html",
-            "_img/badge-c5cabee43c.png",
-            "_img/hero-aa42d15ab0.jpg",
-            "drops-e198d35cd8.js",
-            "index.html",
-            "launch/index.html",
-            "robots.txt",
-            "sitemap.xml",
-            "style-e0b84f144d.css",
+            "changes.json",
+            "manifest.json",
+            "public/404.html",
+            "public/404.html.br",
+            "public/404.html.gz",
+            "public/_assets/drops-e198d35cd8.js",
+            "public/_assets/drops-e198d35cd8.js.br",
+            "public/_assets/drops-e198d35cd8.js.gz",
+            "public/_assets/style-e0b84f144d.css",
+            "public/_assets/style-e0b84f144d.css.br",
+            "public/_assets/style-e0b84f144d.css.gz",
+            "public/_headers",
+            "public/_img/badge-c5cabee43c.png",
+            "public/_img/hero-aa42d15ab0.jpg",
+            "public/index.html",
+            "public/index.html.br",
+            "public/index.html.gz",
+            "public/launch/index.html",
+            "public/launch/index.html.br",
+            "public/launch/index.html.gz",
+            "public/robots.txt",
+            "public/sitemap.xml",
+            "purge.txt",
+            "purge/cloudflare-001.json",
+            "purge/cloudfront-001.json",
+            "purge/fastly-001.json",
+            "purge/paths.txt",
+            "purge/tags.txt",
         ]
     );
     let expected = fixture("build/basic.expected");
     for (name, bytes) in &files {
-        if name.ends_with(".html") || name.ends_with(".xml") || name.ends_with(".txt") {
+        let text_file = [".html", ".xml", ".txt", ".json", "_headers"].iter().any(|ext| name.ends_with(ext));
+        if text_file && !name.contains("/_assets/") {
             assert_matches_file(&String::from_utf8_lossy(bytes), &expected.join(name));
         }
     }
     // Images are published byte for byte until the image pipeline resizes them.
-    assert_eq!(
-        fs::read(public.join("_img/hero-aa42d15ab0.jpg")).unwrap(),
-        fs::read(site.path("drops/launch/hero.jpg")).unwrap()
-    );
+    let hero = fs::read(out.join("public/_img/hero-aa42d15ab0.jpg")).unwrap();
+    assert_eq!(hero, fs::read(site.path("drops/launch/hero.jpg")).unwrap());
 }
 
 /// Everything a shopper needs is in the HTML: copy, prices, options and a real buy link per
@@ -62,6 +82,7 @@ fn drop_pages_work_without_javascript() {
         r#"<a href="https://drops.test/replay">Watch the launch stream</a>"#,
         r#"<link rel="canonical" href="https://drops.test/launch/">"#,
         r#"<meta property="og:image" content="https://drops.test/_img/hero-aa42d15ab0.jpg">"#,
+        r#"<script src="/_assets/drops-e198d35cd8.js" integrity="sha384-"#,
         r#"<img class="hero" src="/_img/hero-aa42d15ab0.jpg" width="96" height="64" alt="A blue gradient" loading="eager""#,
     ] {
         assert!(page.contains(expected), "missing {expected}\nin:\n{page}");
@@ -160,7 +181,7 @@ fn check_validates_and_renders_but_writes_nothing() {
     let site = Site::fixture("build/basic");
     let run = site.run(&["check"]);
     run.success();
-    assert!(run.stderr().starts_with("checked 1 drop(s): 9 files would be written"), "{}", run.stderr());
+    assert!(run.stderr().starts_with("checked 1 drop(s): 20 files would be written"), "{}", run.stderr());
     assert!(!site.path("dist").exists());
 }
 

@@ -3,6 +3,7 @@
 mod build;
 mod errors;
 mod examples;
+mod manifest;
 mod readme;
 mod scaffold;
 mod support;

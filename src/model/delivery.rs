@@ -1,0 +1,98 @@
+//! How files are delivered: cache classes, their headers, and purge settings.
+
+use std::collections::BTreeMap;
+
+/// How a file may be cached, which decides its headers and upload order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CacheClass {
+    /// Content-hashed names (images, fingerprinted CSS and JS): cached forever, uploaded first.
+    Immutable,
+    /// Stable URLs that are not pages (sitemap, robots.txt, unhashed theme files, `_headers`).
+    Data,
+    /// HTML pages: short-lived in browsers, purged at the CDN when they change, uploaded last.
+    Document,
+}
+
+impl CacheClass {
+    /// In upload order.
+    pub const ALL: [CacheClass; 3] = [CacheClass::Immutable, CacheClass::Data, CacheClass::Document];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CacheClass::Immutable => "immutable",
+            CacheClass::Data => "data",
+            CacheClass::Document => "document",
+        }
+    }
+
+    /// Position in the upload order: assets before the data and pages that refer to them.
+    pub fn upload_phase(self) -> u8 {
+        match self {
+            CacheClass::Immutable => 0,
+            CacheClass::Data => 1,
+            CacheClass::Document => 2,
+        }
+    }
+}
+
+/// Headers of one cache class.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassHeaders {
+    /// `Cache-Control`, for browsers (and CDNs that ignore `CDN-Cache-Control`).
+    pub cache_control: String,
+    /// `CDN-Cache-Control` (RFC 9213), for the edge only; `None` to send none.
+    pub cdn_cache_control: Option<String>,
+}
+
+/// `headers:` and `purge:` of `dropgen.yaml`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub headers: BTreeMap<CacheClass, ClassHeaders>,
+    /// URLs per Cloudflare purge request.
+    pub cloudflare_batch_size: usize,
+    /// Days a removed content-hashed file must stay online, because pages cached before the
+    /// change still refer to it.
+    pub removed_asset_grace_days: u32,
+}
+
+impl Delivery {
+    pub const CLOUDFLARE_BATCH_RANGE: std::ops::RangeInclusive<u32> = 1..=500;
+
+    pub fn headers(&self, class: CacheClass) -> &ClassHeaders {
+        &self.headers[&class]
+    }
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        // Pages revalidate in the browser on every visit but stay at the edge, served stale
+        // while revalidating and when the origin fails: a crowd hits the CDN, not the origin,
+        // and a changed page is purged explicitly.
+        let edge = "public, max-age=3600, stale-while-revalidate=60, stale-if-error=86400";
+        let headers = BTreeMap::from([
+            (
+                CacheClass::Immutable,
+                ClassHeaders {
+                    cache_control: "public, max-age=31536000, immutable".to_owned(),
+                    cdn_cache_control: None,
+                },
+            ),
+            (
+                CacheClass::Data,
+                ClassHeaders {
+                    cache_control: "public, max-age=300".to_owned(),
+                    cdn_cache_control: Some(edge.to_owned()),
+                },
+            ),
+            (
+                CacheClass::Document,
+                ClassHeaders {
+                    cache_control: "public, max-age=0, must-revalidate".to_owned(),
+                    cdn_cache_control: Some(edge.to_owned()),
+                },
+            ),
+        ]);
+        // Cloudflare's purge-by-URL API takes 30 URLs per call on most plans.
+        Delivery { headers, cloudflare_batch_size: 30, removed_asset_grace_days: 7 }
+    }
+}
