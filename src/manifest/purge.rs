@@ -69,3 +69,85 @@ fn purged_tags(changes: &Changes, manifest: &UploadManifest) -> BTreeSet<String>
 fn lines<'a>(items: impl Iterator<Item = &'a str>) -> Vec<u8> {
     items.flat_map(|item| [item, "\n"]).collect::<String>().into_bytes()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::manifest::{BuildInfo, FileEntry, SCHEMA};
+
+    fn page(slug: &str) -> FileEntry {
+        FileEntry {
+            size: 1,
+            sha256: "0".repeat(64),
+            content_md5: "A".repeat(22) + "==",
+            content_type: "text/html; charset=utf-8".into(),
+            cache_control: "no-cache".into(),
+            cdn_cache_control: None,
+            cache_class: "document".into(),
+            content_encoding: None,
+            variant_of: None,
+            urls: vec![format!("/{slug}/"), format!("/{slug}/index.html")],
+            cache_tags: vec![slug.to_owned(), "site".into()],
+            integrity: None,
+            upload_phase: 2,
+        }
+    }
+
+    /// 2,000 changed drops: 4,000 URLs and 2,000 tags, split within every vendor's limit.
+    #[test]
+    fn batches_stay_within_vendor_limits() {
+        let slugs: Vec<String> = (0..2000).map(|i| format!("drop-{i:04}")).collect();
+        let files: BTreeMap<String, FileEntry> =
+            slugs.iter().map(|s| (format!("{s}/index.html"), page(s))).collect();
+        let manifest = UploadManifest {
+            schema: SCHEMA.into(),
+            build: BuildInfo {
+                id: "0123456789abcdef".into(),
+                base_url: "https://x.test/".into(),
+                dropgen_version: "0".into(),
+                source_date_epoch: None,
+                reference_time: None,
+                next_transition_at: None,
+                transitions: Vec::new(),
+            },
+            files: files.clone(),
+            upload_order: files.keys().cloned().collect(),
+            prewarm: Vec::new(),
+        };
+        let changes =
+            crate::manifest::changes::compare(None, &manifest, &Delivery::default(), Default::default());
+        assert_eq!(changes.purge.len(), 4000);
+        let out = super::files(&changes, &manifest, None, &Delivery::default());
+        let count = |prefix: &str| out.iter().filter(|(name, _)| name.starts_with(prefix)).count();
+        assert_eq!(count("cloudflare-"), 4000_usize.div_ceil(30));
+        assert_eq!(count("fastly-"), 2000_usize.div_ceil(FASTLY_MAX_KEYS));
+        assert_eq!(count("cloudfront-"), 2);
+        for (name, bytes) in &out {
+            if name.ends_with(".json") {
+                let json: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+                let size = json["files"]
+                    .as_array()
+                    .or(json["surrogate_keys"].as_array())
+                    .or(json["Paths"]["Items"].as_array())
+                    .unwrap()
+                    .len();
+                let limit = if name.starts_with("cloudflare") {
+                    30
+                } else if name.starts_with("fastly") {
+                    FASTLY_MAX_KEYS
+                } else {
+                    CLOUDFRONT_MAX_PATHS
+                };
+                assert!(size <= limit && size > 0, "{name}: {size}");
+            }
+        }
+        let first = serde_json::from_slice::<serde_json::Value>(
+            &out.iter().find(|(n, _)| n == "cloudfront-002.json").unwrap().1,
+        )
+        .unwrap();
+        assert_eq!(first["CallerReference"], "dropgen-0123456789abcdef-002");
+        assert_eq!(first["Paths"]["Quantity"].as_u64(), Some(1000));
+    }
+}

@@ -5,5 +5,6 @@ mod errors;
 mod examples;
 mod manifest;
 mod readme;
+mod s3;
 mod scaffold;
 mod support;
