@@ -361,3 +361,25 @@ fn drops_are_ordered_newest_first() {
     let slugs: Vec<&str> = site.drops.iter().map(|d| d.slug.as_str()).collect();
     assert_eq!(slugs, ["b-new", "a-old"]);
 }
+
+#[test]
+fn header_settings_are_checked_and_cannot_inject_headers() {
+    let config = format!(
+        "{CONFIG}headers:\n  document:\n    cache_control: \"no-store\\r\\nSet-Cookie: x=1\"\n  data:\n    cdn_cache_control: \"\"\n  imutable: {{}}\npurge:\n  cloudflare_batch_size: 0\n"
+    );
+    assert_eq!(
+        problems(&config, &[]),
+        [
+            "dropgen.yaml:7:20 headers.document.cache_control: the header value contains a line break or a non-ASCII character",
+            "dropgen.yaml:10:3 -: unknown field `imutable`",
+            "dropgen.yaml:12:26 purge.cloudflare_batch_size: `0` is not a whole number from 1 to 500",
+        ]
+    );
+    let valid = format!(
+        "{CONFIG}headers:\n  data:\n    cache_control: \"public, max-age=60\"\n    cdn_cache_control: \"\"\n"
+    );
+    let (site, diagnostics) = super::site(&loaded(&valid, &[]), false);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let headers = site.unwrap().config.delivery.headers[&crate::model::CacheClass::Data].clone();
+    assert_eq!((headers.cache_control.as_str(), headers.cdn_cache_control), ("public, max-age=60", None));
+}
