@@ -168,10 +168,10 @@ impl Checker<'_> {
         match OffsetDateTime::parse(text, &Rfc3339) {
             Ok(time) => Some(Timestamp(time)),
             Err(_) => {
-                let help = if text.len() >= 10
-                    && !text.contains(['Z', 'z', '+'])
-                    && text[10..].matches('-').count() == 0
-                {
+                // A date and time without `Z`, `+hh:mm` or `-hh:mm` after the date part.
+                let time_part = text.get(10..).unwrap_or_default();
+                let lacks_offset = !time_part.is_empty() && !time_part.contains(['Z', 'z', '+', '-']);
+                let help = if lacks_offset {
                     "add a time zone offset: `2026-11-20T15:00:00Z` (UTC) or `2026-11-20T10:00:00-05:00`"
                 } else {
                     "write it as RFC 3339, e.g. `2026-11-20T15:00:00Z` or `2026-11-20T16:00:00+01:00`"

@@ -182,6 +182,14 @@ fn times_need_a_time_zone() {
 }
 
 #[test]
+fn odd_times_get_a_message_not_a_panic() {
+    for odd in ["2026-11-2€ 15:00", "€€€€€€€€", "tomorrow", "2026-11-20"] {
+        let drop = DROP.replace("2026-11-20T15:00:00Z", &format!("\"{odd}\""));
+        assert_eq!(problems(CONFIG, &[("sneakers", &drop)]).len(), 1, "{odd}");
+    }
+}
+
+#[test]
 fn skus_are_unique_across_the_site() {
     let other = DROP.replace("Sneakers", "Boots");
     assert_eq!(
