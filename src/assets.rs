@@ -12,7 +12,9 @@ use base64::Engine as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256, Sha384};
 
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location};
 use crate::load::ThemeFiles;
+use crate::model::Site;
 use crate::output::{Artifact, CacheClass, Output};
 
 /// Folder of the upload root for fingerprinted theme files. Slugs cannot start with `_`.
@@ -30,10 +32,28 @@ pub(crate) struct AssetUrl {
 /// Published URLs of the theme's static files, by their path under `static/`.
 pub(crate) type AssetUrls = BTreeMap<String, AssetUrl>;
 
-/// Plans and produces the theme's static files.
-pub(crate) fn collect(theme: &ThemeFiles, output: &mut Output) -> AssetUrls {
+/// Plans and produces the theme's static files. A static file may not take a path that dropgen
+/// generates (pages, `_headers`, `_img/`, `_assets/`, compressed siblings), nor use characters
+/// that would need escaping in URLs and header rules.
+pub(crate) fn collect(
+    theme: &ThemeFiles,
+    site: &Site,
+    output: &mut Output,
+) -> Result<AssetUrls, Diagnostics> {
     let mut urls = AssetUrls::new();
+    let mut diagnostics = Diagnostics::new();
     for (path, file) in &theme.static_files {
+        if let Some(problem) = reserved(path, site) {
+            diagnostics.push(
+                Diagnostic::error(
+                    Kind::Template,
+                    Location::file(&file.origin),
+                    format!("the theme file `static/{path}` {problem}"),
+                )
+                .help("rename or move the file in the theme's `static/` folder"),
+            );
+            continue;
+        }
         let (published, class) = if is_fingerprinted(path) {
             (format!("{ASSET_DIR}/{}", fingerprinted_name(path, &file.content)), CacheClass::Immutable)
         } else {
@@ -46,7 +66,32 @@ pub(crate) fn collect(theme: &ThemeFiles, output: &mut Output) -> AssetUrls {
         let artifact = Artifact::bytes(file.content.clone(), &published, class, &["site", "theme"]);
         output.insert(published, artifact);
     }
-    urls
+    if diagnostics.is_empty() { Ok(urls) } else { Err(diagnostics) }
+}
+
+/// Why a static file cannot be published at `path`, if it cannot.
+fn reserved(path: &str, site: &Site) -> Option<String> {
+    let url_safe = path.split('/').all(|part| {
+        !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    });
+    if !url_safe {
+        return Some("has characters other than letters, digits, `.`, `_` and `-` in its name".to_owned());
+    }
+    let first = path.split('/').next().unwrap_or_default();
+    let generated = ["index.html", "404.html", "sitemap.xml", "robots.txt", "_headers"];
+    if generated.contains(&path) {
+        return Some("would replace a file dropgen generates".to_owned());
+    }
+    if first == ASSET_DIR || first == crate::images::IMAGE_DIR {
+        return Some(format!("is inside `{first}/`, which dropgen fills with content-hashed files"));
+    }
+    if path.ends_with(".br") || path.ends_with(".gz") {
+        return Some("ends in `.br` or `.gz`, the names of dropgen's precompressed copies".to_owned());
+    }
+    if site.drops.iter().any(|drop| drop.slug.as_str() == first) {
+        return Some(format!("is inside `{first}/`, the page of a drop"));
+    }
+    None
 }
 
 fn is_fingerprinted(path: &str) -> bool {

@@ -199,7 +199,8 @@ fn print_diagnostics(diagnostics: &Diagnostics, sources: &Sources, format: Forma
             Format::Human => writeln!(stderr, "{}\n", diagnostic::render_human(item, sources, color)),
             Format::Json => writeln!(stdout, "{}", diagnostic::render_json(item)),
         };
-        if github {
+        // Workflow commands go with human output; JSON consumers get only JSON lines.
+        if github && matches!(format, Format::Human) {
             let _ = writeln!(stdout, "{}", diagnostic::render_github(item));
         }
     }

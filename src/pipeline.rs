@@ -102,7 +102,13 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Box<BuildFailure>> {
 
     let mut output = Output::default();
     let image_urls = images::plan(&site);
-    let asset_urls = assets::collect(&loaded.theme, &mut output);
+    let asset_urls = match assets::collect(&loaded.theme, &site, &mut output) {
+        Ok(urls) => urls,
+        Err(asset_errors) => {
+            diagnostics.extend(asset_errors);
+            return Err(fail(Error::Content(diagnostics), sources));
+        }
+    };
     if let Err(render_errors) = render::pages(&site, &templates, &asset_urls, &image_urls, &mut output) {
         diagnostics.extend(render_errors);
         return Err(fail(Error::Content(diagnostics), sources));
@@ -141,8 +147,9 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Box<BuildFailure>> {
         Some(out) => {
             let start = Instant::now();
             let previous_path = options.previous_manifest.clone().unwrap_or_else(|| out.join(MANIFEST_FILE));
-            let previous =
-                manifest::read_previous(&previous_path).map_err(|err| fail(err, sources.clone()))?;
+            let explicit = options.previous_manifest.is_some();
+            let previous = manifest::read_previous(&previous_path, explicit)
+                .map_err(|err| fail(err, sources.clone()))?;
             let delivery = &site.config.delivery;
             let changes =
                 manifest::changes::compare(previous.as_ref(), &upload_manifest, delivery, options.time);

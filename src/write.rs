@@ -21,33 +21,59 @@ pub struct WriteReport {
     pub bytes: u64,
 }
 
-/// Checks that `out` is safe to replace: not the site itself or a folder holding it, and not
-/// a folder of something else (it must be empty, or look like a previous dropgen output).
+/// Every output folder carries this file. A folder is only ever replaced when it is empty or
+/// holds it, so `--out` pointed at a project folder by mistake deletes nothing.
+pub const MARKER_FILE: &str = ".dropgen-output";
+const MARKER_TEXT: &str =
+    "This folder is written by `dropgen build` and replaced as a whole by every build.\n";
+
+/// Checks that `out` is safe to replace: not the site itself or a folder holding it, and
+/// either missing, empty, or an earlier dropgen output (it holds [`MARKER_FILE`]).
 pub(crate) fn check_out_dir(root: &Path, out: &Path) -> Result<(), Error> {
     let unsafe_out =
         |reason: &str| Err(Error::UnsafeOutput { out: out.to_path_buf(), reason: reason.to_owned() });
     let root = fs::canonicalize(root).map_err(|err| Error::io(root, err))?;
-    let out_abs = absolute(out)?;
-    if root.starts_with(&out_abs) {
+    let out_real = resolve(out)?;
+    if root.starts_with(&out_real) {
         return unsafe_out("it contains the site itself; choose an output folder such as `dist`");
     }
     for protected in [crate::load::DROPS_DIR, "themes"] {
-        if out_abs.starts_with(root.join(protected)) {
+        if out_real.starts_with(root.join(protected)) {
             return unsafe_out(&format!("it is inside the site's `{protected}/` folder"));
         }
     }
     if out.is_file() {
         return unsafe_out("it is a file");
     }
-    if out.is_dir() && !out.join(PUBLIC_DIR).is_dir() {
+    if out.is_dir() && !out.join(MARKER_FILE).is_file() {
         let empty = fs::read_dir(out).map_err(|err| Error::io(out, err))?.next().is_none();
         if !empty {
             return unsafe_out(&format!(
-                "it is not empty and holds no `{PUBLIC_DIR}/` from an earlier build; remove it or choose another folder"
+                "it is not empty and is not an earlier dropgen output (it has no `{MARKER_FILE}`); remove it or choose another folder"
             ));
         }
     }
     Ok(())
+}
+
+/// The real path of `path`: symlinks and `..` resolved through its nearest existing ancestor,
+/// the components that do not exist yet appended as they are.
+fn resolve(path: &Path) -> Result<PathBuf, Error> {
+    let path = absolute(path)?;
+    let mut existing = path.as_path();
+    let mut rest = Vec::new();
+    loop {
+        match fs::canonicalize(existing) {
+            Ok(real) => return Ok(rest.iter().rev().fold(real, |path: PathBuf, part| path.join(part))),
+            Err(_) => match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_owned());
+                    existing = parent;
+                }
+                _ => return Ok(path.clone()),
+            },
+        }
+    }
 }
 
 /// Writes `output` as `<out>/public/` and `beside` (in order) next to it, replacing the
@@ -65,6 +91,7 @@ pub(crate) fn all(output: &Output, out: &Path, beside: &[(String, Vec<u8>)]) -> 
         .prefix(&format!(".{name}.staging-"))
         .tempdir_in(parent)
         .map_err(|err| Error::io(parent, err))?;
+    fs::write(staging.path().join(MARKER_FILE), MARKER_TEXT).map_err(|err| Error::io(staging.path(), err))?;
     let report = write_tree(output, &staging.path().join(PUBLIC_DIR))?;
     for (rel, bytes) in beside {
         let path = rel.split('/').fold(staging.path().to_path_buf(), |path, part| path.join(part));
@@ -111,7 +138,10 @@ fn swap_into_place(staging: PathBuf, out: &Path) -> Result<(), Error> {
             let _ = fs::rename(&retired, out);
             return Err(restore_staging(err, out));
         }
-        fs::remove_dir_all(&retired).map_err(|err| Error::io(&retired, err))?;
+        // The new output is in place: failing to delete the old one is not a failed build.
+        if let Err(err) = fs::remove_dir_all(&retired) {
+            eprintln!("warning: could not remove the previous output `{}`: {err}", retired.display());
+        }
     } else {
         fs::rename(&staging, out).map_err(|err| restore_staging(err, out))?;
     }
@@ -125,4 +155,77 @@ fn retired_name(out: &Path) -> PathBuf {
 
 fn absolute(path: &Path) -> Result<PathBuf, Error> {
     std::path::absolute(path).map_err(|err| Error::io(path, err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CacheClass;
+    use crate::output::Artifact;
+
+    fn output(files: &[(&str, &str)]) -> Output {
+        let mut output = Output::default();
+        for (path, text) in files {
+            output.insert(
+                (*path).to_owned(),
+                Artifact::bytes(text.as_bytes().to_vec(), path, CacheClass::Document, &[]),
+            );
+        }
+        output
+    }
+
+    #[test]
+    fn a_write_that_fails_midway_leaves_the_previous_output_and_no_staging() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("dist");
+        all(&output(&[("index.html", "old")]), &out, &[("manifest.json".into(), b"{}".to_vec())]).unwrap();
+        let mut broken = output(&[("index.html", "new")]);
+        let missing = dir.path().join("gone.jpg");
+        broken.insert(
+            "z.jpg".to_owned(),
+            Artifact {
+                content: Content::CopyOf(missing),
+                ..Artifact::bytes(Vec::new(), "z.jpg", CacheClass::Immutable, &[])
+            },
+        );
+        assert!(all(&broken, &out, &[]).is_err());
+        assert_eq!(fs::read_to_string(out.join("public/index.html")).unwrap(), "old");
+        assert_eq!(fs::read_to_string(out.join("manifest.json")).unwrap(), "{}");
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["dist"], "staging or retired folders left behind");
+    }
+
+    #[test]
+    fn only_empty_folders_and_earlier_outputs_are_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("site");
+        fs::create_dir_all(&site).unwrap();
+        let project = dir.path().join("project");
+        fs::create_dir_all(project.join("public")).unwrap();
+        fs::write(project.join("src.rs"), "keep").unwrap();
+        assert!(matches!(check_out_dir(&site, &project), Err(Error::UnsafeOutput { .. })));
+        let out = dir.path().join("out");
+        assert!(check_out_dir(&site, &out).is_ok(), "a missing folder is fine");
+        all(&output(&[("index.html", "x")]), &out, &[]).unwrap();
+        assert!(check_out_dir(&site, &out).is_ok(), "an earlier output is fine");
+        assert!(out.join(MARKER_FILE).is_file());
+    }
+
+    #[test]
+    fn links_cannot_disguise_the_site_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        fs::create_dir_all(real.join("x/site")).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+        let out = dir.path().join("link/x");
+        assert!(matches!(check_out_dir(&real.join("x/site"), &out), Err(Error::UnsafeOutput { .. })));
+        let through_dots = real.join("x/site/../../x");
+        assert!(matches!(
+            check_out_dir(&real.join("x/site"), &through_dots),
+            Err(Error::UnsafeOutput { .. })
+        ));
+    }
 }

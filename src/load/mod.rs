@@ -102,7 +102,24 @@ fn drop_folders(root: &Path, diagnostics: &mut Diagnostics) -> Result<Vec<SitePa
             continue;
         }
         let rel = format!("{DROPS_DIR}/{name}");
-        if entry.file_type().is_dir() {
+        // A linked drop folder is followed, as long as it stays inside the site: skipping it
+        // silently would make the next build delete the drop's live page.
+        if entry.path_is_symlink() {
+            let inside =
+                fs::canonicalize(entry.path()).is_ok_and(|real| real.starts_with(canonical_root(root)));
+            if !inside {
+                diagnostics.push(
+                    Diagnostic::error(
+                        Kind::MissingFile,
+                        Location::file(&rel),
+                        format!("`{rel}` is a link to something outside the site folder"),
+                    )
+                    .help("move the drop folder into the site, or remove the link"),
+                );
+                continue;
+            }
+        }
+        if entry.path().is_dir() {
             if entry.path().join(DROP_FILE).is_file() {
                 folders.extend(SitePath::from_relative(Path::new(&rel)));
             } else {

@@ -81,7 +81,7 @@ pub(crate) fn compare(
         })
         .collect();
 
-    let purge = purge_urls(previous, current, &changed, &metadata_changed, &removed);
+    let purge = purge_urls(previous, current, &added, &changed, &metadata_changed, &removed);
     Changes {
         schema: SCHEMA.to_owned(),
         build_id: current.build.id.clone(),
@@ -106,12 +106,14 @@ fn metadata(entry: &FileEntry) -> (&str, &str, Option<&str>, Option<&str>, &[Str
     )
 }
 
-/// Absolute URLs of stable files whose bytes or headers changed, or that were removed.
+/// Absolute URLs of stable files that are new, whose bytes or headers changed, or that were
+/// removed.
 /// Content-hashed files never need a purge: a change gives them a new URL. A precompressed
 /// sibling is served at its original's URLs, so its change purges those.
 fn purge_urls(
     previous: Option<&UploadManifest>,
     current: &UploadManifest,
+    added: &[String],
     changed: &[String],
     metadata_changed: &[String],
     removed: &[Removal],
@@ -129,7 +131,8 @@ fn purge_urls(
     };
     match previous {
         Some(previous) => {
-            for path in changed.iter().chain(metadata_changed) {
+            // New stable URLs too: the CDN may hold a cached 404 for them.
+            for path in added.iter().chain(changed).chain(metadata_changed) {
                 urls_of(&current.files, path);
             }
             for removal in removed {

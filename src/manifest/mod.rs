@@ -268,13 +268,14 @@ pub(crate) fn to_stable_json<T: Serialize>(value: &T) -> Vec<u8> {
     bytes
 }
 
-/// Reads the manifest of an earlier build. A missing default file means there is none; a
-/// file that exists but cannot be read as a manifest is an error rather than a silent "first
-/// build", which would purge nothing the CDN still holds.
-pub(crate) fn read_previous(path: &Path) -> Result<Option<UploadManifest>, Error> {
+/// Reads the manifest of an earlier build. A missing default file means there is none (a
+/// first build); a file named explicitly must exist, and any file that exists must be a
+/// manifest: silently treating a typo as a first build would purge every page mid-drop and
+/// forget every hashed file to delete.
+pub(crate) fn read_previous(path: &Path, explicit: bool) -> Result<Option<UploadManifest>, Error> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(None),
         Err(err) => return Err(Error::io(path, err)),
     };
     let manifest: UploadManifest = serde_json::from_str(&text)

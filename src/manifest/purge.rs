@@ -42,9 +42,21 @@ pub(crate) fn files(
             to_stable_json(&json!({ "surrogate_keys": batch })),
         ));
     }
+    // CloudFront ignores a request whose CallerReference it has seen, so the reference names
+    // the transition (previous → this build, at this time), not just this build: a rollback
+    // to an earlier build is a new transition and is invalidated again.
+    let previous = changes.previous_build_id.as_deref().unwrap_or("none");
+    let at: String = manifest
+        .build
+        .reference_time
+        .as_deref()
+        .unwrap_or("0")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
     for (index, batch) in paths.chunks(CLOUDFRONT_MAX_PATHS).enumerate() {
         let request = json!({
-            "CallerReference": format!("dropgen-{}-{:03}", manifest.build.id, index + 1),
+            "CallerReference": format!("dropgen-{previous}-{}-{at}-{:03}", manifest.build.id, index + 1),
             "Paths": { "Quantity": batch.len(), "Items": batch },
         });
         files.push((format!("cloudfront-{:03}.json", index + 1), to_stable_json(&request)));
@@ -147,7 +159,7 @@ mod tests {
             &out.iter().find(|(n, _)| n == "cloudfront-002.json").unwrap().1,
         )
         .unwrap();
-        assert_eq!(first["CallerReference"], "dropgen-0123456789abcdef-002");
+        assert_eq!(first["CallerReference"], "dropgen-none-0123456789abcdef-0-002");
         assert_eq!(first["Paths"]["Quantity"].as_u64(), Some(1000));
     }
 }

@@ -22,7 +22,9 @@ pub(crate) fn to_html(markdown: &str) -> String {
     });
     let mut unsafe_html = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut unsafe_html, events);
-    ammonia::Builder::default().clean(&unsafe_html).to_string().trim_end().to_owned()
+    // Raw `<h1>` would add a second page title; images belong in `hero` and `images`, where
+    // they are resized and allowed by the Content-Security-Policy (validation warns).
+    ammonia::Builder::default().rm_tags(["h1", "img"]).clean(&unsafe_html).to_string().trim_end().to_owned()
 }
 
 fn demote(level: HeadingLevel) -> HeadingLevel {
@@ -66,6 +68,13 @@ mod tests {
                 && !html.contains("style="),
             "{html}"
         );
+    }
+
+    #[test]
+    fn raw_html_cannot_add_a_title_or_images() {
+        let html = to_html("<h1>Second title</h1>\n\n![x](https://tracker.example/p.gif)");
+        assert!(!html.contains("<h1") && !html.contains("<img"), "{html}");
+        assert!(html.contains("Second title"));
     }
 
     #[test]

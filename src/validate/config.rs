@@ -173,10 +173,22 @@ impl Checker<'_> {
             );
             return None;
         }
-        if !url.path().ends_with('/') {
-            let path = format!("{}/", url.path());
-            url.set_path(&path);
+        if url.path() != "/" {
+            // Pages refer to their assets as `/_assets/…`; under a sub-path those would miss.
+            self.error(
+                Kind::InvalidValue,
+                value,
+                "base_url",
+                format!("`{text}` has a path; dropgen sites are served from the root of their host"),
+                format!(
+                    "use `{}://{}/` (a host of its own, e.g. `drops.example.com`)",
+                    url.scheme(),
+                    url.host_str().unwrap_or("example.com")
+                ),
+            );
+            return None;
         }
+        url.set_path("/");
         Some(url)
     }
 
@@ -228,13 +240,15 @@ impl Checker<'_> {
         Some(url)
     }
 
+    /// The URL as the parser normalised it, so stray tabs or newlines (which browsers strip
+    /// but a `data-` attribute would keep) never reach a page.
     pub(super) fn absolute_url(
         &mut self,
         value: &Spanned<String>,
         field: &str,
         https_only: bool,
     ) -> Option<String> {
-        self.parse_web_url(value, field, https_only).map(|_| value.value.trim().to_owned())
+        self.parse_web_url(value, field, https_only).map(|url| url.to_string())
     }
 
     pub(super) fn theme(&mut self, value: &Spanned<String>) -> Option<String> {

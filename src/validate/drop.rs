@@ -155,12 +155,23 @@ impl Checker<'_> {
             starts_at: starts_at?,
             ends_at: optional(ends_at)?,
             hero: hero?,
-            description: Self::optional_text(&raw.description),
+            description: self.markdown(&raw.description, "description"),
             products: products?,
             stream: optional(stream)?,
             tags: tags?,
             draft: raw.draft.as_ref().is_some_and(|draft| draft.value),
         })
+    }
+
+    /// Markdown text. Images in it are removed when rendering (they would bypass the image
+    /// pipeline and the page's Content-Security-Policy), so say so.
+    fn markdown(&mut self, value: &Option<Spanned<String>>, field: &str) -> String {
+        let Some(value) = value else { return String::new() };
+        let lower = value.value.to_lowercase();
+        if lower.contains("![") || lower.contains("<img") {
+            self.warning(value, field, "images in markdown are not shown", "put images in `hero` or a product's `images`, where they get alt text checks and responsive sizes");
+        }
+        value.value.trim().to_owned()
     }
 
     pub(super) fn timestamp(&mut self, value: &Spanned<String>, field: &str) -> Option<Timestamp> {
@@ -362,7 +373,7 @@ impl Checker<'_> {
             price: price?,
             compare_at_price: optional(compare_at_price)?,
             images: images.into_iter().collect::<Option<Vec<_>>>()?,
-            description: Self::optional_text(&raw.description),
+            description: self.markdown(&raw.description, &field("description")),
             limit_per_customer: optional(limit_per_customer)?,
             options: options?,
         })

@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use serde_saphyr::Spanned;
-
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location};
 use crate::load::LoadedSite;
-use crate::load::raw::{self, RawDrop};
+use serde_saphyr::Spanned;
+
+use crate::load::raw;
 use crate::model::{Drop, Site};
 use crate::suggest::closest;
 
@@ -28,60 +28,58 @@ pub(crate) fn site(loaded: &LoadedSite, include_drafts: bool) -> (Option<Site>, 
         let Some(raw) = &loaded_drop.raw else { continue };
         let mut check = Checker::new(&loaded_drop.file, loaded, &mut diagnostics);
         if let Some(drop) = check.drop(loaded_drop, raw, config.as_ref()) {
-            drops.push((drop, raw));
+            drops.push(drop);
         }
     }
-    check_unique(&drops, loaded, &mut diagnostics);
+    check_unique(loaded, &mut diagnostics);
 
     let (Some(config), false) = (config, diagnostics.has_errors()) else {
         return (None, diagnostics);
     };
-    let mut drops: Vec<Drop> =
-        drops.into_iter().map(|(drop, _)| drop).filter(|drop| include_drafts || !drop.draft).collect();
+    let mut drops: Vec<Drop> = drops.into_iter().filter(|drop| include_drafts || !drop.draft).collect();
     // Newest first; the slug breaks ties so the order never depends on the file system.
     drops.sort_by(|a, b| b.starts_at.cmp(&a.starts_at).then_with(|| a.slug.cmp(&b.slug)));
     (Some(Site { config, drops }), diagnostics)
 }
 
 /// Slugs and SKUs must be unique across the whole site: a SKU names stock in the inventory
-/// API, and a slug names a page.
-fn check_unique(drops: &[(Drop, &Spanned<RawDrop>)], loaded: &LoadedSite, diagnostics: &mut Diagnostics) {
-    let mut slugs: BTreeMap<&str, &str> = BTreeMap::new();
-    let mut skus: BTreeMap<&str, &str> = BTreeMap::new();
-    for (drop, raw) in drops {
-        let text = loaded.sources.get(&drop.file).map(String::as_str).unwrap_or_default();
-        if let Some(first) = slugs.insert(drop.slug.as_str(), &drop.file) {
-            let at = raw.value.slug.as_ref().map_or_else(
-                || Location::file(&drop.file),
-                |slug| raw::location(&drop.file, text, &slug.referenced),
-            );
+/// API, and a slug names a page. Checked on the values as written in every parsed drop, so a
+/// duplicate is reported even when the drops involved have other problems too.
+fn check_unique(loaded: &LoadedSite, diagnostics: &mut Diagnostics) {
+    let mut slugs: BTreeMap<String, &str> = BTreeMap::new();
+    let mut skus: BTreeMap<String, &str> = BTreeMap::new();
+    for loaded_drop in &loaded.drops {
+        let Some(raw) = &loaded_drop.raw else { continue };
+        let file = loaded_drop.file.as_str();
+        let text = loaded.sources.get(file).map(String::as_str).unwrap_or_default();
+        let slug = raw.value.slug.as_ref().map_or(loaded_drop.folder.file_name(), |slug| slug.value.trim());
+        if let Some(first) = slugs.insert(slug.to_owned(), file) {
+            let at = raw
+                .value
+                .slug
+                .as_ref()
+                .map_or_else(|| Location::file(file), |slug| raw::location(file, text, &slug.referenced));
             diagnostics.push(
-                Diagnostic::error(
-                    Kind::Duplicate,
-                    at,
-                    format!("slug `{}` is already used by `{first}`", drop.slug.as_str()),
-                )
-                .field("slug")
-                .help("every drop needs its own page URL: change `slug` or rename the folder"),
+                Diagnostic::error(Kind::Duplicate, at, format!("slug `{slug}` is already used by `{first}`"))
+                    .field("slug")
+                    .help("every drop needs its own page URL: change `slug` or rename the folder"),
             );
         }
-        let raw_products = raw.value.products.iter().flat_map(|products| products.value.iter());
-        for (index, (product, raw_product)) in drop.products.iter().zip(raw_products).enumerate() {
-            if let Some(first) = skus.insert(product.sku.as_str(), &drop.file) {
-                let at = raw_product.value.sku.as_ref().map_or_else(
-                    || Location::file(&drop.file),
-                    |sku| raw::location(&drop.file, text, &sku.referenced),
-                );
-                let where_ = if first == drop.file {
-                    "earlier in this file".to_owned()
-                } else {
-                    format!("in `{first}`")
-                };
+        let products = raw.value.products.iter().flat_map(|products| products.value.iter());
+        for (index, product) in products.enumerate() {
+            let Some(sku) = &product.value.sku else { continue };
+            let text_sku = sku.value.trim();
+            if text_sku.is_empty() {
+                continue;
+            }
+            if let Some(first) = skus.insert(text_sku.to_owned(), file) {
+                let where_ =
+                    if first == file { "earlier in this file".to_owned() } else { format!("in `{first}`") };
                 diagnostics.push(
                     Diagnostic::error(
                         Kind::Duplicate,
-                        at,
-                        format!("SKU `{}` is already used {where_}", product.sku.as_str()),
+                        raw::location(file, text, &sku.referenced),
+                        format!("SKU `{text_sku}` is already used {where_}"),
                     )
                     .field(format!("products[{index}].sku"))
                     .help("SKUs identify stock in the inventory API and must be unique across the site"),

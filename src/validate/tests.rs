@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::*;
 use crate::diagnostic::Sources;
-use crate::load::raw::RawConfig;
+use crate::load::raw::{RawConfig, RawDrop};
 use crate::load::{self, FileFact, FileFacts, LoadedDrop, LoadedSite, ThemeFiles};
 use crate::model::SitePath;
 use crate::model::{ImageFacts, SourceFormat};
@@ -198,6 +198,13 @@ fn skus_are_unique_across_the_site() {
             "drops/sneakers/drop.yaml:8:10 products[0].sku: SKU `SHOE-1` is already used in `drops/boots/drop.yaml`"
         ]
     );
+}
+
+#[test]
+fn duplicate_skus_are_reported_even_in_drops_with_other_problems() {
+    let other = DROP.replace("Sneakers", "Boots").replace("summary: Fresh pairs.\n", "");
+    let found = problems(CONFIG, &[("boots", &other), ("sneakers", DROP)]);
+    assert!(found.contains(&"drops/sneakers/drop.yaml:8:10 products[0].sku: SKU `SHOE-1` is already used in `drops/boots/drop.yaml`".to_owned()), "{found:?}");
 }
 
 #[test]

@@ -10,13 +10,15 @@ fn builds_the_basic_fixture_as_expected() {
     let site = Site::fixture("build/basic");
     let run = site.run(&["build", "--out", "out", "--now", "2026-11-23T12:00:00Z"]);
     run.success();
-    assert!(run.stderr().starts_with("built 1 drop(s): 20 files"), "{}", run.stderr());
+    assert!(run.stderr().contains("built 1 drop(s): 20 files"), "{}", run.stderr());
+    assert!(run.stderr().contains("warning: images in markdown are not shown"), "{}", run.stderr());
     let out = site.path("out");
     let files = tree(&out);
     let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
         names,
         [
+            ".dropgen-output",
             "changes.json",
             "manifest.json",
             "public/404.html",
@@ -135,15 +137,57 @@ fn drafts_are_left_out_by_default() {
 }
 
 #[test]
-fn output_is_identical_for_any_job_count_and_run() {
+fn output_is_identical_for_any_job_count_run_and_location() {
     let site = Site::copy_of(&crate::support::repo_root());
-    site.run(&["build", "--out", "one", "--jobs", "1"]).success();
-    site.run(&["build", "--out", "two", "--jobs", "2"]).success();
-    site.run(&["build", "--out", "again", "--jobs", "2"]).success();
+    let elsewhere = Site::copy_of(&crate::support::repo_root());
+    let now = "2026-11-23T12:00:00Z";
+    site.run(&["build", "--out", "one", "--jobs", "1", "--now", now]).success();
+    site.run(&["build", "--out", "two", "--jobs", "2", "--now", now]).success();
+    elsewhere.run(&["build", "--out", "one", "--jobs", "2", "--now", now]).success();
     let one = tree(&site.path("one"));
     assert!(one.len() > 10);
     assert!(one == tree(&site.path("two")), "--jobs 1 and --jobs 2 differ");
-    assert!(one == tree(&site.path("again")), "two runs differ");
+    assert!(one == tree(&elsewhere.path("one")), "builds of the same site in two folders differ");
+}
+
+#[test]
+fn theme_files_may_not_take_generated_paths() {
+    let site = Site::fixture("build/basic");
+    for (path, message) in [
+        ("robots.txt", "would replace a file dropgen generates"),
+        ("notes.txt.gz", "ends in `.br` or `.gz`"),
+        ("_img/logo.png", "is inside `_img/`"),
+        ("launch/extra.txt", "is inside `launch/`, the page of a drop"),
+        ("brand kit.txt", "has characters other than"),
+    ] {
+        site.write(&format!("themes/default/static/{path}"), "x");
+        let run = site.run(&["check"]);
+        run.failure(1);
+        assert!(
+            run.stderr().contains(&format!("the theme file `static/{path}` {message}")),
+            "{path}: {}",
+            run.stderr()
+        );
+        std::fs::remove_file(site.path(&format!("themes/default/static/{path}"))).unwrap();
+    }
+}
+
+#[test]
+fn linked_drop_folders_are_followed_inside_the_site_and_refused_outside() {
+    let site = Site::fixture("build/basic");
+    std::fs::rename(site.path("drops/launch"), site.path("launch-source")).unwrap();
+    std::os::unix::fs::symlink(site.path("launch-source"), site.path("drops/launch")).unwrap();
+    site.run(&["build", "--out", "out"]).success();
+    assert!(site.path("out/public/launch/index.html").is_file());
+    let outside = site.root().parent().unwrap().join("outside-drop");
+    std::fs::rename(site.path("launch-source"), &outside).unwrap();
+    let run = site.run(&["check"]);
+    run.failure(1);
+    assert!(
+        run.stderr().contains("`drops/launch` is a link to something outside the site folder"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[test]
@@ -181,7 +225,7 @@ fn check_validates_and_renders_but_writes_nothing() {
     let site = Site::fixture("build/basic");
     let run = site.run(&["check"]);
     run.success();
-    assert!(run.stderr().starts_with("checked 1 drop(s): 20 files would be written"), "{}", run.stderr());
+    assert!(run.stderr().contains("checked 1 drop(s): 20 files would be written"), "{}", run.stderr());
     assert!(!site.path("dist").exists());
 }
 
@@ -202,7 +246,7 @@ fn refuses_output_folders_it_could_destroy() {
     site.write("notes/todo.txt", "keep me");
     let run = site.run(&["build", "--out", "notes"]);
     run.failure(2);
-    assert!(run.stderr().contains("it is not empty and holds no `public/`"), "{}", run.stderr());
+    assert!(run.stderr().contains("is not an earlier dropgen output"), "{}", run.stderr());
     assert_eq!(site.read("notes/todo.txt"), "keep me");
     site.run(&["build", "--out", "drops/out"]).failure(2);
 }

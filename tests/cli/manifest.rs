@@ -209,6 +209,9 @@ fn a_previous_manifest_can_be_given_explicitly() {
     site.run(&["build", "--out", "elsewhere", "--now", NOW, "--previous-manifest", "previous.json"])
         .success();
     assert_eq!(site.read("elsewhere/purge.txt"), "");
+    let run = site.run(&["build", "--out", "elsewhere", "--previous-manifest", "typo.json"]);
+    run.failure(2);
+    assert!(run.stderr().contains("typo.json"), "{}", run.stderr());
     site.write("broken.json", "{ not json");
     let run = site.run(&["build", "--out", "elsewhere", "--previous-manifest", "broken.json"]);
     run.failure(2);
@@ -251,4 +254,35 @@ fn headers_file_has_a_strict_policy_and_no_overlapping_cache_rules() {
     assert!(!catch_all.contains("Cache-Control"), "{catch_all}");
     assert!(headers.contains("/_img/*\n  Cache-Control: public, max-age=31536000, immutable\n"));
     assert!(headers.contains("/launch/*\n  Cache-Control: public, max-age=0, must-revalidate\n"));
+}
+
+#[test]
+fn a_rollback_gets_a_new_cloudfront_caller_reference() {
+    let site = Site::fixture("build/basic");
+    build(&site);
+    let drop = site.read("drops/launch/drop.yaml");
+    let reference = |site: &Site| {
+        json(site, "out/purge/cloudfront-001.json")["CallerReference"].as_str().unwrap().to_owned()
+    };
+    site.write("drops/launch/drop.yaml", &drop.replace("title: \"Launch", "title: \"Relaunch"));
+    build(&site);
+    let forward = reference(&site);
+    site.write("drops/launch/drop.yaml", &drop);
+    build(&site);
+    let back = reference(&site);
+    site.write("drops/launch/drop.yaml", &drop.replace("title: \"Launch", "title: \"Relaunch"));
+    site.run(&["build", "--out", "out", "--now", "2026-11-23T13:00:00Z"]).success();
+    let forward_again = reference(&site);
+    assert_ne!(forward, back);
+    assert_ne!(forward, forward_again, "the same change at another time is a new invalidation");
+}
+
+#[test]
+fn a_new_drop_purges_its_url_in_case_a_404_was_cached() {
+    let site = Site::fixture("build/basic");
+    build(&site);
+    site.write("drops/preview/drop.yaml", &site.read("drops/preview/drop.yaml").replace("draft: true\n", ""));
+    build(&site);
+    let purged = purge(&site);
+    assert!(purged.contains(&"https://drops.test/preview/".to_owned()), "{purged:?}");
 }

@@ -23,8 +23,20 @@ fn readme_starts_with_the_build_and_test_commands() {
 fn documented_commands_and_flags_exist() {
     let text = readme();
     for (command, flags) in [
-        ("build", &["--root", "--out", "--drafts", "--jobs", "--message-format", "--quiet"][..]),
-        ("check", &["--root", "--drafts", "--message-format", "--quiet"][..]),
+        (
+            "build",
+            &[
+                "--root",
+                "--out",
+                "--drafts",
+                "--jobs",
+                "--message-format",
+                "--quiet",
+                "--now",
+                "--previous-manifest",
+            ][..],
+        ),
+        ("check", &["--root", "--drafts", "--message-format", "--quiet", "--now"][..]),
         ("new", &["--root"][..]),
     ] {
         assert!(text.contains(&format!("dropgen {command}")), "README does not document `{command}`");
