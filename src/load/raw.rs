@@ -66,6 +66,7 @@ pub(crate) struct RawImageSettings {
     pub(crate) widths: Option<S<Vec<S<ScalarText>>>>,
     pub(crate) formats: Option<S<Vec<S<String>>>>,
     pub(crate) quality: Option<S<RawQuality>>,
+    pub(crate) max_megapixels: Option<S<ScalarText>>,
 }
 
 /// `images.quality:` in `dropgen.yaml`, one encoder quality per output format.

@@ -76,6 +76,8 @@ pub struct ImageSettings {
     /// Modern formats to produce besides the JPEG/PNG fallback, in preference order.
     pub formats: Vec<ImageFormat>,
     pub quality: Quality,
+    /// Sources with more pixels than this many million are refused before decoding.
+    pub max_megapixels: u32,
 }
 
 /// Modern output formats.
@@ -110,6 +112,8 @@ impl Default for ImageSettings {
             widths: vec![320, 640, 960, 1280, 1920],
             formats: vec![ImageFormat::Avif, ImageFormat::Webp],
             quality: Quality { avif: 60, webp: 80, jpeg: 82 },
+            // A 24-megapixel camera photo fits with room to spare; a 20000×20000 bomb does not.
+            max_megapixels: 100,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::diagnostic::Kind;
 use crate::load::raw::{self, RawConfig, RawHeaders, RawPurge, ScalarText};
 use crate::load::theme::DEFAULT_THEME;
 use crate::model::{
-    CacheClass, CheckoutTemplate, Currency, Delivery, ImageFormat, ImageSettings, Quality, SiteConfig,
+    CacheClass, CheckoutTemplate, Currency, Delivery, ImageFormat, ImageSettings, SiteConfig,
 };
 
 /// Accepted range of `images.widths` entries, in pixels.
@@ -417,7 +417,14 @@ impl Checker<'_> {
                 }
             }
         }
-        ok.then_some(ImageSettings { widths, formats, quality: Quality { ..quality } })
+        let mut max_megapixels = defaults.max_megapixels;
+        if let Some(value) = &raw.max_megapixels {
+            match self.integer_in(value, "images.max_megapixels", 1..=1000) {
+                Some(limit) => max_megapixels = limit,
+                None => ok = false,
+            }
+        }
+        ok.then_some(ImageSettings { widths, formats, quality, max_megapixels })
     }
 
     pub(super) fn integer_in(

@@ -12,8 +12,8 @@ use crate::diagnostic::{Diagnostic, Kind, Location};
 use crate::load::raw::{RawDrop, RawImage, RawProduct, ScalarText};
 use crate::load::{FileFact, LoadedDrop};
 use crate::model::{
-    CheckoutTemplate, Currency, Drop, ImageRef, Money, Product, SiteConfig, SitePath, Sku, Slug, Stream,
-    Timestamp,
+    CheckoutTemplate, Currency, Drop, ImageRef, ImageSettings, Money, Product, SiteConfig, SitePath, Sku,
+    Slug, Stream, Timestamp,
 };
 
 /// Summaries longer than this are cut off by search engines and link previews.
@@ -146,6 +146,22 @@ impl Checker<'_> {
             })
         });
         let tags = self.tags(raw.tags.as_ref());
+        if let Some(settings) = config.map(|config| &config.images) {
+            let mut images: Vec<(String, &ImageRef)> =
+                hero.iter().map(|hero| ("hero.src".to_owned(), hero)).collect();
+            for (index, product) in products.iter().flatten().enumerate() {
+                for (i, image) in product.images.iter().enumerate() {
+                    images.push((format!("products[{index}].images[{i}].src"), image));
+                }
+            }
+            let mut fits = true;
+            for (field, image) in images {
+                fits &= self.image_size(image, &field, settings);
+            }
+            if !fits {
+                return None;
+            }
+        }
 
         Some(Drop {
             slug: slug?,
@@ -161,6 +177,38 @@ impl Checker<'_> {
             tags: tags?,
             draft: raw.draft.as_ref().is_some_and(|draft| draft.value),
         })
+    }
+
+    /// Source images must fit the pixel budget (a decompression bomb is refused before it is
+    /// decoded); one narrower than the smallest configured width is only worth a warning.
+    fn image_size(&mut self, image: &ImageRef, field: &str, settings: &ImageSettings) -> bool {
+        let (width, height) = (u64::from(image.facts.width), u64::from(image.facts.height));
+        if width * height > u64::from(settings.max_megapixels) * 1_000_000 {
+            let diagnostic = Diagnostic::error(
+                Kind::Image,
+                image.location.clone(),
+                format!("`{}` is {width}×{height} pixels, over the limit of {} megapixels", image.source, settings.max_megapixels),
+            )
+            .field(field)
+            .help("export a smaller image (a few thousand pixels wide is plenty), or raise `images.max_megapixels` in dropgen.yaml");
+            self.diagnostics.push(diagnostic);
+            return false;
+        }
+        let smallest = settings.widths.first().copied().unwrap_or_default();
+        if image.facts.width < smallest {
+            let diagnostic = Diagnostic::warning(
+                Kind::Image,
+                image.location.clone(),
+                format!(
+                    "`{}` is only {width} pixels wide, less than the smallest configured width ({smallest})",
+                    image.source
+                ),
+            )
+            .field(field)
+            .help("it is used as it is and will look soft on large screens; export it wider if you can");
+            self.diagnostics.push(diagnostic);
+        }
+        true
     }
 
     /// Markdown text. Images in it are removed when rendering (they would bypass the image

@@ -25,7 +25,8 @@ products:
 ";
 
 /// Loads a site from texts. Image paths whose name contains `missing` do not exist (their
-/// folder holds `hero.jpg` and `side.jpeg`); `.svg` files are not images; others are 800×600 JPEGs.
+/// folder holds `hero.jpg` and `side.jpeg`); `.svg` files are not images; `huge` ones are
+/// 20000×20000, `tiny` ones 100×80, others 800×600 JPEGs.
 fn loaded(config: &str, drops: &[(&str, &str)]) -> LoadedSite {
     let mut sources = Sources::new();
     let mut diagnostics = Diagnostics::new();
@@ -54,10 +55,17 @@ fn loaded(config: &str, drops: &[(&str, &str)]) -> LoadedSite {
             } else if path.as_str().ends_with(".svg") {
                 FileFact::Unsupported { detected: Some("SVG".into()) }
             } else {
+                let (width, height) = if path.as_str().contains("huge") {
+                    (20_000, 20_000)
+                } else if path.as_str().contains("tiny") {
+                    (100, 80)
+                } else {
+                    (800, 600)
+                };
                 FileFact::Image(ImageFacts {
                     format: SourceFormat::Jpeg,
-                    width: 800,
-                    height: 600,
+                    width,
+                    height,
                     bytes: 1000,
                     sha256: "ab".repeat(32),
                 })
@@ -440,4 +448,24 @@ fn mutated_files_never_panic() {
         });
         assert!(result.is_ok(), "round {round} panicked on:\n{mutated}");
     }
+}
+
+#[test]
+fn oversized_images_are_refused_and_small_ones_warned_about() {
+    let huge = DROP.replace("src: hero.jpg", "src: huge.jpg");
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", &huge)]),
+        [
+            "drops/sneakers/drop.yaml:5:8 hero.src: `drops/sneakers/huge.jpg` is 20000×20000 pixels, over the limit of 100 megapixels"
+        ]
+    );
+    let allowed = format!("{CONFIG}images:\n  max_megapixels: 400\n");
+    assert!(problems(&allowed, &[("sneakers", &huge)]).is_empty());
+    let tiny = DROP.replace("src: hero.jpg", "src: tiny.jpg");
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", &tiny)]),
+        [
+            "warning drops/sneakers/drop.yaml:5:8 hero.src: `drops/sneakers/tiny.jpg` is only 100 pixels wide, less than the smallest configured width (320)"
+        ]
+    );
 }
