@@ -32,6 +32,9 @@ pub(crate) fn site(loaded: &LoadedSite, include_drafts: bool) -> (Option<Site>, 
         }
     }
     check_unique(&drops, loaded, &mut diagnostics);
+    if let Some(over_budget) = crate::assets::check_budget(&loaded.theme) {
+        diagnostics.push(over_budget);
+    }
 
     let (Some(config), false) = (config, diagnostics.has_errors()) else {
         return (None, diagnostics);

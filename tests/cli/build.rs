@@ -18,12 +18,12 @@ fn builds_the_basic_fixture_as_expected() {
             "404.html",
             "_img/badge-c5cabee43c.png",
             "_img/hero-aa42d15ab0.jpg",
-            "drops-e198d35cd8.js",
+            "drops-7dc51d2983.js",
             "index.html",
             "launch/index.html",
             "robots.txt",
             "sitemap.xml",
-            "style-e0b84f144d.css",
+            "style-0ef19a50fe.css",
         ]
     );
     let expected = fixture("build/basic.expected");
@@ -59,7 +59,9 @@ fn drop_pages_work_without_javascript() {
         r#"<p class="schedule" data-countdown>"#,
         r#"<time datetime="2026-11-20T15:00:00Z">20 Nov 2026, 15:00 UTC</time>"#,
         r#"<time datetime="2027-01-15T23:00:00-05:00">15 Jan 2027, 23:00 UTC-05:00</time>"#,
-        r#"<a href="https://drops.test/replay">Watch the launch stream</a>"#,
+        r#"<a href="https://drops.test/replay">Stream not loading? Watch it here</a>"#,
+        r#"<iframe src="https://player.drops.test/embed/launch" title="Launch stream: Launch &lt;script&gt;"#,
+        r#"loading="lazy""#,
         r#"<link rel="canonical" href="https://drops.test/launch/">"#,
         r#"<meta property="og:image" content="https://drops.test/_img/hero-aa42d15ab0.jpg">"#,
         r#"<img class="hero" src="/_img/hero-aa42d15ab0.jpg" width="96" height="64" alt="A blue gradient" loading="eager""#,
