@@ -18,7 +18,7 @@ fn builds_the_basic_fixture_as_expected() {
             "404.html",
             "_img/badge-c5cabee43c.png",
             "_img/hero-aa42d15ab0.jpg",
-            "drops-7dc51d2983.js",
+            "drops-b0b982b236.js",
             "index.html",
             "launch/index.html",
             "robots.txt",

@@ -27,7 +27,7 @@
 		const c = new AbortController(), t = setTimeout(() => c.abort(), body ? 8e3 : 4e3);
 		try {
 			const r = await fetch(api + "/drops/" + D.drop + path, {
-				signal: c.signal, method: key ? "POST" : "GET", credentials: key ? "include" : "omit", body,
+				signal: c.signal, cache: "no-store", method: key ? "POST" : "GET", credentials: key ? "include" : "omit", body,
 				headers: key ? { "Content-Type": "application/json", "Idempotency-Key": key } : {},
 			});
 			let j;
