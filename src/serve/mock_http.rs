@@ -321,7 +321,7 @@ struct Knobs {
     fault: Option<MockFault>,
     /// Sets the mock's clock to this instant (RFC 3339); it runs on from there.
     server_time: Option<String>,
-    /// Back to the seeded stock, with no holds.
+    /// Back to the seeded stock, with no holds, in `state` (default `scheduled`).
     reset: Option<bool>,
 }
 
@@ -357,10 +357,11 @@ fn control(app: &App, knobs: Knobs) -> Response {
     }
     let mut inventory = mock.lock_inventory();
     if knobs.reset == Some(true) {
+        // Seeded stock first, then the state asked for (`scheduled` unless given): `low` and
+        // `sold-out` change stock, which only a reset gives back.
         let seed = mock.seed.lock().unwrap_or_else(PoisonError::into_inner);
-        *inventory = Inventory::new(&seed, inventory.state());
-    }
-    if let Some(state) = knobs.state {
+        *inventory = Inventory::new(&seed, knobs.state.unwrap_or_default());
+    } else if let Some(state) = knobs.state {
         inventory.set_state(state);
     }
     let holds: Vec<serde_json::Value> = inventory
