@@ -43,6 +43,11 @@ async function open(path, options = {}, setup = async () => {}) {
   await context.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => route.abort("internetdisconnected"));
   await context.route(`${SHOP}**`, (route) =>
     route.fulfill({ contentType: "text/html", body: "<!doctype html><h1>Static checkout</h1>" }));
+  const beacons = [];
+  await context.route("https://telemetry.browser.invalid/**", (route) => {
+    beacons.push(JSON.parse(route.request().postData()));
+    return route.fulfill({ status: 204 });
+  });
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (error) => errors.push(`uncaught: ${error}`));
@@ -54,7 +59,15 @@ async function open(path, options = {}, setup = async () => {}) {
   });
   await setup(page);
   await page.goto(BASE + path);
-  return { context, page, errors };
+  return { context, page, errors, beacons };
+}
+
+async function waitUntil(what, condition, timeout = 10_000) {
+  const end = Date.now() + timeout;
+  while (!condition()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 const stock = (sku) => `[data-sku="${sku}"] [data-stock]`;
@@ -237,6 +250,43 @@ test("the index labels each drop with its phase", async () => {
   assert.equal(labels.length, 2);
   assert.ok(labels.some((l) => /^Live now · ends in /.test(l)), labels.join(" | "));
   assert.ok(labels.some((l) => /^Starts in \d+d /.test(l)), labels.join(" | "));
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("pauses polling while the tab is hidden and resumes when it is shown", async () => {
+  const times = [];
+  const { context, page, errors } = await open("/live/", {}, async (page) => {
+    page.on("request", (r) => r.url().endsWith("/stock") && times.push(Date.now()));
+  });
+  await waitForText(page, stock("LIVE-2"), /^In stock$/);
+  const visibility = (hidden) => page.evaluate((hidden) => {
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, hidden);
+  await visibility(true);
+  const before = times.length;
+  // poll_after_ms is 5000 (±10%): a visible tab would have asked again by now.
+  await page.waitForTimeout(6_500);
+  assert.equal(times.length, before, "no polling while hidden");
+  await visibility(false);
+  await waitUntil("a poll after the tab is shown", () => times.length > before, 3_000);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("beacons the time to first stock, then stock errors with their code", async () => {
+  const { context, page, errors, beacons } = await open("/live/");
+  await waitForText(page, stock("LIVE-2"), /^In stock$/);
+  await waitUntil("the first_stock beacon", () => beacons.some((b) => b.event === "first_stock"));
+  const first = beacons.find((b) => b.event === "first_stock");
+  assert.equal(first.drop, "live");
+  assert.ok(Number.isInteger(first.ms) && first.ms > 0, JSON.stringify(first));
+  await mock({ fault: "error" });
+  await waitForText(page, stock("LIVE-2"), new RegExp(`^${NA}$`));
+  await waitUntil("a stock_error beacon", () => beacons.some((b) => b.event === "stock_error"));
+  assert.deepEqual(beacons.find((b) => b.event === "stock_error"), { drop: "live", event: "stock_error", code: 500 });
+  assert.equal(beacons.filter((b) => b.event === "first_stock").length, 1, "first_stock is sent once");
   assert.deepEqual(errors, []);
   await context.close();
 });
