@@ -17,6 +17,7 @@ mod watch;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::future::IntoFuture as _;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -106,7 +107,7 @@ pub fn run(options: ServeOptions) -> Result<(), Error> {
         move || rebuild(&app, &build)
     })?;
 
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let address = SocketAddr::from(([127, 0, 0, 1], options.port));
         let listener = tokio::net::TcpListener::bind(address).await.map_err(|err| {
             Error::Usage(format!("cannot listen on {address}: {err}; try another `--port`"))
@@ -119,15 +120,22 @@ pub fn run(options: ServeOptions) -> Result<(), Error> {
             );
         }
         let router = router(Arc::clone(&app));
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|err| Error::Usage(format!("the preview server stopped: {err}")))
-    })?;
+        // Not a graceful shutdown: open pages hold their event streams forever, so waiting for
+        // connections to finish would never end. A preview has nothing to flush.
+        tokio::select! {
+            served = axum::serve(listener, router).into_future() => {
+                served.map_err(|err| Error::Usage(format!("the preview server stopped: {err}")))
+            }
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("stopped");
+                Ok(())
+            }
+        }
+    });
+    // Open event streams and a hanging mock request must not hold up the exit.
+    runtime.shutdown_background();
     drop(watched);
-    Ok(())
+    served
 }
 
 fn router(app: Arc<App>) -> Router {

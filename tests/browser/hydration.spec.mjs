@@ -3,6 +3,8 @@
 // tests/browser/runner.rs, which passes DROPGEN_URL and DROPGEN_CHROMIUM.
 import { after, before, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 const BASE = process.env.DROPGEN_URL;
@@ -287,6 +289,29 @@ test("beacons the time to first stock, then stock errors with their code", async
   await waitUntil("a stock_error beacon", () => beacons.some((b) => b.event === "stock_error"));
   assert.deepEqual(beacons.find((b) => b.event === "stock_error"), { drop: "live", event: "stock_error", code: 500 });
   assert.equal(beacons.filter((b) => b.event === "first_stock").length, 1, "first_stock is sent once");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+// Last: it edits the served site (a copy made by the runner) and puts it back.
+test("dropgen serve: a broken save shows the error over the page, the fix reloads it", async () => {
+  assert.ok(process.env.DROPGEN_SITE, "DROPGEN_SITE is set by tests/browser/runner.rs");
+  const file = join(process.env.DROPGEN_SITE, "drops/live/drop.yaml");
+  const original = await readFile(file, "utf8");
+  const { context, page, errors } = await open("/live/");
+  await waitForText(page, stock("LIVE-2"), /^In stock$/);
+  try {
+    await writeFile(file, `${original}\nprice: 10\n`);
+    await page.waitForSelector("#dropgen-overlay", { timeout: 10_000 });
+    assert.match(await page.textContent("#dropgen-overlay"), /unknown field `price`[\s\S]*drops\/live\/drop\.yaml:\d+:1/);
+    const reloaded = page.waitForEvent("load", { timeout: 10_000 });
+    await writeFile(file, original.replace("title: Live drop", "title: Live drop, edited"));
+    await reloaded;
+    assert.equal(await page.textContent("h1"), "Live drop, edited");
+    assert.equal(await page.$("#dropgen-overlay"), null);
+  } finally {
+    await writeFile(file, original);
+  }
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -51,6 +51,7 @@ fn main() -> ExitCode {
         .arg(dir.join("hydration.spec.mjs"))
         .current_dir(&dir)
         .env("DROPGEN_URL", &server.url)
+        .env("DROPGEN_SITE", &site)
         .env("DROPGEN_CHROMIUM", &chromium)
         .stdout(Stdio::piped())
         .spawn();

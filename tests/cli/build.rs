@@ -70,6 +70,8 @@ fn drop_pages_work_without_javascript() {
     }
     assert_eq!(page.matches("<h1>").count(), 1, "one h1 per page");
     assert_eq!(page.matches("<a class=\"buy\"").count(), 2);
+    // Live reload and the mock belong to `dropgen serve`, which adds them while serving only.
+    assert!(!page.contains("_dropgen"), "serve-only markup in build output");
 }
 
 /// Marketer text cannot inject markup: titles are escaped, markdown HTML is sanitised, and
