@@ -64,8 +64,12 @@ impl Mock {
             Some(path) => super::read_seed_file(path)?,
             None => BTreeMap::new(),
         };
-        let seed = load_seed(build, &units)?;
-        if let Some(path) = &options.seed_file {
+        // A site with problems starts with no drops; the first good build seeds them.
+        let seed = match load_seed(build, &units) {
+            Err(Error::Content(_)) => Seed::new(),
+            other => other?,
+        };
+        if let (Some(path), false) = (&options.seed_file, seed.is_empty()) {
             let known: Vec<&String> = seed.values().flat_map(|drop| drop.skus.keys()).collect();
             if let Some(unknown) = units.keys().find(|sku| !known.contains(sku)) {
                 return Err(Error::Usage(format!(

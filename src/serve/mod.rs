@@ -86,20 +86,30 @@ pub fn run(options: ServeOptions) -> Result<(), Error> {
         .build()
         .map_err(|err| Error::Usage(format!("cannot start the preview server: {err}")))?;
 
-    // The first build must succeed: there is nothing to serve otherwise.
-    let report = pipeline::build(&options.build).map_err(|failure| {
-        print_failure(&failure.error, &failure.sources);
-        failure.error
-    })?;
-    print_built(&report);
+    // Problems in the content do not stop the preview: they show in the page until fixed.
+    // Anything else (not a site, an unsafe `--out`) does.
+    let first_failure = match pipeline::build(&options.build) {
+        Ok(report) => {
+            print_built(&report);
+            None
+        }
+        Err(failure) if matches!(failure.error, Error::Content(_)) => {
+            Some(print_failure(&failure.error, &failure.sources))
+        }
+        Err(failure) => return Err(failure.error),
+    };
 
     let mock = match &options.mock {
         Some(mock_options) => Some(mock_http::Mock::new(&options.build, mock_options)?),
         None => None,
     };
     let (events, _) = broadcast::channel(16);
-    let app =
-        Arc::new(App { public: out.join(crate::write::PUBLIC_DIR), events, failure: Mutex::new(None), mock });
+    let app = Arc::new(App {
+        public: out.join(crate::write::PUBLIC_DIR),
+        events,
+        failure: Mutex::new(first_failure),
+        mock,
+    });
 
     let watched = watch::start(&options.build.root, {
         let app = Arc::clone(&app);
@@ -226,6 +236,10 @@ async fn events(State(app): State<Arc<App>>) -> impl IntoResponse {
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
+const NO_BUILD_YET: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+    <title>dropgen serve</title></head><body><p>No successful build yet: the problems are in the \
+    terminal, and this page reloads once they are fixed.</p></body></html>\n";
+
 /// The only script serve mode adds to pages.
 const RELOAD_JS: &str = r#"// dropgen serve: reload after a rebuild, show a failed build over the page.
 (() => {
@@ -274,7 +288,11 @@ async fn static_file(State(app): State<Arc<App>>, uri: Uri) -> Response {
     };
     let bytes = match tokio::fs::read(&path).await {
         Ok(bytes) => bytes,
-        Err(_) => return (StatusCode::NOT_FOUND, "not found").into_response(),
+        // No build has succeeded yet: a page that shows the failure and reloads once fixed.
+        Err(_) => {
+            let page = serve_mode_html(NO_BUILD_YET, None);
+            return (StatusCode::SERVICE_UNAVAILABLE, axum::response::Html(page)).into_response();
+        }
     };
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let content_type = crate::assets::content_type(name);
