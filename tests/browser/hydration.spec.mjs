@@ -99,6 +99,14 @@ test("shows live stock for every product", async () => {
   await context.close();
 });
 
+test("with reduced motion the countdown does not tick every second", async () => {
+  const { context, page, errors } = await open("/live/", { reducedMotion: "reduce" });
+  await waitForText(page, stock("LIVE-2"), /^In stock$/);
+  assert.match(await page.textContent("[data-drop] [data-phase-label]"), /^Live now · ends in \d+d \d\d:\d\d$/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("says how many are left when stock is low", async () => {
   await mock({ state: "low" });
   const { context, page, errors } = await open("/live/");
