@@ -5,6 +5,9 @@
 //! with one pattern. Other static files (`favicon.ico`) keep their path and a stable URL.
 //! Templates find the published URL and the Subresource Integrity value through the `assets`
 //! map in their context.
+//!
+//! The hydration script (`drops.js`) has a size budget: every visitor of a drop downloads it
+//! while the crowd arrives, so [`check_budget`] turns a script over 2 KB gzipped into an error.
 
 use std::collections::BTreeMap;
 
@@ -94,6 +97,44 @@ fn reserved(path: &str, site: &Site) -> Option<String> {
     None
 }
 
+/// The hydration script's path under `static/`, as templates name it (`assets['drops.js']`).
+pub(crate) const HYDRATION_SCRIPT: &str = "drops.js";
+
+/// Most bytes the hydration script may take once gzipped (`gzip -9`).
+pub(crate) const HYDRATION_BUDGET: usize = 2048;
+
+/// The hydration script's gzipped size, when the theme has one.
+pub(crate) fn script_gzip_size(theme: &ThemeFiles) -> Option<usize> {
+    theme.static_files.get(HYDRATION_SCRIPT).map(|file| gzip_size(&file.content))
+}
+
+/// An error when the theme's hydration script gzips to more than [`HYDRATION_BUDGET`] bytes;
+/// the message gives the measured size. A theme without the script has nothing to check.
+pub(crate) fn check_budget(theme: &ThemeFiles) -> Option<Diagnostic> {
+    let file = theme.static_files.get(HYDRATION_SCRIPT)?;
+    let size = gzip_size(&file.content);
+    (size > HYDRATION_BUDGET).then(|| {
+        Diagnostic::error(
+            Kind::Budget,
+            Location::file(file.origin.as_str()),
+            format!(
+                "`{HYDRATION_SCRIPT}` is {size} bytes gzipped, over the hydration script's budget of \
+                 {HYDRATION_BUDGET} bytes by {}",
+                size - HYDRATION_BUDGET
+            ),
+        )
+        .help(
+            "every visitor downloads this script as the drop opens: remove code, or move words into \
+             the theme's `<body data-text>`; measure with `gzip -9c drops.js | wc -c`",
+        )
+    })
+}
+
+/// The size of `bytes` gzipped at the best compression: what actually crosses the network.
+pub(crate) fn gzip_size(bytes: &[u8]) -> usize {
+    crate::compress::gzip(bytes).len()
+}
+
 fn is_fingerprinted(path: &str) -> bool {
     path.ends_with(".css") || path.ends_with(".js")
 }
@@ -126,6 +167,49 @@ mod tests {
         );
         assert_ne!(name, fingerprinted_name("style.css", b"body{ }"));
         assert!(fingerprinted_name("js/app.min.js", b"x").starts_with("js/app.min-"));
+    }
+
+    fn theme_with_script(bytes: &[u8]) -> ThemeFiles {
+        let mut theme = ThemeFiles::default();
+        theme.static_files.insert(
+            HYDRATION_SCRIPT.to_owned(),
+            crate::load::theme::ThemeFile {
+                origin: "themes/x/static/drops.js".to_owned(),
+                content: bytes.to_vec(),
+            },
+        );
+        theme
+    }
+
+    #[test]
+    fn default_hydration_script_is_within_budget() {
+        let theme = crate::load::theme::load(std::path::Path::new("/nonexistent"), "default").unwrap();
+        let script = &theme.static_files[HYDRATION_SCRIPT].content;
+        let size = gzip_size(script);
+        eprintln!("drops.js: {} bytes, {size} bytes gzipped (budget {HYDRATION_BUDGET})", script.len());
+        assert!(size <= HYDRATION_BUDGET, "{size}");
+        assert!(size > 500, "the measurement looks wrong: {size}");
+        assert_eq!(check_budget(&theme), None);
+    }
+
+    #[test]
+    fn rejects_a_hydration_script_over_budget_and_says_by_how_much() {
+        // Pseudo-random text barely compresses, so 4 KB of it is well over 2 KB gzipped.
+        let mut state = 0x2545_f491_u32;
+        let noise: Vec<u8> = (0..4096)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                b'!' + (state % 90) as u8
+            })
+            .collect();
+        let diagnostic = check_budget(&theme_with_script(&noise)).expect("over budget");
+        assert_eq!(diagnostic.location.file, "themes/x/static/drops.js");
+        assert!(diagnostic.message.starts_with("`drops.js` is "), "{}", diagnostic.message);
+        assert!(diagnostic.message.contains("over the hydration script's budget of 2048 bytes by "));
+        assert_eq!(check_budget(&theme_with_script(b"console.log(1)")), None);
+        assert_eq!(check_budget(&ThemeFiles::default()), None);
     }
 
     #[test]

@@ -42,6 +42,29 @@ enum Command {
         #[command(flatten)]
         site: SiteArgs,
     },
+    /// Build, serve `<out>/public/` on 127.0.0.1 and rebuild and reload the browser on changes.
+    Serve {
+        #[command(flatten)]
+        site: SiteArgs,
+        /// Output folder [default: `<root>/dist`], replaced on every successful rebuild.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Port on 127.0.0.1; 0 picks a free one.
+        #[arg(long, default_value_t = 8000, value_name = "PORT")]
+        port: u16,
+        /// Also serve a mock of the inventory API (docs/inventory-api.md) and point the pages at it.
+        #[arg(long)]
+        mock_inventory: bool,
+        /// YAML map of SKU to units for the mock, e.g. `LAUNCH-1: 3` [default: 20 of each].
+        #[arg(long, value_name = "FILE", requires = "mock_inventory")]
+        mock_seed: Option<PathBuf>,
+        /// The state the mock starts in.
+        #[arg(long, value_enum, default_value_t, value_name = "STATE", requires = "mock_inventory")]
+        mock_state: crate::serve::MockState,
+        /// A failure for the mock to simulate.
+        #[arg(long, value_enum, default_value_t, value_name = "FAULT", requires = "mock_inventory")]
+        mock_fault: crate::serve::MockFault,
+    },
     /// Create `drops/<slug>/drop.yaml` with every field explained.
     New {
         /// The new drop's slug: lower-case letters, digits and dashes. It becomes the URL.
@@ -111,6 +134,14 @@ pub fn run(args: Args) -> ExitCode {
             with_threads(jobs, || build(&site, Some(out), previous_manifest))
         }
         Command::Check { site } => build(&site, None, None),
+        Command::Serve { site, out, port, mock_inventory, mock_seed, mock_state, mock_fault } => {
+            let mock = mock_inventory.then_some(crate::serve::MockOptions {
+                seed_file: mock_seed,
+                state: mock_state,
+                fault: mock_fault,
+            });
+            serve(&site, out, port, mock)
+        }
         Command::New { slug, root } => {
             let now = time::OffsetDateTime::now_utc();
             match crate::scaffold::new_drop(&root, &slug, now) {
@@ -168,6 +199,32 @@ fn build(site: &SiteArgs, out: Option<PathBuf>, previous_manifest: Option<PathBu
             ExitCode::SUCCESS
         }
         Err(failure) => report_error(&failure.error, &failure.sources, site.message_format),
+    }
+}
+
+fn serve(
+    site: &SiteArgs,
+    out: Option<PathBuf>,
+    port: u16,
+    mock: Option<crate::serve::MockOptions>,
+) -> ExitCode {
+    let out = out.unwrap_or_else(|| site.root.join("dist"));
+    let time = match build_time(site.now) {
+        Ok(time) => time,
+        Err(err) => return report_error(&err, &Sources::new(), site.message_format),
+    };
+    let build = BuildOptions {
+        root: site.root.clone(),
+        out: Some(out),
+        drafts: site.drafts,
+        previous_manifest: None,
+        time,
+    };
+    match crate::serve::run(crate::serve::ServeOptions { build, port, mock }) {
+        Ok(()) => ExitCode::SUCCESS,
+        // Build problems were already printed by `serve`, as they are on every rebuild.
+        Err(Error::Content(_)) => ExitCode::from(1),
+        Err(err) => report_error(&err, &Sources::new(), site.message_format),
     }
 }
 
@@ -238,6 +295,12 @@ fn print_summary(report: &BuildReport, out: Option<&Path>) {
             }
             if let Some(next) = &report.next_transition_at {
                 eprintln!("next phase change: {next}");
+            }
+            if let Some(size) = report.script_gzip_bytes {
+                eprintln!(
+                    "hydration script: {size} bytes gzipped (budget {})",
+                    crate::assets::HYDRATION_BUDGET
+                );
             }
         }
         _ => eprintln!(

@@ -58,6 +58,8 @@ pub enum Kind {
     Template,
     /// Reading a site file failed.
     Io,
+    /// A theme file is over its size budget (the hydration script).
+    Budget,
 }
 
 /// One problem, with everything a marketer needs to fix it.

@@ -9,6 +9,9 @@
 //! 4. [`render`]: tera templates → pages, sitemap, robots.txt (pure);
 //! 5. [`images`] (run): produce the image files;
 //! 6. [`write`]: stage the output beside `<out>` and swap it into place (the only writer).
+//!
+//! [`serve`] runs that pipeline again on every change for `dropgen serve`, and serves the
+//! result with live reload and an optional mock of the inventory API.
 
 pub(crate) mod assets;
 pub mod cli;
@@ -23,6 +26,7 @@ pub(crate) mod output;
 pub mod pipeline;
 pub(crate) mod render;
 pub mod scaffold;
+pub mod serve;
 pub(crate) mod suggest;
 pub(crate) mod validate;
 pub mod write;

@@ -51,6 +51,8 @@ pub struct BuildReport {
     pub changes: Option<Changes>,
     /// When a drop next changes phase, if a reference time was given.
     pub next_transition_at: Option<String>,
+    /// The hydration script's gzipped size, checked against its budget.
+    pub script_gzip_bytes: Option<usize>,
     /// Warnings (never errors: a report means the build succeeded).
     pub diagnostics: Diagnostics,
     /// Source texts for rendering the warnings.
@@ -89,6 +91,9 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Box<BuildFailure>> {
     // Template syntax is checked even when the content has errors, so a theme author and a
     // marketer each see their problems in one run.
     let start = Instant::now();
+    if let Some(over_budget) = assets::check_budget(&loaded.theme) {
+        diagnostics.push(over_budget);
+    }
     let templates = render::compile(&loaded.theme, &mut sources);
     let (site, templates): (Site, render::Templates) = match (site, templates) {
         (Some(site), Ok(templates)) if !diagnostics.has_errors() => (site, templates),
@@ -185,6 +190,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Box<BuildFailure>> {
         written,
         changes,
         next_transition_at: upload_manifest.build.next_transition_at,
+        script_gzip_bytes: assets::script_gzip_size(&loaded.theme),
         diagnostics,
         sources,
         timings,

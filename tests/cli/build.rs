@@ -24,12 +24,12 @@ fn builds_the_basic_fixture_as_expected() {
             "public/404.html",
             "public/404.html.br",
             "public/404.html.gz",
-            "public/_assets/drops-e198d35cd8.js",
-            "public/_assets/drops-e198d35cd8.js.br",
-            "public/_assets/drops-e198d35cd8.js.gz",
-            "public/_assets/style-e0b84f144d.css",
-            "public/_assets/style-e0b84f144d.css.br",
-            "public/_assets/style-e0b84f144d.css.gz",
+            "public/_assets/drops-b0b982b236.js",
+            "public/_assets/drops-b0b982b236.js.br",
+            "public/_assets/drops-b0b982b236.js.gz",
+            "public/_assets/style-0ef19a50fe.css",
+            "public/_assets/style-0ef19a50fe.css.br",
+            "public/_assets/style-0ef19a50fe.css.gz",
             "public/_headers",
             "public/_img/badge-c5cabee43c.png",
             "public/_img/hero-aa42d15ab0.jpg",
@@ -81,16 +81,20 @@ fn drop_pages_work_without_javascript() {
         r#"<p class="schedule" data-countdown>"#,
         r#"<time datetime="2026-11-20T15:00:00Z">20 Nov 2026, 15:00 UTC</time>"#,
         r#"<time datetime="2027-01-15T23:00:00-05:00">15 Jan 2027, 23:00 UTC-05:00</time>"#,
-        r#"<a href="https://drops.test/replay">Watch the launch stream</a>"#,
+        r#"<a href="https://drops.test/replay">Stream not loading? Watch it here</a>"#,
+        r#"<iframe src="https://player.drops.test/embed/launch" title="Launch stream: Launch &lt;script&gt;"#,
+        r#"loading="lazy""#,
         r#"<link rel="canonical" href="https://drops.test/launch/">"#,
         r#"<meta property="og:image" content="https://drops.test/_img/hero-aa42d15ab0.jpg">"#,
-        r#"<script src="/_assets/drops-e198d35cd8.js" integrity="sha384-"#,
+        r#"<script src="/_assets/drops-b0b982b236.js" integrity="sha384-"#,
         r#"<img class="hero" src="/_img/hero-aa42d15ab0.jpg" width="96" height="64" alt="A blue gradient" loading="eager""#,
     ] {
         assert!(page.contains(expected), "missing {expected}\nin:\n{page}");
     }
     assert_eq!(page.matches("<h1>").count(), 1, "one h1 per page");
     assert_eq!(page.matches("<a class=\"buy\"").count(), 2);
+    // Live reload and the mock belong to `dropgen serve`, which adds them while serving only.
+    assert!(!page.contains("_dropgen"), "serve-only markup in build output");
 }
 
 /// Marketer text cannot inject markup: titles are escaped, markdown HTML is sanitised, and

@@ -38,6 +38,19 @@ fn documented_commands_and_flags_exist() {
         ),
         ("check", &["--root", "--drafts", "--message-format", "--quiet", "--now"][..]),
         ("new", &["--root"][..]),
+        (
+            "serve",
+            &[
+                "--root",
+                "--out",
+                "--port",
+                "--drafts",
+                "--mock-inventory",
+                "--mock-seed",
+                "--mock-state",
+                "--mock-fault",
+            ][..],
+        ),
     ] {
         assert!(text.contains(&format!("dropgen {command}")), "README does not document `{command}`");
         let help = run_in(&repo_root(), &[command, "--help"]);

@@ -140,14 +140,20 @@ pub(crate) fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from).sort_by_file_name() {
+    // The repository root is a site too: skip build products and tooling. Skipped folders are
+    // not even entered: other tests create and delete temporary sites under `target/` while
+    // this walks, which used to fail the walk with "not found".
+    let skipped = |entry: &walkdir::DirEntry| {
+        let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
+        rel.components().count() == 1
+            && matches!(
+                rel.to_str(),
+                Some("target" | "dist" | ".git" | ".dropgen-cache" | "tests" | "src" | "node_modules")
+            )
+    };
+    for entry in walkdir::WalkDir::new(from).sort_by_file_name().into_iter().filter_entry(|e| !skipped(e)) {
         let entry = entry.unwrap();
         let rel = entry.path().strip_prefix(from).unwrap();
-        let first = rel.components().next().map(|c| c.as_os_str().to_string_lossy().into_owned());
-        // The repository root is a site too: skip build products and tooling.
-        if matches!(first.as_deref(), Some("target" | "dist" | ".git" | ".dropgen-cache" | "tests" | "src")) {
-            continue;
-        }
         let dest = to.join(rel);
         if entry.file_type().is_dir() {
             fs::create_dir_all(&dest).unwrap();

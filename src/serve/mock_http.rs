@@ -1,0 +1,425 @@
+//! The mock inventory over HTTP, as `docs/inventory-api.yaml` describes it, under
+//! `/_dropgen/inventory`: CORS for credentialed requests, the customer cookie, `ETag`s, and
+//! faults to preview a failing API. `/_dropgen/mock` shows and changes the knobs
+//! (`?state=low`, `?fault=down`, `?server_time=…`, `?reset=true`), and `/_dropgen/checkout`
+//! stands in for the shop's checkout page.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::mock::{self, HoldRequest, Inventory, MockState, Refusal, Seed};
+use super::{App, MockOptions};
+use crate::error::Error;
+use crate::pipeline::BuildOptions;
+
+const COOKIE: &str = "dropgen_mock_customer";
+
+/// A failure to preview (`--mock-fault`), applied to the API routes only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum MockFault {
+    /// The API works.
+    #[default]
+    None,
+    /// `503` with `Retry-After: 5`.
+    Down,
+    /// Answers after 3 seconds.
+    Slow,
+    /// Never answers (for a minute).
+    Hang,
+    /// `500` with a body that is not a problem.
+    Error,
+    /// `200` with a body that is not JSON.
+    Garbage,
+    /// `429` with `Retry-After: 2`.
+    RateLimited,
+}
+
+/// The mock's state, shared by the handlers.
+pub(super) struct Mock {
+    inventory: Mutex<Inventory>,
+    seed: Mutex<Seed>,
+    units: BTreeMap<String, u32>,
+    fault: Mutex<MockFault>,
+    /// Added to the real clock: moves the mock's `server_time` (and so the pages' countdowns).
+    clock_offset_ms: AtomicI64,
+    customers: AtomicU64,
+}
+
+impl Mock {
+    pub(super) fn new(build: &BuildOptions, options: &MockOptions) -> Result<Mock, Error> {
+        let units = match &options.seed_file {
+            Some(path) => super::read_seed_file(path)?,
+            None => BTreeMap::new(),
+        };
+        // A site with problems starts with no drops; the first good build seeds them.
+        let seed = match load_seed(build, &units) {
+            Err(Error::Content(_)) => Seed::new(),
+            other => other?,
+        };
+        if let (Some(path), false) = (&options.seed_file, seed.is_empty()) {
+            let known: Vec<&String> = seed.values().flat_map(|drop| drop.skus.keys()).collect();
+            if let Some(unknown) = units.keys().find(|sku| !known.contains(sku)) {
+                return Err(Error::Usage(format!(
+                    "`{}`: SKU `{unknown}` is not in any drop\n  = help: use a `sku` from a drop.yaml",
+                    path.display()
+                )));
+            }
+        }
+        Ok(Mock {
+            inventory: Mutex::new(Inventory::new(&seed, options.state)),
+            seed: Mutex::new(seed),
+            units,
+            fault: Mutex::new(options.fault),
+            clock_offset_ms: AtomicI64::new(0),
+            customers: AtomicU64::new(0),
+        })
+    }
+
+    /// Takes the drops of a new build (new times, SKUs and limits), keeping stock and holds.
+    pub(super) fn reseed(&self, build: &BuildOptions) {
+        if let Ok(seed) = load_seed(build, &self.units) {
+            self.lock_inventory().reseed(&seed);
+            *self.seed.lock().unwrap_or_else(PoisonError::into_inner) = seed;
+        }
+    }
+
+    fn lock_inventory(&self) -> MutexGuard<'_, Inventory> {
+        // A panic while holding the lock cannot leave the inventory half-updated: every
+        // operation checks before it changes anything.
+        self.inventory.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + time::Duration::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed))
+    }
+
+    fn fault(&self) -> MockFault {
+        *self.fault.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn load_seed(build: &BuildOptions, units: &BTreeMap<String, u32>) -> Result<Seed, Error> {
+    let loaded = crate::load::site(&build.root)?;
+    let (site, diagnostics) = crate::validate::site(&loaded, build.drafts);
+    site.map(|site| mock::seed(&site, units)).ok_or(Error::Content(diagnostics))
+}
+
+pub(super) fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/_dropgen/inventory/drops/{slug}/stock", get(stock).options(preflight))
+        .route("/_dropgen/inventory/drops/{slug}/holds", axum::routing::post(hold).options(preflight))
+        .route("/_dropgen/mock", get(control_query).post(control_json))
+        .route("/_dropgen/checkout", get(checkout))
+}
+
+/// The routes are only mounted with a mock; `None` answers 404 all the same.
+fn mock(app: &App) -> Option<&Mock> {
+    app.mock.as_ref()
+}
+
+async fn stock(State(app): State<Arc<App>>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+    let Some(mock) = mock(&app) else { return StatusCode::NOT_FOUND.into_response() };
+    let response = match apply_fault(mock.fault()).await {
+        Some(response) => response,
+        None => {
+            let result = mock.lock_inventory().stock(&slug, mock.now());
+            match result {
+                Ok(stock) => {
+                    // The validator leaves out `server_time`, which changes on every request.
+                    let validator = serde_json::to_string(&(&stock.status, &stock.items)).unwrap_or_default();
+                    let etag =
+                        format!("\"{}\"", &crate::assets::fingerprinted_name("", validator.as_bytes())[1..]);
+                    let cache = [
+                        (header::CACHE_CONTROL, "public, max-age=1, stale-while-revalidate=2".to_owned()),
+                        (header::ETAG, etag.clone()),
+                    ];
+                    let matches =
+                        headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(&etag);
+                    if matches {
+                        (StatusCode::NOT_MODIFIED, cache).into_response()
+                    } else {
+                        (cache, axum::Json(stock)).into_response()
+                    }
+                }
+                Err(refusal) => refused(refusal),
+            }
+        }
+    };
+    with_cors(response, &headers)
+}
+
+async fn hold(
+    State(app): State<Arc<App>>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(mock) = mock(&app) else { return StatusCode::NOT_FOUND.into_response() };
+    let (customer, new_customer) = match cookie(&headers, COOKIE) {
+        Some(customer) => (customer, false),
+        None => (format!("c{}", mock.customers.fetch_add(1, Ordering::Relaxed) + 1), true),
+    };
+    let mut response = match apply_fault(mock.fault()).await {
+        Some(response) => response,
+        None => {
+            let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            match serde_json::from_slice::<HoldRequest>(&body) {
+                Err(_) => refused(Refusal::InvalidRequest),
+                Ok(request) => {
+                    let result = mock.lock_inventory().hold(&slug, &customer, key, request, mock.now());
+                    match result {
+                        Ok(mut created) => {
+                            // The contract's checkout URL is absolute; the mock's page is on
+                            // this server.
+                            created.checkout_url =
+                                format!("http://{}{}", host(&headers), created.checkout_url);
+                            (StatusCode::CREATED, axum::Json(created)).into_response()
+                        }
+                        Err(refusal) => refused(refusal),
+                    }
+                }
+            }
+        }
+    };
+    let response_headers = response.headers_mut();
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if new_customer {
+        let cookie = format!("{COOKIE}={customer}; Path=/; HttpOnly; SameSite=Lax");
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response_headers.insert(header::SET_COOKIE, value);
+        }
+    }
+    with_cors(response, &headers)
+}
+
+/// `OPTIONS`: the preflight a browser sends before a cross-origin `POST` with
+/// `Idempotency-Key`.
+async fn preflight(headers: HeaderMap) -> Response {
+    let response = (
+        StatusCode::NO_CONTENT,
+        [
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type, Idempotency-Key"),
+            (header::ACCESS_CONTROL_MAX_AGE, "600"),
+        ],
+    )
+        .into_response();
+    with_cors(response, &headers)
+}
+
+/// Credentialed CORS: the exact origin (never `*`), `Vary: Origin`, and the headers the script
+/// must read exposed.
+fn with_cors(mut response: Response, request: &HeaderMap) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(origin) = request.get(header::ORIGIN) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+        headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Retry-After, ETag"));
+    }
+    response
+}
+
+async fn apply_fault(fault: MockFault) -> Option<Response> {
+    match fault {
+        MockFault::None => None,
+        MockFault::Slow => {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            None
+        }
+        MockFault::Hang => {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            Some(problem(503, "unavailable", "the mock hung for a minute", Some(5)))
+        }
+        MockFault::Down => {
+            Some(problem(503, "unavailable", "the inventory is down (mock fault `down`)", Some(5)))
+        }
+        MockFault::RateLimited => {
+            Some(problem(429, "rate_limited", "slow down (mock fault `rate-limited`)", Some(2)))
+        }
+        MockFault::Error => Some((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()),
+        MockFault::Garbage => Some(
+            ([(header::CONTENT_TYPE, "application/json")], "{\"drop\": \"<b>x</b>\", \"items\": [{\"sku\"")
+                .into_response(),
+        ),
+    }
+}
+
+fn refused(refusal: Refusal) -> Response {
+    let (code, status) = refusal.code();
+    let detail = match refusal {
+        Refusal::SoldOut => "no units left",
+        Refusal::LimitReached => "this customer already holds their limit of this SKU",
+        Refusal::NotLive => "the drop is not live",
+        Refusal::InvalidRequest => "expected an `Idempotency-Key` and a body `{\"sku\", \"quantity\" ≥ 1}`",
+        Refusal::UnknownDrop => "no such drop",
+        Refusal::UnknownSku => "no such SKU in this drop",
+        Refusal::IdempotencyConflict => "this `Idempotency-Key` was used with another body",
+    };
+    problem(status, code, detail, None)
+}
+
+/// An RFC 9457 problem with the contract's `code`.
+fn problem(status: u16, code: &str, detail: &str, retry_after: Option<u32>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = problem_body(status, code, detail);
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(seconds) = retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+fn problem_body(status: StatusCode, code: &str, detail: &str) -> serde_json::Value {
+    json!({
+        "type": format!("tag:dropgen,2026:problem:{code}"),
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "code": code,
+        "detail": detail,
+    })
+}
+
+/// The `Host` the request was sent to, when it is a plain host and port.
+fn host(headers: &HeaderMap) -> String {
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c)))
+        .unwrap_or("127.0.0.1")
+        .to_owned()
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, value)| *key == name && !value.is_empty() && value.len() <= 64)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The knobs, from a query string or a JSON body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Knobs {
+    state: Option<MockState>,
+    fault: Option<MockFault>,
+    /// Sets the mock's clock to this instant (RFC 3339); it runs on from there.
+    server_time: Option<String>,
+    /// Back to the seeded stock, with no holds, in `state` (default `scheduled`).
+    reset: Option<bool>,
+}
+
+async fn control_query(State(app): State<Arc<App>>, Query(knobs): Query<Knobs>) -> Response {
+    control(&app, knobs)
+}
+
+async fn control_json(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Knobs>(&body) {
+        Ok(knobs) => control(&app, knobs),
+        Err(err) => (StatusCode::BAD_REQUEST, format!("{err}\n")).into_response(),
+    }
+}
+
+fn control(app: &App, knobs: Knobs) -> Response {
+    let Some(mock) = mock(app) else { return StatusCode::NOT_FOUND.into_response() };
+    if let Some(text) = &knobs.server_time {
+        match OffsetDateTime::parse(text, &Rfc3339) {
+            Ok(at) => {
+                let offset = (at - OffsetDateTime::now_utc()).whole_milliseconds();
+                mock.clock_offset_ms
+                    .store(offset.clamp(i64::MIN.into(), i64::MAX.into()) as i64, Ordering::Relaxed);
+            }
+            Err(err) => {
+                let message =
+                    format!("`server_time` `{text}` is not RFC 3339 ({err}), e.g. 2026-11-20T15:00:00Z\n");
+                return (StatusCode::BAD_REQUEST, message).into_response();
+            }
+        }
+    }
+    if let Some(fault) = knobs.fault {
+        *mock.fault.lock().unwrap_or_else(PoisonError::into_inner) = fault;
+    }
+    let mut inventory = mock.lock_inventory();
+    if knobs.reset == Some(true) {
+        // Seeded stock first, then the state asked for (`scheduled` unless given): `low` and
+        // `sold-out` change stock, which only a reset gives back.
+        let seed = mock.seed.lock().unwrap_or_else(PoisonError::into_inner);
+        *inventory = Inventory::new(&seed, knobs.state.unwrap_or_default());
+    } else if let Some(state) = knobs.state {
+        inventory.set_state(state);
+    }
+    let holds: Vec<serde_json::Value> = inventory
+        .holds()
+        .map(|hold| {
+            json!({
+                "hold_id": hold.id, "drop": hold.drop, "sku": hold.sku, "customer": hold.customer,
+                "quantity": hold.quantity, "idempotency_key": hold.idempotency_key,
+                "expires_at": mock::rfc3339(hold.expires_at),
+            })
+        })
+        .collect();
+    let body = json!({
+        "state": inventory.state(),
+        "fault": mock.fault(),
+        "server_time": mock::rfc3339(mock.now()),
+        "holds": holds,
+    });
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+}
+
+#[derive(Deserialize)]
+struct CheckoutQuery {
+    hold: Option<String>,
+    token: Option<String>,
+}
+
+/// Stands in for the shop: shows which hold the checkout link carried.
+async fn checkout(State(app): State<Arc<App>>, Query(query): Query<CheckoutQuery>) -> Response {
+    let Some(mock) = mock(&app) else { return StatusCode::NOT_FOUND.into_response() };
+    let hold = query.hold.unwrap_or_default();
+    let valid = query.token.as_deref() == Some(mock::token(&hold).as_str());
+    let found = mock.lock_inventory().holds().find(|h| h.id == hold).cloned();
+    // Only values the mock made itself (ids, SKUs checked at build time) reach the page.
+    let (status, text) = match found {
+        Some(hold) if valid => (
+            StatusCode::OK,
+            format!(
+                "<p id=\"hold\" data-hold=\"{id}\">Hold <b>{id}</b>: {quantity} × {sku}, reserved until {until}.</p>",
+                id = hold.id,
+                quantity = hold.quantity,
+                sku = hold.sku,
+                until = mock::rfc3339(hold.expires_at)
+            ),
+        ),
+        _ => (StatusCode::NOT_FOUND, "<p>This hold has expired, or the link was altered.</p>".to_owned()),
+    };
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Mock checkout</title></head>\
+         <body><h1>Mock checkout</h1>{text}<p>This page stands in for the shop's checkout in \
+         <code>dropgen serve --mock-inventory</code>.</p></body></html>"
+    );
+    (status, Html(page)).into_response()
+}
+
+#[cfg(test)]
+mod tests;

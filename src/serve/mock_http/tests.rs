@@ -1,0 +1,151 @@
+//! The mock against `docs/inventory-api.yaml`: every body it sends has the document's
+//! required fields, no others, and only the values its enums allow.
+
+use serde_json::Value;
+use time::macros::datetime;
+
+use super::*;
+use crate::serve::mock::{DropSeed, HoldRequest};
+
+const CONTRACT: &str = include_str!("../../../docs/inventory-api.yaml");
+
+fn contract() -> Value {
+    serde_saphyr::from_str(CONTRACT).expect("docs/inventory-api.yaml parses")
+}
+
+fn schema<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    &doc["components"]["schemas"][name]
+}
+
+/// Checks `value` against a schema of the subset the contract uses: object (required,
+/// properties, additionalProperties), array items, enum, const, type, and `$ref`.
+#[track_caller]
+fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        let name = reference.rsplit('/').next().unwrap();
+        return conforms(doc, &doc["components"]["schemas"][name], value, at);
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+        assert!(allowed.contains(value), "{at}: {value} is not one of {allowed:?}");
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("object") => {
+            let object = value.as_object().unwrap_or_else(|| panic!("{at}: {value} is not an object"));
+            let properties = schema["properties"].as_object().unwrap();
+            for required in schema["required"].as_array().into_iter().flatten() {
+                let key = required.as_str().unwrap();
+                assert!(object.contains_key(key), "{at}: missing required `{key}` in {value}");
+            }
+            for (key, field) in object {
+                let property =
+                    properties.get(key).unwrap_or_else(|| panic!("{at}: `{key}` is not in the contract"));
+                conforms(doc, property, field, &format!("{at}.{key}"));
+            }
+        }
+        Some("array") => {
+            for (index, item) in
+                value.as_array().unwrap_or_else(|| panic!("{at}: not an array")).iter().enumerate()
+            {
+                conforms(doc, &schema["items"], item, &format!("{at}[{index}]"));
+            }
+        }
+        Some("string") => assert!(value.is_string(), "{at}: {value} is not a string"),
+        Some("integer") => assert!(value.is_u64() || value.is_i64(), "{at}: {value} is not an integer"),
+        _ => {}
+    }
+}
+
+fn inventory() -> Inventory {
+    let start = datetime!(2026-11-20 15:00 UTC);
+    let skus = BTreeMap::from([
+        ("A".to_owned(), (10, Some(1))),
+        ("B".to_owned(), (3, None)),
+        ("C".to_owned(), (0, None)),
+    ]);
+    let seed = BTreeMap::from([("launch".to_owned(), DropSeed { starts_at: start, ends_at: None, skus })]);
+    Inventory::new(&seed, MockState::Scheduled)
+}
+
+#[test]
+fn stock_bodies_follow_the_contract() {
+    let doc = contract();
+    let mut inventory = inventory();
+    for now in [datetime!(2026-11-20 14:00 UTC), datetime!(2026-11-20 16:00 UTC)] {
+        let stock = serde_json::to_value(inventory.stock("launch", now).unwrap()).unwrap();
+        conforms(&doc, schema(&doc, "Stock"), &stock, "stock");
+    }
+    let stock =
+        serde_json::to_value(inventory.stock("launch", datetime!(2026-11-20 16:00 UTC)).unwrap()).unwrap();
+    let states: Vec<&str> =
+        stock["items"].as_array().unwrap().iter().map(|i| i["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["in_stock", "low", "sold_out"], "every state is exercised");
+}
+
+#[test]
+fn hold_bodies_and_every_problem_follow_the_contract() {
+    let doc = contract();
+    let mut inventory = inventory();
+    let now = datetime!(2026-11-20 16:00 UTC);
+    let request = || HoldRequest { sku: "A".to_owned(), quantity: 1 };
+    let created = serde_json::to_value(inventory.hold("launch", "c", "k", request(), now).unwrap()).unwrap();
+    conforms(&doc, schema(&doc, "Hold"), &created, "hold");
+
+    let holds = &doc["paths"]["/drops/{slug}/holds"]["post"]["responses"];
+    for refusal in [
+        Refusal::SoldOut,
+        Refusal::LimitReached,
+        Refusal::NotLive,
+        Refusal::InvalidRequest,
+        Refusal::UnknownDrop,
+        Refusal::UnknownSku,
+        Refusal::IdempotencyConflict,
+    ] {
+        let (code, status) = refusal.code();
+        let status = StatusCode::from_u16(status).unwrap();
+        assert!(holds.get(status.as_str()).is_some(), "{code}: status {status} is not documented for holds");
+        conforms(&doc, schema(&doc, "Problem"), &problem_body(status, code, "detail"), code);
+    }
+    for (status, code) in [(429, "rate_limited"), (503, "unavailable")] {
+        let status = StatusCode::from_u16(status).unwrap();
+        assert!(holds.get(status.as_str()).is_some());
+        conforms(&doc, schema(&doc, "Problem"), &problem_body(status, code, "detail"), code);
+        let documented = &doc["components"]["responses"]["RetryLater"]["headers"]["Retry-After"];
+        assert!(documented.is_object(), "Retry-After is documented");
+    }
+}
+
+#[test]
+fn the_mock_serves_the_documented_paths() {
+    let doc = contract();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths["/drops/{slug}/stock"].get("get").is_some());
+    assert!(paths["/drops/{slug}/holds"].get("post").is_some());
+    let request = doc["components"]["schemas"]["HoldRequest"]["properties"].as_object().unwrap();
+    let mut keys: Vec<&String> = request.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["quantity", "sku"], "HoldRequest matches mock::HoldRequest");
+    // The script sends what the contract asks for.
+    let script = include_str!("../../../themes/default/static/drops.js");
+    for needle in
+        ["\"/stock\"", "\"/holds\"", "\"Idempotency-Key\"", "Retry-After", "server_time", "poll_after_ms"]
+    {
+        assert!(script.contains(needle), "drops.js does not mention {needle}");
+    }
+}
+
+#[test]
+fn reads_the_customer_cookie() {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::COOKIE, HeaderValue::from_static("a=1; dropgen_mock_customer=c7; b=2"));
+    assert_eq!(cookie(&headers, COOKIE).as_deref(), Some("c7"));
+    assert_eq!(cookie(&HeaderMap::new(), COOKIE), None);
+}
+
+#[test]
+fn checkout_links_use_the_request_host_only_when_it_is_plain() {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8000"));
+    assert_eq!(host(&headers), "127.0.0.1:8000");
+    headers.insert(header::HOST, HeaderValue::from_static("evil.test/<script>"));
+    assert_eq!(host(&headers), "127.0.0.1");
+}

@@ -1,0 +1,325 @@
+// The hydration script (themes/default/static/drops.js) in headless Chromium, against
+// `dropgen serve --mock-inventory` serving tests/fixtures/browser/site. Started by
+// tests/browser/runner.rs, which passes DROPGEN_URL and DROPGEN_CHROMIUM.
+import { after, before, beforeEach, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.DROPGEN_URL;
+const SHOP = "https://shop.browser.invalid/checkout";
+let browser;
+
+before(async () => {
+  assert.ok(BASE, "DROPGEN_URL is set by tests/browser/runner.rs");
+  browser = await chromium.launch({
+    executablePath: process.env.DROPGEN_CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** Sets the mock's knobs (see src/serve/mock_http.rs). */
+async function mock(params) {
+  const response = await fetch(`${BASE}/_dropgen/mock?${new URLSearchParams(params)}`);
+  assert.equal(response.status, 200, await response.clone().text());
+  return response.json();
+}
+
+beforeEach(async () => {
+  await mock({ reset: "true", state: "scheduled", fault: "none", server_time: new Date().toISOString() });
+});
+
+/** Opens a page in a fresh context; `errors` collects uncaught errors and console errors. */
+async function open(path, options = {}, setup = async () => {}) {
+  const context = await browser.newContext(options);
+  // Nothing leaves the machine: the stream host fails, the static checkout is answered here.
+  await context.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => route.abort("internetdisconnected"));
+  await context.route(`${SHOP}**`, (route) =>
+    route.fulfill({ contentType: "text/html", body: "<!doctype html><h1>Static checkout</h1>" }));
+  const beacons = [];
+  await context.route("https://telemetry.browser.invalid/**", (route) => {
+    beacons.push(JSON.parse(route.request().postData()));
+    return route.fulfill({ status: 204 });
+  });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(`uncaught: ${error}`));
+  page.on("console", (message) => {
+    // Failed requests are logged by the browser itself; anything else is the script's fault.
+    if (message.type() === "error" && !/Failed to load resource/.test(message.text())) {
+      errors.push(`console: ${message.text()}`);
+    }
+  });
+  await setup(page);
+  await page.goto(BASE + path);
+  return { context, page, errors, beacons };
+}
+
+async function waitUntil(what, condition, timeout = 10_000) {
+  const end = Date.now() + timeout;
+  while (!condition()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const stock = (sku) => `[data-sku="${sku}"] [data-stock]`;
+const buy = (sku) => `[data-sku="${sku}"] [data-buy]`;
+const NA = "Live stock is unavailable";
+
+async function waitForText(page, selector, pattern, timeout = 10_000) {
+  try {
+    await page.waitForFunction(
+      ([selector, source]) => new RegExp(source).test(document.querySelector(selector)?.textContent ?? ""),
+      [selector, pattern.source],
+      { timeout },
+    );
+  } catch (error) {
+    const actual = await page.locator(selector).first().textContent().catch(() => "(missing)");
+    assert.fail(`${selector} never matched ${pattern} within ${timeout} ms; it says ${JSON.stringify(actual)}`);
+  }
+}
+
+test("shows live stock for every product", async () => {
+  const { context, page, errors } = await open("/live/");
+  for (const sku of ["LIVE-1", "LIVE-2", "LIVE-3"]) await waitForText(page, stock(sku), /^In stock$/);
+  assert.equal(await page.getAttribute(buy("LIVE-2"), "aria-disabled"), null);
+  assert.match(await page.textContent(buy("LIVE-2")), /^Buy/);
+  assert.match(await page.textContent("[data-drop] [data-phase-label]"), /^Live now · ends in \d+d \d\d:\d\d:\d\d$/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("with reduced motion the countdown does not tick every second", async () => {
+  const { context, page, errors } = await open("/live/", { reducedMotion: "reduce" });
+  await waitForText(page, stock("LIVE-2"), /^In stock$/);
+  assert.match(await page.textContent("[data-drop] [data-phase-label]"), /^Live now · ends in \d+d \d\d:\d\d$/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("says how many are left when stock is low", async () => {
+  await mock({ state: "low" });
+  const { context, page, errors } = await open("/live/");
+  await waitForText(page, stock("LIVE-2"), /^Only 3 left$/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("disables the buy link of a sold-out product", async () => {
+  await mock({ state: "sold-out" });
+  const { context, page, errors } = await open("/live/");
+  await waitForText(page, stock("LIVE-2"), /^Sold out$/);
+  assert.equal(await page.getAttribute(buy("LIVE-2"), "aria-disabled"), "true");
+  assert.match(await page.textContent(buy("LIVE-2")), /^Sold out/);
+  // Still a real link for assistive tech, but a click goes nowhere.
+  assert.match(await page.getAttribute(buy("LIVE-2"), "href"), /^https:\/\/shop\.browser\.invalid\//);
+  await page.dispatchEvent(buy("LIVE-2"), "click");
+  await page.waitForTimeout(500);
+  assert.equal(page.url(), `${BASE}/live/`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("counts down to the start on the server's clock and flips to live", async () => {
+  // The page's own clock is the real one; only the API's server_time says the start is near.
+  await mock({ server_time: "2098-06-01T11:59:56Z" });
+  const { context, page, errors } = await open("/soon/");
+  await waitForText(page, "[data-drop] [data-phase-label]", /^Starts in 00:00:0[1-5]$/);
+  assert.equal(await page.getAttribute("[data-drop]", "data-phase"), "upcoming");
+  await page.waitForSelector('[data-drop][data-phase="live"]', { timeout: 10_000 });
+  await waitForText(page, "[data-drop] [data-phase-label]", /^Live now$/);
+  await waitForText(page, stock("SOON-1"), /^In stock$/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("buy holds the item with an idempotency key and goes to the returned checkout", async () => {
+  const { context, page, errors } = await open("/live/");
+  await waitForText(page, stock("LIVE-2"), /^In stock$/);
+  const request = page.waitForRequest((r) => r.url().endsWith("/holds") && r.method() === "POST");
+  await page.click(buy("LIVE-2"));
+  const sent = await request;
+  const key = sent.headers()["idempotency-key"];
+  assert.ok(key && key.length >= 8, `Idempotency-Key: ${key}`);
+  assert.deepEqual(JSON.parse(sent.postData()), { sku: "LIVE-2", quantity: 1 });
+  await page.waitForURL(/\/_dropgen\/checkout\?hold=h_\d+&token=/);
+  const holds = (await mock({})).holds;
+  assert.equal(holds.length, 1);
+  assert.equal(holds[0].sku, "LIVE-2");
+  assert.equal(holds[0].idempotency_key, key);
+  assert.equal(await page.getAttribute("#hold", "data-hold"), holds[0].hold_id);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a retried hold reuses the click's idempotency key and holds once", async () => {
+  const { context, page, errors } = await open("/live/");
+  await waitForText(page, stock("LIVE-3"), /^In stock$/);
+  const keys = [];
+  await page.route("**/holds", (route) => {
+    keys.push(route.request().headers()["idempotency-key"]);
+    return keys.length === 1 ? route.abort("connectionreset") : route.continue();
+  });
+  await page.click(buy("LIVE-3"));
+  await page.waitForURL(/\/_dropgen\/checkout\?hold=/, { timeout: 15_000 });
+  assert.equal(keys.length, 2);
+  assert.equal(keys[0], keys[1]);
+  assert.equal((await mock({})).holds.length, 1);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("says when the customer's limit is reached", async () => {
+  const { context, page, errors } = await open("/live/");
+  await waitForText(page, stock("LIVE-1"), /^In stock$/);
+  await page.click(buy("LIVE-1"));
+  await page.waitForURL(/\/_dropgen\/checkout/);
+  // Same browser context, so the same customer cookie: the limit of 1 is used up.
+  await page.goto(`${BASE}/live/`);
+  await waitForText(page, stock("LIVE-1"), /^In stock$/);
+  await page.click(buy("LIVE-1"));
+  await waitForText(page, stock("LIVE-1"), /^Limit reached for you$/);
+  assert.equal(page.url(), `${BASE}/live/`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+for (const [fault, wait] of [["error", 10_000], ["garbage", 10_000], ["down", 10_000], ["hang", 15_000]]) {
+  test(`API fault "${fault}": says live stock is unavailable and the static link still works`, async () => {
+    await mock({ fault });
+    const { context, page, errors } = await open("/live/");
+    await waitForText(page, stock("LIVE-2"), new RegExp(`^${NA}$`), wait);
+    assert.equal(await page.getAttribute(buy("LIVE-2"), "aria-disabled"), null);
+    await page.click(buy("LIVE-2"));
+    await page.waitForURL(`${SHOP}?sku=LIVE-2&drop=live`);
+    assert.equal(await page.textContent("h1"), "Static checkout");
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+}
+
+test("429 with Retry-After: waits at least that long, then recovers", async () => {
+  await mock({ fault: "rate-limited" });
+  const times = [];
+  const { context, page, errors } = await open("/live/", {}, async (page) => {
+    page.on("request", (r) => r.url().endsWith("/stock") && times.push(Date.now()));
+  });
+  await waitForText(page, stock("LIVE-2"), new RegExp(`^${NA}$`));
+  await mock({ fault: "none" });
+  await waitForText(page, stock("LIVE-2"), /^In stock$/, 15_000);
+  assert.ok(times.length >= 2, `${times.length} stock requests`);
+  // Retry-After: 2 is a lower bound on the wait, whatever the random backoff says.
+  assert.ok(times[1] - times[0] >= 1_950, `retried after ${times[1] - times[0]} ms`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("without JavaScript everything is readable and buy links go to checkout", async () => {
+  const { context, page, errors } = await open("/live/", { javaScriptEnabled: false });
+  assert.equal(await page.textContent("h1"), "Live drop");
+  assert.equal(await page.textContent(stock("LIVE-2")), "Availability is confirmed at checkout.");
+  assert.equal(await page.locator("[data-buy]").count(), 3);
+  assert.equal(await page.getAttribute('a[href="https://watch.browser.invalid/live"]', "href"), "https://watch.browser.invalid/live");
+  await page.click(buy("LIVE-2"));
+  await page.waitForURL(`${SHOP}?sku=LIVE-2&drop=live`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("hydration moves nothing: no layout shift", async () => {
+  await mock({ state: "sold-out" });
+  const { context, page, errors } = await open("/live/");
+  await waitForText(page, stock("LIVE-3"), /^Sold out$/);
+  await page.waitForTimeout(300);
+  const shift = await page.evaluate(() => new Promise((resolve) => {
+    let total = 0;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) if (!entry.hadRecentInput) total += entry.value;
+    }).observe({ type: "layout-shift", buffered: true });
+    setTimeout(() => resolve(total), 200);
+  }));
+  assert.equal(shift, 0, `cumulative layout shift ${shift}`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("the index labels each drop with its phase", async () => {
+  const { context, page, errors } = await open("/");
+  await page.waitForSelector('.drop-card[data-phase="live"]');
+  const labels = await page.$$eval(".drop-card [data-phase-label]", (all) => all.map((l) => l.textContent));
+  assert.equal(labels.length, 2);
+  assert.ok(labels.some((l) => /^Live now · ends in /.test(l)), labels.join(" | "));
+  assert.ok(labels.some((l) => /^Starts in \d+d /.test(l)), labels.join(" | "));
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("pauses polling while the tab is hidden and resumes when it is shown", async () => {
+  const times = [];
+  const { context, page, errors } = await open("/live/", {}, async (page) => {
+    page.on("request", (r) => r.url().endsWith("/stock") && times.push(Date.now()));
+  });
+  await waitForText(page, stock("LIVE-2"), /^In stock$/);
+  const visibility = (hidden) => page.evaluate((hidden) => {
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, hidden);
+  await visibility(true);
+  const before = times.length;
+  // poll_after_ms is 5000 (±10%): a visible tab would have asked again by now.
+  await page.waitForTimeout(6_500);
+  assert.equal(times.length, before, "no polling while hidden");
+  await visibility(false);
+  await waitUntil("a poll after the tab is shown", () => times.length > before, 3_000);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("beacons the time to first stock, then stock errors with their code", async () => {
+  const { context, page, errors, beacons } = await open("/live/");
+  await waitForText(page, stock("LIVE-2"), /^In stock$/);
+  await waitUntil("the first_stock beacon", () => beacons.some((b) => b.event === "first_stock"));
+  const first = beacons.find((b) => b.event === "first_stock");
+  assert.equal(first.drop, "live");
+  assert.ok(Number.isInteger(first.ms) && first.ms > 0, JSON.stringify(first));
+  await mock({ fault: "error" });
+  await waitForText(page, stock("LIVE-2"), new RegExp(`^${NA}$`));
+  await waitUntil("a stock_error beacon", () => beacons.some((b) => b.event === "stock_error"));
+  assert.deepEqual(beacons.find((b) => b.event === "stock_error"), { drop: "live", event: "stock_error", code: 500 });
+  assert.equal(beacons.filter((b) => b.event === "first_stock").length, 1, "first_stock is sent once");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+// Last: it edits the served site (a copy made by the runner) and puts it back.
+test("dropgen serve: a broken save shows the error over the page, the fix reloads it", async () => {
+  assert.ok(process.env.DROPGEN_SITE, "DROPGEN_SITE is set by tests/browser/runner.rs");
+  const file = join(process.env.DROPGEN_SITE, "drops/live/drop.yaml");
+  const original = await readFile(file, "utf8");
+  const { context, page, errors } = await open("/live/");
+  await waitForText(page, stock("LIVE-2"), /^In stock$/);
+  try {
+    await writeFile(file, `${original}\nprice: 10\n`);
+    await page.waitForSelector("#dropgen-overlay", { timeout: 10_000 });
+    assert.match(await page.textContent("#dropgen-overlay"), /unknown field `price`[\s\S]*drops\/live\/drop\.yaml:\d+:1/);
+    const reloaded = page.waitForEvent("load", { timeout: 10_000 });
+    await writeFile(file, original.replace("title: Live drop", "title: Live drop, edited"));
+    await reloaded;
+    assert.equal(await page.textContent("h1"), "Live drop, edited");
+    assert.equal(await page.$("#dropgen-overlay"), null);
+  } finally {
+    await writeFile(file, original);
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});
