@@ -25,7 +25,7 @@ enum Command {
     Build {
         #[command(flatten)]
         site: SiteArgs,
-        /// Output folder [default: `<root>/dist`]. Replaced as a whole, and only when the
+        /// Output folder (default: `<root>/dist`). Replaced as a whole, and only when the
         /// build succeeds.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
@@ -33,7 +33,7 @@ enum Command {
         #[arg(long, short = 'j', value_name = "N")]
         jobs: Option<usize>,
         /// The manifest of the build to compare with, for `changes.json` and the purge list
-        /// [default: `<out>/manifest.json` as it was before this build].
+        /// (default: `<out>/manifest.json` as it was before this build).
         #[arg(long, value_name = "FILE")]
         previous_manifest: Option<PathBuf>,
     },
@@ -46,7 +46,7 @@ enum Command {
     Serve {
         #[command(flatten)]
         site: SiteArgs,
-        /// Output folder [default: `<root>/dist`], replaced on every successful rebuild.
+        /// Output folder (default: `<root>/dist`), replaced on every successful rebuild.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Port on 127.0.0.1; 0 picks a free one.

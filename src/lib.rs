@@ -3,15 +3,13 @@
 //! The build is a pipeline of stages, each in its own module, run in order by
 //! [`pipeline::build`]:
 //!
-//! 1. [`load`]: read `dropgen.yaml`, `drops/*/drop.yaml`, the theme and image headers (IO only);
-//! 2. [`validate`]: raw values → the [`model`], collecting every problem as a diagnostic (pure);
-//! 3. [`images`] (plan) and [`assets`]: decide every published file name (pure);
-//! 4. [`render`]: tera templates → pages, sitemap, robots.txt (pure);
-//! 5. [`images`] (run): produce the image files;
-//! 6. [`write`]: stage the output beside `<out>` and swap it into place (the only writer).
-//!
-//! [`serve`] runs that pipeline again on every change for `dropgen serve`, and serves the
-//! result with live reload and an optional mock of the inventory API.
+//! 1. `load`: read `dropgen.yaml`, `drops/*/drop.yaml`, the theme and image headers (IO only);
+//! 2. `validate`: raw values → the [`model`], collecting every problem as a diagnostic (pure);
+//! 3. `images` (plan) and `assets`: decide every published file name (pure);
+//! 4. `render`: tera templates → pages, sitemap, robots.txt (pure);
+//! 5. `images` (run), `compress`: produce the image files and `.br`/`.gz` siblings;
+//! 6. [`manifest`]: `_headers`, the upload manifest, changes and purge files (pure);
+//! 7. [`mod@write`]: stage the output beside `<out>` and swap it into place (the only writer).
 
 pub(crate) mod assets;
 pub mod cli;

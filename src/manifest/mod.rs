@@ -6,7 +6,7 @@
 //!   one: what to upload, re-tag, delete and purge.
 //! * `public/_headers` ([`headers`]): the same headers as Netlify / Cloudflare Pages rules.
 //!
-//! Everything here is pure except [`read_previous`], which reads the previous manifest.
+//! Everything here is pure except `read_previous`, which reads the previous manifest.
 
 pub mod changes;
 pub mod headers;
