@@ -286,7 +286,9 @@ impl Inventory {
     }
 
     /// `POST /drops/{slug}/holds`: reserves `quantity` units of a SKU for `customer`, or
-    /// replays the answer already given to the same customer for the same key.
+    /// replays the answer already given for the same key. Replays are keyed by drop and key,
+    /// not by customer: a retry whose first response (and its cookie) was lost arrives as a
+    /// new customer, and must still not create a second hold.
     pub(crate) fn hold(
         &mut self,
         slug: &str,
@@ -299,7 +301,7 @@ impl Inventory {
         if key.is_empty() || key.len() > 255 || request.quantity == 0 {
             return Err(Refusal::InvalidRequest);
         }
-        let record = (customer.to_owned(), key.to_owned());
+        let record = (slug.to_owned(), key.to_owned());
         if let Some((earlier, reply)) = self.replies.get(&record) {
             return if *earlier == request { reply.clone() } else { Err(Refusal::IdempotencyConflict) };
         }
@@ -335,6 +337,8 @@ impl Inventory {
         if item.remaining < request.quantity {
             return Err(Refusal::SoldOut);
         }
+        // Before any change, so a clock moved to the end of time cannot leak stock.
+        let expires_at = now.checked_add(HOLD_TTL).ok_or(Refusal::InvalidRequest)?;
         let item = self
             .drops
             .get_mut(slug)
@@ -343,7 +347,6 @@ impl Inventory {
         item.remaining -= request.quantity;
         let id = format!("h_{}", self.next_hold);
         self.next_hold += 1;
-        let expires_at = now + HOLD_TTL;
         let hold = Hold {
             id: id.clone(),
             drop: slug.to_owned(),

@@ -103,7 +103,9 @@ impl Mock {
     }
 
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + time::Duration::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed))
+        let real = OffsetDateTime::now_utc();
+        real.checked_add(time::Duration::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed)))
+            .unwrap_or(real)
     }
 
     fn fault(&self) -> MockFault {
@@ -345,9 +347,10 @@ fn control(app: &App, knobs: Knobs) -> Response {
     if let Some(text) = &knobs.server_time {
         match OffsetDateTime::parse(text, &Rfc3339) {
             Ok(at) => {
+                // At most a century either way, so every time the mock derives stays printable.
+                const CENTURY_MS: i128 = 100 * 366 * 24 * 3600 * 1000;
                 let offset = (at - OffsetDateTime::now_utc()).whole_milliseconds();
-                mock.clock_offset_ms
-                    .store(offset.clamp(i64::MIN.into(), i64::MAX.into()) as i64, Ordering::Relaxed);
+                mock.clock_offset_ms.store(offset.clamp(-CENTURY_MS, CENTURY_MS) as i64, Ordering::Relaxed);
             }
             Err(err) => {
                 let message =

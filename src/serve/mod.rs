@@ -276,7 +276,8 @@ async fn static_file(State(app): State<Arc<App>>, uri: Uri) -> Response {
     let mut path = app.public.join(&rel);
     if path.is_dir() {
         if !uri.path().ends_with('/') {
-            let location = format!("{}/", uri.path());
+            // Built from the checked relative path: `//host` would redirect off-site.
+            let location = format!("/{}/", rel.display());
             return (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, location)]).into_response();
         }
         path = path.join("index.html");
@@ -319,20 +320,8 @@ fn safe_relative(path: &str) -> Option<PathBuf> {
 }
 
 fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok().filter(|s| !s.contains('\0'))
+    let decoded = percent_encoding::percent_decode_str(text).decode_utf8().ok()?;
+    (!decoded.contains('\0')).then(|| decoded.into_owned())
 }
 
 /// Adds the reload script before `</head>` and, with the mock, points `data-inventory-api`
@@ -398,7 +387,9 @@ mod tests {
         assert_eq!(safe_relative("/"), Some(PathBuf::new()));
         assert_eq!(safe_relative("/../secret"), None);
         assert_eq!(safe_relative("/a/%2e%2e/%2e%2e/secret"), None);
-        assert_eq!(safe_relative("/%zz"), None);
+        // A stray `%` stays literal, as browsers send it; it names no file outside the folder.
+        assert_eq!(safe_relative("/%zz"), Some(PathBuf::from("%zz")));
+        assert_eq!(safe_relative("/%2f..%2fsecret"), None);
         assert_eq!(safe_relative("/a%00b"), None);
     }
 }

@@ -166,15 +166,46 @@ test("a retried hold reuses the click's idempotency key and holds once", async (
   const { context, page, errors } = await open("/live/");
   await waitForText(page, stock("LIVE-3"), /^In stock$/);
   const keys = [];
-  await page.route("**/holds", (route) => {
+  await page.route("**/holds", async (route) => {
     keys.push(route.request().headers()["idempotency-key"]);
-    return keys.length === 1 ? route.abort("connectionreset") : route.continue();
+    if (keys.length > 1) return route.continue();
+    // The first request reaches the mock and holds; only its response (and cookie) is lost.
+    await route.fetch();
+    return route.abort("connectionreset");
   });
   await page.click(buy("LIVE-3"));
   await page.waitForURL(/\/_dropgen\/checkout\?hold=/, { timeout: 15_000 });
   assert.equal(keys.length, 2);
   assert.equal(keys[0], keys[1]);
   assert.equal((await mock({})).holds.length, 1);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a double click holds once and never falls through to the static link", async () => {
+  const { context, page, errors } = await open("/live/");
+  await waitForText(page, stock("LIVE-2"), /^In stock$/);
+  await page.route("**/holds", async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    return route.continue();
+  });
+  await page.dblclick(buy("LIVE-2"));
+  await page.waitForURL(/\/_dropgen\/checkout\?hold=/, { timeout: 15_000 });
+  assert.equal((await mock({})).holds.length, 1);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a checkout URL on a foreign origin is ignored for the static link", async () => {
+  const { context, page, errors } = await open("/live/");
+  await waitForText(page, stock("LIVE-2"), /^In stock$/);
+  await page.route("**/holds", (route) => route.fulfill({
+    status: 201,
+    contentType: "application/json",
+    body: JSON.stringify({ hold_id: "h_x", expires_at: new Date().toISOString(), checkout_url: "https://evil.invalid/steal" }),
+  }));
+  await page.click(buy("LIVE-2"));
+  await page.waitForURL((url) => url.href.startsWith(SHOP), { timeout: 15_000 });
   assert.deepEqual(errors, []);
   await context.close();
 });

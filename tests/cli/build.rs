@@ -24,9 +24,9 @@ fn builds_the_basic_fixture_as_expected() {
             "public/404.html",
             "public/404.html.br",
             "public/404.html.gz",
-            "public/_assets/drops-b0b982b236.js",
-            "public/_assets/drops-b0b982b236.js.br",
-            "public/_assets/drops-b0b982b236.js.gz",
+            "public/_assets/drops-6589ec5095.js",
+            "public/_assets/drops-6589ec5095.js.br",
+            "public/_assets/drops-6589ec5095.js.gz",
             "public/_assets/style-3e54bc23e7.css",
             "public/_assets/style-3e54bc23e7.css.br",
             "public/_assets/style-3e54bc23e7.css.gz",
@@ -86,7 +86,7 @@ fn drop_pages_work_without_javascript() {
         r#"loading="lazy""#,
         r#"<link rel="canonical" href="https://drops.test/launch/">"#,
         r#"<meta property="og:image" content="https://drops.test/_img/hero-aa42d15ab0.jpg">"#,
-        r#"<script src="/_assets/drops-b0b982b236.js" integrity="sha384-"#,
+        r#"<script src="/_assets/drops-6589ec5095.js" integrity="sha384-"#,
         r#"<img class="hero" src="/_img/hero-aa42d15ab0.jpg" width="96" height="64" alt="A blue gradient" loading="eager""#,
     ] {
         assert!(page.contains(expected), "missing {expected}\nin:\n{page}");

@@ -86,8 +86,19 @@ fn enforces_the_per_customer_limit_across_holds() {
     inventory.hold("launch", "c1", "k2", req("A", 1), live()).unwrap();
     assert_eq!(inventory.hold("launch", "c1", "k3", req("A", 1), live()), Err(Refusal::LimitReached));
     // Another customer, and another SKU without a limit, are not affected.
-    inventory.hold("launch", "c2", "k1", req("A", 2), live()).unwrap();
+    inventory.hold("launch", "c2", "k5", req("A", 2), live()).unwrap();
     inventory.hold("launch", "c1", "k4", req("B", 5), live()).unwrap();
+}
+
+/// A retry whose first response was lost comes without the customer cookie: the key alone
+/// must still find the first hold.
+#[test]
+fn a_retry_from_a_new_cookie_replays_the_same_hold() {
+    let mut inventory = Inventory::new(&seed(10, Some(1)), MockState::Scheduled);
+    let first = inventory.hold("launch", "c1", "k1", req("A", 1), live()).unwrap();
+    let retry = inventory.hold("launch", "c2", "k1", req("A", 1), live()).unwrap();
+    assert_eq!(first, retry);
+    assert_eq!(inventory.holds().count(), 1);
 }
 
 #[test]
@@ -184,7 +195,11 @@ fn concurrent_holds_on_scarce_stock_sell_exactly_the_stock() {
         .map(|n| {
             let inventory = Arc::clone(&inventory);
             std::thread::spawn(move || {
-                inventory.lock().unwrap().hold("launch", &format!("c{n}"), "k", req("A", 1), live()).is_ok()
+                inventory
+                    .lock()
+                    .unwrap()
+                    .hold("launch", &format!("c{n}"), &format!("k{n}"), req("A", 1), live())
+                    .is_ok()
             })
         })
         .collect();

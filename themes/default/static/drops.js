@@ -1,4 +1,3 @@
-// dropgen hydration: README "Hydration script", docs/inventory-api.md. Text only, never HTML.
 (() => {
 	const d = document, R = d.querySelector("[data-drop]"), D = R?.dataset || {}, T = JSON.parse(d.body.dataset.text);
 	const api = (D.inventoryApi || "").replace(/\/+$/, ""), calm = matchMedia("(prefers-reduced-motion: reduce)").matches;
@@ -51,7 +50,7 @@
 			const by = new Map(j.items.map((i) => [Object(i).sku, i]));
 			for (const p of P) {
 				const i = by.get(p.dataset.sku), s = i && i.state;
-				if (T[s]?.at) mark(p, s == "sold_out"), say(p, T[s].replace("#", i.available | 0));
+				if (/^(in_stock|low|sold_out)$/.test(s)) mark(p, s == "sold_out"), say(p, T[s].replace("#", i.available | 0));
 			}
 			if (t0) t0 = beacon("first_stock", { ms: performance.now() | 0 }) && 0;
 			tick();
@@ -65,19 +64,19 @@
 	async function buy(e) {
 		const a = e.target.closest("[data-buy]"), p = a && a.closest("[data-sku]");
 		if (!p) return;
-		if (a.getAttribute("aria-disabled")) return e.preventDefault();
-		if (!ok || phase(R, now()) != "live" || e.ctrlKey || e.metaKey || a.busy) return;
+		if (a.getAttribute("aria-disabled") || a.busy) return e.preventDefault();
+		if (!ok || phase(R, now()) != "live" || e.ctrlKey || e.metaKey) return;
 		e.preventDefault();
 		a.busy = 1;
 		const key = crypto.randomUUID?.() || "" + Math.random();
 		let r, n = 0;
 		while ((r = await call("/holds", JSON.stringify({ sku: p.dataset.sku, quantity: 1 }), key)).s != 201 && n < 2 && (!r.s || r.s > 499 || r.s == 429))
 			await new Promise((f) => setTimeout(f, back(++n, r.ra)));
+		const c = r.j.code, o = (x) => { try { return new URL(x).origin } catch (x) {} };
+		if (r.s == 201 && [o(a.href), location.origin].includes(o(r.j.checkout_url))) return location.assign(r.j.checkout_url);
 		a.busy = 0;
-		const c = r.j.code, u = r.j.checkout_url;
-		if (r.s == 201 && /^https?:\/\//.test(u)) return location.assign(u);
 		beacon("hold_error", { code: c || r.e || r.s });
-		if (r.s == 409 && T[c]) return c == "sold_out" && mark(p, 1), say(p, T[c]);
+		if (r.s == 409 && /^(sold_out|limit_reached|not_live)$/.test(c)) return c == "sold_out" && mark(p, 1), say(p, T[c]);
 		say(p, T.na);
 		location.assign(a.href);
 	}
