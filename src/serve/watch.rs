@@ -51,13 +51,16 @@ pub(super) fn start(root: &Path, on_change: impl Fn() + Send + 'static) -> Resul
 /// Site inputs, not editor droppings (`.swp`, `4913`, `~` backups) or dropgen's own staging.
 fn is_input(root: &Path, path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
-    // Events may name the path through a symlink or in another form; anything under the
-    // watched folders counts then.
-    let rel = path.strip_prefix(root).unwrap_or(path);
+    // Only paths inside the site are watched; one that does not strip (named through a link)
+    // is judged by its file name alone.
+    let Ok(rel) = path.strip_prefix(root) else { return !is_editor_file(name) };
     let first = rel.components().next().map(|c| c.as_os_str().to_owned());
     let in_site_dirs = first.is_some_and(|c| c == crate::load::DROPS_DIR || c == "themes");
-    let editor_file = name.starts_with('.') || name.ends_with('~') || name == "4913";
-    !editor_file && (in_site_dirs || rel == Path::new(crate::load::CONFIG_FILE))
+    !is_editor_file(name) && (in_site_dirs || rel == Path::new(crate::load::CONFIG_FILE))
+}
+
+fn is_editor_file(name: &str) -> bool {
+    name.starts_with('.') || name.ends_with('~') || name == "4913"
 }
 
 fn watch_error(path: &Path, err: &notify::Error) -> Error {
