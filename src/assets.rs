@@ -142,7 +142,7 @@ fn is_fingerprinted(path: &str) -> bool {
 /// `dir/name.ext` → `dir/name-<10 hex of sha256>.ext`.
 pub(crate) fn fingerprinted_name(path: &str, bytes: &[u8]) -> String {
     let hash = Sha256::digest(bytes);
-    let short: String = hash.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    let short = crate::output::hex(&hash[..5]);
     match path.rsplit_once('.') {
         Some((stem, ext)) if !stem.ends_with('/') => format!("{stem}-{short}.{ext}"),
         _ => format!("{path}-{short}"),

@@ -145,7 +145,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Box<BuildFailure>> {
         headers_path.to_owned(),
         Artifact::bytes(headers.into_bytes(), headers_path, CacheClass::Data, &["site"]),
     );
-    let upload_manifest = manifest::build(&site, &output, options.time);
+    let upload_manifest = manifest::build(&site, &output, &image_urls, options.time);
     timed("manifest", start);
 
     let (written, changes) = match &options.out {
@@ -160,15 +160,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Box<BuildFailure>> {
                 manifest::changes::compare(previous.as_ref(), &upload_manifest, delivery, options.time);
             let mut beside: Vec<(String, Vec<u8>)> = vec![
                 (CHANGES_FILE.to_owned(), manifest::to_stable_json(&changes)),
-                (
-                    PURGE_FILE.to_owned(),
-                    changes
-                        .purge
-                        .iter()
-                        .flat_map(|url| [url.as_str(), "\n"])
-                        .collect::<String>()
-                        .into_bytes(),
-                ),
+                (PURGE_FILE.to_owned(), manifest::purge::lines(changes.purge.iter().map(String::as_str))),
             ];
             for (name, bytes) in
                 manifest::purge::files(&changes, &upload_manifest, previous.as_ref(), delivery)

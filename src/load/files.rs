@@ -147,7 +147,7 @@ fn siblings(root: &Path, path: &SitePath) -> Vec<String> {
 /// Lower-case hex SHA-256.
 pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    crate::output::hex(&digest)
 }
 
 #[cfg(test)]

@@ -21,7 +21,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::Error;
-use crate::model::{CacheClass, Site};
+use crate::images::ImageUrls;
+use crate::model::Site;
 use crate::output::{Content, Output};
 
 /// The schema identifier; bumped on any incompatible change.
@@ -112,7 +113,7 @@ pub struct BuildTime {
 }
 
 /// Describes every file of `output`.
-pub(crate) fn build(site: &Site, output: &Output, time: BuildTime) -> UploadManifest {
+pub(crate) fn build(site: &Site, output: &Output, images: &ImageUrls, time: BuildTime) -> UploadManifest {
     let delivery = &site.config.delivery;
     let mut files = BTreeMap::new();
     for (path, artifact) in output.iter() {
@@ -170,7 +171,7 @@ pub(crate) fn build(site: &Site, output: &Output, time: BuildTime) -> UploadMani
         },
         files,
         upload_order,
-        prewarm: prewarm(site, output),
+        prewarm: prewarm(site, images),
     }
 }
 
@@ -204,20 +205,15 @@ fn transitions(site: &Site) -> Vec<Transition> {
     transitions.into_iter().map(|(_, transition)| transition).collect()
 }
 
-fn prewarm(site: &Site, output: &Output) -> Vec<String> {
+fn prewarm(site: &Site, images: &ImageUrls) -> Vec<String> {
     let base = &site.config.base_url;
     let absolute =
         |path: &str| base.join(path.trim_start_matches('/')).map(|url| url.to_string()).unwrap_or_default();
     let mut urls: Vec<String> =
         site.drops.iter().map(|drop| absolute(&format!("{}/", drop.slug.as_str()))).collect();
     for drop in &site.drops {
-        let hero = output.iter().find(|(_, artifact)| {
-            artifact.class == CacheClass::Immutable
-                && artifact.tags.contains(drop.slug.as_str())
-                && artifact.digest.sha256 == drop.hero.facts.sha256
-        });
-        if let Some((path, _)) = hero {
-            let url = absolute(path);
+        if let Some(hero) = images.get(&drop.hero.source) {
+            let url = absolute(hero);
             if !urls.contains(&url) {
                 urls.push(url);
             }
@@ -231,7 +227,7 @@ fn prewarm(site: &Site, output: &Output) -> Vec<String> {
 fn build_id(files: &BTreeMap<String, FileEntry>) -> String {
     let canonical = serde_json::to_vec(files).expect("file entries always serialise");
     let digest = Sha256::digest(&canonical);
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::output::hex(&digest[..8])
 }
 
 fn rfc3339(time: OffsetDateTime) -> String {

@@ -78,7 +78,8 @@ fn purged_tags(changes: &Changes, manifest: &UploadManifest) -> BTreeSet<String>
     tags
 }
 
-fn lines<'a>(items: impl Iterator<Item = &'a str>) -> Vec<u8> {
+/// One item per line, each ending in a newline.
+pub(crate) fn lines<'a>(items: impl Iterator<Item = &'a str>) -> Vec<u8> {
     items.flat_map(|item| [item, "\n"]).collect::<String>().into_bytes()
 }
 

@@ -370,7 +370,7 @@ impl Inventory {
 pub(crate) fn token(hold_id: &str) -> String {
     use sha2::Digest as _;
     let hash = sha2::Sha256::digest(format!("dropgen-mock:{hold_id}").as_bytes());
-    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::output::hex(&hash[..8])
 }
 
 pub(crate) fn rfc3339(time: OffsetDateTime) -> String {
