@@ -8,8 +8,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::{self, Diagnostics, MessageFormat, Sources};
 use crate::error::Error;
+use crate::images::ImageStats;
 use crate::manifest::BuildTime;
 use crate::pipeline::{self, BuildOptions, BuildReport};
+use crate::progress::{Progress, Silent};
 
 /// Static pages for limited-time product drops.
 #[derive(Debug, Parser)]
@@ -65,6 +67,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t, value_name = "FAULT", requires = "mock_inventory")]
         mock_fault: crate::serve::MockFault,
     },
+    /// Manage the image cache.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
     /// Create `drops/<slug>/drop.yaml` with every field explained.
     New {
         /// The new drop's slug: lower-case letters, digits and dashes. It becomes the URL.
@@ -72,6 +79,15 @@ enum Command {
         /// The site folder.
         #[arg(long, default_value = ".", value_name = "DIR")]
         root: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// Delete every cache entry the site in its current state does not use.
+    Gc {
+        #[command(flatten)]
+        site: SiteArgs,
     },
 }
 
@@ -94,6 +110,10 @@ struct SiteArgs {
     /// reproducible.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     now: Option<time::OffsetDateTime>,
+    /// Where encoded images are kept between builds (default: `<root>/.dropgen-cache`).
+    /// Keep it across CI runs and only changed images are encoded again.
+    #[arg(long, env = "DROPGEN_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
 }
 
 fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
@@ -134,6 +154,7 @@ pub fn run(args: Args) -> ExitCode {
             with_threads(jobs, || build(&site, Some(out), previous_manifest))
         }
         Command::Check { site } => build(&site, None, None),
+        Command::Cache { command: CacheCommand::Gc { site } } => cache_gc(&site),
         Command::Serve { site, out, port, mock_inventory, mock_seed, mock_state, mock_fault } => {
             let mock = mock_inventory.then_some(crate::serve::MockOptions {
                 seed_file: mock_seed,
@@ -189,8 +210,12 @@ fn build(site: &SiteArgs, out: Option<PathBuf>, previous_manifest: Option<PathBu
         drafts: site.drafts,
         previous_manifest,
         time,
+        cache_dir: site.cache_dir.clone(),
     };
-    match pipeline::build(&options) {
+    let progress = progress_for(site.quiet);
+    let result = pipeline::build(&options, progress.as_ref());
+    drop(progress);
+    match result {
         Ok(report) => {
             print_diagnostics(&report.diagnostics, &report.sources, site.message_format);
             if !site.quiet {
@@ -219,6 +244,7 @@ fn serve(
         drafts: site.drafts,
         previous_manifest: None,
         time,
+        cache_dir: site.cache_dir.clone(),
     };
     match crate::serve::run(crate::serve::ServeOptions { build, port, mock }) {
         Ok(()) => ExitCode::SUCCESS,
@@ -226,6 +252,106 @@ fn serve(
         Err(Error::Content(_)) => ExitCode::from(1),
         Err(err) => report_error(&err, &Sources::new(), site.message_format),
     }
+}
+
+fn cache_gc(site: &SiteArgs) -> ExitCode {
+    let options = BuildOptions {
+        root: site.root.clone(),
+        out: None,
+        drafts: true,
+        previous_manifest: None,
+        time: BuildTime::default(),
+        cache_dir: site.cache_dir.clone(),
+    };
+    match pipeline::cache_gc(&options) {
+        Ok(report) => {
+            if !site.quiet {
+                eprintln!(
+                    "cache {}: removed {} entries ({}), kept {} ({})",
+                    options.cache_dir().display(),
+                    report.removed,
+                    human_bytes(report.removed_bytes),
+                    report.kept,
+                    human_bytes(report.kept_bytes)
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(failure) => report_error(&failure.error, &failure.sources, site.message_format),
+    }
+}
+
+/// A bar on a terminal, a line every few seconds in a log, nothing with `--quiet`.
+fn progress_for(quiet: bool) -> Box<dyn Progress> {
+    if quiet {
+        Box::new(Silent)
+    } else if std::io::stderr().is_terminal() {
+        Box::new(Bar(indicatif::ProgressBar::hidden()))
+    } else {
+        Box::new(LogLines::default())
+    }
+}
+
+struct Bar(indicatif::ProgressBar);
+
+impl Progress for Bar {
+    fn start(&self, stage: &'static str, total: u64) {
+        self.0.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        self.0.set_length(total);
+        self.0.set_position(0);
+        self.0.set_prefix(stage);
+        let style = indicatif::ProgressStyle::with_template(
+            "{prefix:>8} [{bar:32}] {pos}/{len} variants, {elapsed}, about {eta} left",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        self.0.set_style(style);
+    }
+
+    fn advance(&self, done: u64) {
+        self.0.inc(done);
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// Progress for logs (CI): a line when a stage has run a while, then every 10 seconds.
+#[derive(Default)]
+struct LogLines {
+    state: std::sync::Mutex<LogState>,
+}
+
+#[derive(Default)]
+struct LogState {
+    stage: &'static str,
+    total: u64,
+    done: u64,
+    started: Option<std::time::Instant>,
+    last_line: Option<std::time::Instant>,
+}
+
+impl Progress for LogLines {
+    fn start(&self, stage: &'static str, total: u64) {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        *state = LogState { stage, total, done: 0, started: Some(now), last_line: Some(now) };
+    }
+
+    fn advance(&self, done: u64) {
+        const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.done += done;
+        let now = std::time::Instant::now();
+        if state.last_line.is_some_and(|last| now - last >= EVERY) {
+            state.last_line = Some(now);
+            let elapsed = state.started.map_or(0, |start| (now - start).as_secs());
+            eprintln!("{}: {}/{} variants after {elapsed} s", state.stage, state.done, state.total);
+        }
+    }
+
+    fn finish(&self) {}
 }
 
 fn report_error(error: &Error, sources: &Sources, format: Format) -> ExitCode {
@@ -293,6 +419,7 @@ fn print_summary(report: &BuildReport, out: Option<&Path>) {
                     changes.purge.len()
                 );
             }
+            print_image_summary(&report.images);
             if let Some(next) = &report.next_transition_at {
                 eprintln!("next phase change: {next}");
             }
@@ -310,6 +437,50 @@ fn print_summary(report: &BuildReport, out: Option<&Path>) {
             stages.join(", ")
         ),
     }
+}
+
+fn print_image_summary(stats: &ImageStats) {
+    if stats.sources == 0 {
+        return;
+    }
+    let formats: Vec<String> = stats
+        .formats
+        .iter()
+        .filter(|(_, f)| f.variants > 0)
+        .map(|(name, f)| format!("{name} {} ({})", f.variants, human_bytes(f.bytes)))
+        .collect();
+    let dropped = match stats.avif_dropped {
+        0 => String::new(),
+        n => format!("; {n} AVIF no smaller than WebP dropped"),
+    };
+    eprintln!(
+        "images: {} source(s), {} variant(s): {}{dropped}",
+        stats.sources,
+        stats.variants,
+        formats.join(", ")
+    );
+    let corrupt = match stats.cache.corrupt {
+        0 => String::new(),
+        n => format!(", {n} damaged entries rebuilt"),
+    };
+    let encode: Vec<String> = stats
+        .formats
+        .iter()
+        .filter(|(_, f)| !f.encode_time.is_zero())
+        .map(|(name, f)| format!("{name} {:.1?}", f.encode_time))
+        .collect();
+    let encode = if encode.is_empty() { "none".to_owned() } else { encode.join(", ") };
+    eprintln!(
+        "images: {} decoded, {} encoded; cache {} hit(s), {} miss(es){corrupt}; {} in, {} out; thread time: decode {:.1?}, resize {:.1?}, encode {encode}",
+        stats.decoded,
+        stats.encoded,
+        stats.cache.hits,
+        stats.cache.misses,
+        human_bytes(stats.bytes_in),
+        human_bytes(stats.bytes_out),
+        stats.decode_time,
+        stats.resize_time,
+    );
 }
 
 fn human_bytes(bytes: u64) -> String {

@@ -5,23 +5,26 @@
 //!
 //! 1. `load`: read `dropgen.yaml`, `drops/*/drop.yaml`, the theme and image headers (IO only);
 //! 2. `validate`: raw values → the [`model`], collecting every problem as a diagnostic (pure);
-//! 3. `images` (plan) and `assets`: decide every published file name (pure);
-//! 4. `render`: tera templates → pages, sitemap, robots.txt (pure);
-//! 5. `images` (run), `compress`: produce the image files and `.br`/`.gz` siblings;
-//! 6. [`manifest`]: `_headers`, the upload manifest, changes and purge files (pure);
-//! 7. [`mod@write`]: stage the output beside `<out>` and swap it into place (the only writer).
+//! 3. [`images`]: plan the variants of every source image (pure), then make them in parallel,
+//!    through a persistent cache;
+//! 4. `assets`: the theme's static files and the placeholder stylesheet, fingerprinted;
+//! 5. `render`: tera templates → pages, sitemap, robots.txt (pure);
+//! 6. `compress`: `.br`/`.gz` siblings of text files;
+//! 7. [`manifest`]: `_headers`, the upload manifest, changes and purge files (pure);
+//! 8. [`mod@write`]: stage the output beside `<out>` and swap it into place (the only writer).
 
 pub(crate) mod assets;
 pub mod cli;
 pub(crate) mod compress;
 pub mod diagnostic;
 pub mod error;
-pub(crate) mod images;
+pub mod images;
 pub(crate) mod load;
 pub mod manifest;
 pub mod model;
 pub(crate) mod output;
 pub mod pipeline;
+pub mod progress;
 pub(crate) mod render;
 pub mod scaffold;
 pub mod serve;

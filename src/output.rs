@@ -1,10 +1,7 @@
 //! The hand-off between the stages that produce files and the stages that describe and write
-//! them: every file of the upload root with its bytes (or source), headers and digest.
+//! them: every file of the upload root with its bytes, headers and digest.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
-use std::io::{self, Read};
-use std::path::PathBuf;
 
 use base64::Engine as _;
 use md5::Md5;
@@ -37,10 +34,8 @@ pub(crate) struct Artifact {
 /// Where an output file's bytes come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Content {
-    /// Produced in memory (pages, theme assets, compressed siblings).
+    /// Produced in memory: pages, theme assets, image variants, compressed siblings.
     Bytes(Vec<u8>),
-    /// Copied from a file (source images), so large files never sit in memory.
-    CopyOf(PathBuf),
 }
 
 /// Size and hashes of a file's bytes, as upload pipelines need them.
@@ -61,27 +56,6 @@ impl Digest {
             md5_base64: base64::engine::general_purpose::STANDARD.encode(Md5::digest(bytes)),
         }
     }
-
-    /// Hashes a file while streaming it, without holding it in memory.
-    pub(crate) fn of_file(path: &std::path::Path) -> io::Result<Digest> {
-        let mut file = fs::File::open(path)?;
-        let (mut sha, mut md5, mut size) = (Sha256::new(), Md5::new(), 0u64);
-        let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            let read = file.read(&mut buffer)?;
-            if read == 0 {
-                break;
-            }
-            sha.update(&buffer[..read]);
-            md5.update(&buffer[..read]);
-            size += read as u64;
-        }
-        Ok(Digest {
-            size,
-            sha256: hex(&sha.finalize()),
-            md5_base64: base64::engine::general_purpose::STANDARD.encode(md5.finalize()),
-        })
-    }
 }
 
 /// Lower-case hex of bytes, the one form of every hash dropgen prints or names files by.
@@ -101,24 +75,6 @@ impl Artifact {
             encoding: None,
             variant_of: None,
         }
-    }
-
-    /// A file copied from `source` when written.
-    pub(crate) fn copy_of(
-        source: PathBuf,
-        content_type: &'static str,
-        class: CacheClass,
-        tags: BTreeSet<String>,
-    ) -> io::Result<Artifact> {
-        Ok(Artifact {
-            digest: Digest::of_file(&source)?,
-            content: Content::CopyOf(source),
-            content_type,
-            class,
-            tags,
-            encoding: None,
-            variant_of: None,
-        })
     }
 }
 

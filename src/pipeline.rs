@@ -1,6 +1,6 @@
 //! The one place that runs the stages in order:
-//! load → validate → plan images → assets → render → images → headers → compress → manifest
-//! → write.
+//! load → validate → images (plan, then run) → assets → render → headers → compress →
+//! manifest → write.
 //!
 //! Each stage hands the next plain data. Problems from load, validate and render are
 //! collected and reported together; only `write` touches the output folder, and only when
@@ -11,10 +11,13 @@ use std::time::{Duration, Instant};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location, Sources};
 use crate::error::Error;
+use crate::images::ImageStats;
+use crate::images::cache::GcReport;
 use crate::manifest::BuildTime;
 use crate::manifest::changes::Changes;
 use crate::model::{CacheClass, Site};
 use crate::output::{Artifact, Output};
+use crate::progress::Progress;
 use crate::write::WriteReport;
 use crate::{assets, compress, images, load, manifest, render, validate, write};
 
@@ -31,6 +34,15 @@ pub struct BuildOptions {
     pub previous_manifest: Option<PathBuf>,
     /// `--now` and `SOURCE_DATE_EPOCH`.
     pub time: BuildTime,
+    /// The image cache; `None` for `<root>/.dropgen-cache`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl BuildOptions {
+    /// The image cache folder this build uses.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir.clone().unwrap_or_else(|| self.root.join(images::cache::DEFAULT_DIR))
+    }
 }
 
 /// Beside the upload root: the manifest, the comparison with the previous build, and the
@@ -53,6 +65,8 @@ pub struct BuildReport {
     pub next_transition_at: Option<String>,
     /// The hydration script's gzipped size, checked against its budget.
     pub script_gzip_bytes: Option<usize>,
+    /// What the image stage made, reused and dropped.
+    pub images: ImageStats,
     /// Warnings (never errors: a report means the build succeeded).
     pub diagnostics: Diagnostics,
     /// Source texts for rendering the warnings.
@@ -68,8 +82,9 @@ pub struct BuildFailure {
     pub sources: Sources,
 }
 
-/// Runs the pipeline. Returns every problem at once on failure.
-pub fn build(options: &BuildOptions) -> Result<BuildReport, Box<BuildFailure>> {
+/// Runs the pipeline. Returns every problem at once on failure. Long stages report to
+/// `progress`.
+pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport, Box<BuildFailure>> {
     let mut timings = Vec::new();
     let mut sources = Sources::new();
     let fail = |error: Error, sources: Sources| Box::new(BuildFailure { error, sources });
@@ -77,6 +92,18 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Box<BuildFailure>> {
 
     if let Some(out) = &options.out {
         write::check_out_dir(&options.root, out).map_err(|err| fail(err, Sources::new()))?;
+        let (cache, out) = (std::path::absolute(options.cache_dir()), std::path::absolute(out));
+        if let (Ok(cache), Ok(out)) = (cache, out)
+            && cache.starts_with(&out)
+        {
+            let message = format!(
+                "the image cache `{}` is inside the output folder `{}`, which every build replaces; \
+                 give `--cache-dir` (or DROPGEN_CACHE_DIR) a folder outside it",
+                cache.display(),
+                out.display()
+            );
+            return Err(fail(Error::Usage(message), Sources::new()));
+        }
     }
 
     let start = Instant::now();
@@ -105,24 +132,36 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Box<BuildFailure>> {
         }
     };
 
+    timed("templates", start);
+
+    let start = Instant::now();
     let mut output = Output::default();
-    let image_urls = images::plan(&site);
-    let asset_urls = match assets::collect(&loaded.theme, &site, &mut output) {
+    let image_plan = images::plan(&site);
+    let cache_dir = options.cache_dir();
+    let cache = images::cache::Cache::open(&cache_dir)
+        .map_err(|err| fail(Error::io(&cache_dir, err), sources.clone()))?;
+    let max_pixels = u64::from(site.config.images.max_megapixels) * 1_000_000;
+    let (images, image_errors) =
+        images::run(&image_plan, &options.root, &cache, max_pixels, progress, &mut output);
+    diagnostics.extend(image_errors);
+    timed("images", start);
+
+    // Pages are rendered even when an image failed, so template problems show in the same run.
+    let start = Instant::now();
+    let asset_urls = match assets::collect(&loaded.theme, &site, &images.placeholder_css(), &mut output) {
         Ok(urls) => urls,
         Err(asset_errors) => {
             diagnostics.extend(asset_errors);
             return Err(fail(Error::Content(diagnostics), sources));
         }
     };
-    if let Err(render_errors) = render::pages(&site, &templates, &asset_urls, &image_urls, &mut output) {
+    if let Err(render_errors) = render::pages(&site, &templates, &asset_urls, &images, &mut output) {
         diagnostics.extend(render_errors);
+    }
+    if diagnostics.has_errors() {
         return Err(fail(Error::Content(diagnostics), sources));
     }
     timed("render", start);
-
-    let start = Instant::now();
-    images::run(&site, &options.root, &image_urls, &mut output).map_err(|err| fail(err, sources.clone()))?;
-    timed("images", start);
 
     let start = Instant::now();
     let data_paths: Vec<String> = output
@@ -145,7 +184,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Box<BuildFailure>> {
         headers_path.to_owned(),
         Artifact::bytes(headers.into_bytes(), headers_path, CacheClass::Data, &["site"]),
     );
-    let upload_manifest = manifest::build(&site, &output, &image_urls, options.time);
+    let upload_manifest = manifest::build(&site, &output, &images, options.time);
     timed("manifest", start);
 
     let (written, changes) = match &options.out {
@@ -183,8 +222,26 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, Box<BuildFailure>> {
         changes,
         next_transition_at: upload_manifest.build.next_transition_at,
         script_gzip_bytes: assets::script_gzip_size(&loaded.theme),
+        images: images.stats,
         diagnostics,
         sources,
         timings,
     })
+}
+
+/// `dropgen cache gc`: deletes the cache entries the site (drafts included) no longer uses.
+/// Refused while the site has errors, because a drop with errors would lose its images.
+pub fn cache_gc(options: &BuildOptions) -> Result<GcReport, Box<BuildFailure>> {
+    let fail = |error: Error, sources: Sources| Box::new(BuildFailure { error, sources });
+    let loaded = load::site(&options.root).map_err(|err| fail(err, Sources::new()))?;
+    let (site, diagnostics) = validate::site(&loaded, true);
+    let site = match site {
+        Some(site) if !diagnostics.has_errors() => site,
+        _ => return Err(fail(Error::Content(diagnostics), loaded.sources.clone())),
+    };
+    let cache_dir = options.cache_dir();
+    let cache = images::cache::Cache::open(&cache_dir)
+        .map_err(|err| fail(Error::io(&cache_dir, err), Sources::new()))?;
+    let keep = images::cache_keys(&images::plan(&site), &cache);
+    cache.gc(&keep).map_err(|err| fail(Error::io(&cache_dir, err), Sources::new()))
 }

@@ -111,15 +111,10 @@ fn write_tree(output: &Output, public: &Path) -> Result<WriteReport, Error> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(|err| Error::io(dir, err))?;
         }
-        let bytes = match &artifact.content {
-            Content::Bytes(bytes) => {
-                fs::write(&path, bytes).map_err(|err| Error::io(&path, err))?;
-                bytes.len() as u64
-            }
-            Content::CopyOf(source) => fs::copy(source, &path).map_err(|err| Error::io(source, err))?,
-        };
+        let Content::Bytes(bytes) = &artifact.content;
+        fs::write(&path, bytes).map_err(|err| Error::io(&path, err))?;
         report.files += 1;
-        report.bytes += bytes;
+        report.bytes += bytes.len() as u64;
     }
     Ok(report)
 }
@@ -179,15 +174,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("dist");
         all(&output(&[("index.html", "old")]), &out, &[("manifest.json".into(), b"{}".to_vec())]).unwrap();
-        let mut broken = output(&[("index.html", "new")]);
-        let missing = dir.path().join("gone.jpg");
-        broken.insert(
-            "z.jpg".to_owned(),
-            Artifact {
-                content: Content::CopyOf(missing),
-                ..Artifact::bytes(Vec::new(), "z.jpg", CacheClass::Immutable, &[])
-            },
-        );
+        // `index.html` is written first; then `index.html/x` cannot be, under a file.
+        let broken = output(&[("index.html", "new"), ("index.html/x", "unwritable")]);
         assert!(all(&broken, &out, &[]).is_err());
         assert_eq!(fs::read_to_string(out.join("public/index.html")).unwrap(), "old");
         assert_eq!(fs::read_to_string(out.join("manifest.json")).unwrap(), "{}");

@@ -21,7 +21,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location, Sources};
 use crate::error::Error;
 use crate::model::SitePath;
 
-pub(crate) use files::{FileFact, FileFacts};
+pub(crate) use files::{FileFact, FileFacts, hex_sha256};
 pub(crate) use raw::{RawConfig, RawDrop};
 pub(crate) use theme::ThemeFiles;
 

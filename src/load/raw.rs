@@ -67,6 +67,8 @@ pub(crate) struct RawImageSettings {
     pub(crate) formats: Option<S<Vec<S<String>>>>,
     pub(crate) quality: Option<S<RawQuality>>,
     pub(crate) max_megapixels: Option<S<ScalarText>>,
+    pub(crate) avif_speed: Option<S<ScalarText>>,
+    pub(crate) avif_chroma: Option<S<ScalarText>>,
 }
 
 /// `images.quality:` in `dropgen.yaml`, one encoder quality per output format.

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::Error;
-use crate::images::ImageUrls;
+use crate::images::Images;
 use crate::model::Site;
 use crate::output::{Content, Output};
 
@@ -113,7 +113,7 @@ pub struct BuildTime {
 }
 
 /// Describes every file of `output`.
-pub(crate) fn build(site: &Site, output: &Output, images: &ImageUrls, time: BuildTime) -> UploadManifest {
+pub(crate) fn build(site: &Site, output: &Output, images: &Images, time: BuildTime) -> UploadManifest {
     let delivery = &site.config.delivery;
     let mut files = BTreeMap::new();
     for (path, artifact) in output.iter() {
@@ -205,15 +205,19 @@ fn transitions(site: &Site) -> Vec<Transition> {
     transitions.into_iter().map(|(_, transition)| transition).collect()
 }
 
-fn prewarm(site: &Site, images: &ImageUrls) -> Vec<String> {
+fn prewarm(site: &Site, images: &Images) -> Vec<String> {
     let base = &site.config.base_url;
     let absolute =
         |path: &str| base.join(path.trim_start_matches('/')).map(|url| url.to_string()).unwrap_or_default();
     let mut urls: Vec<String> =
         site.drops.iter().map(|drop| absolute(&format!("{}/", drop.slug.as_str()))).collect();
     for drop in &site.drops {
-        if let Some(hero) = images.get(&drop.hero.source) {
-            let url = absolute(hero);
+        // Every width of the format nearly every browser picks (the first `<source>`): which
+        // width a visitor needs depends on their screen.
+        let Some(hero) = images.get(&drop.hero.source) else { continue };
+        let Some(&preferred) = hero.formats().first() else { continue };
+        for variant in hero.of_format(preferred) {
+            let url = absolute(&variant.url);
             if !urls.contains(&url) {
                 urls.push(url);
             }

@@ -78,6 +78,28 @@ pub struct ImageSettings {
     pub quality: Quality,
     /// Sources with more pixels than this many million are refused before decoding.
     pub max_megapixels: u32,
+    /// libaom's speed, 0 (slowest, smallest) to 10.
+    pub avif_speed: u8,
+    pub avif_chroma: AvifChroma,
+}
+
+/// How AVIF stores colour: at a quarter of the resolution of brightness (4:2:0, smaller), or
+/// at full resolution (4:4:4, sharper colour edges).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AvifChroma {
+    Yuv420,
+    Yuv444,
+}
+
+impl AvifChroma {
+    pub const ALL: [AvifChroma; 2] = [AvifChroma::Yuv420, AvifChroma::Yuv444];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AvifChroma::Yuv420 => "4:2:0",
+            AvifChroma::Yuv444 => "4:4:4",
+        }
+    }
 }
 
 /// Modern output formats.
@@ -114,6 +136,9 @@ impl Default for ImageSettings {
             quality: Quality { avif: 60, webp: 80, jpeg: 82 },
             // A 24-megapixel camera photo fits with room to spare; a 20000×20000 bomb does not.
             max_megapixels: 100,
+            // Chosen by measurement against sharp (bench/README.md).
+            avif_speed: 6,
+            avif_chroma: AvifChroma::Yuv420,
         }
     }
 }
@@ -209,4 +234,6 @@ pub struct ImageRef {
     pub facts: ImageFacts,
     /// Where the reference is written, for errors found later (e.g. while encoding).
     pub location: Location,
+    /// The field holding the path, e.g. `products[0].images[1].src`.
+    pub field: String,
 }

@@ -7,7 +7,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use super::markdown;
-use crate::images::ImageUrls;
+use crate::images::{Images, PublishedImage, placeholder_class};
 use crate::model::{Drop, ImageRef, Money, Product, Site, Timestamp};
 
 /// `site` in every template.
@@ -75,15 +75,92 @@ pub(crate) struct DropContext {
     pub(crate) json_ld: String,
 }
 
+/// One image as `<picture>` markup needs it.
 #[derive(Debug, Serialize)]
 pub(crate) struct ImageContext {
-    /// Root-relative URL.
+    /// The fallback (JPEG, or PNG with transparency) at a middle width, for `<img src>`.
     pub(crate) url: String,
-    /// Absolute URL, for `og:image`.
-    pub(crate) absolute_url: String,
+    /// Every width of the fallback, for `<img srcset>`.
+    pub(crate) srcset: String,
+    /// AVIF and WebP, in the configured order, for `<source>` elements.
+    pub(crate) sources: Vec<SourceContext>,
+    /// Of the largest variant, for `width` and `height`: the aspect ratio, so nothing shifts.
     pub(crate) width: u32,
     pub(crate) height: u32,
     pub(crate) alt: String,
+    /// `ph-rrggbb`, the class that paints the average colour until the image loads; empty for
+    /// transparent images.
+    pub(crate) placeholder_class: String,
+    /// The variant social networks should show (a fallback about 1200 wide), absolute.
+    pub(crate) og: OgImageContext,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct SourceContext {
+    #[serde(rename = "type")]
+    pub(crate) mime: &'static str,
+    pub(crate) srcset: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct OgImageContext {
+    pub(crate) url: String,
+    #[serde(rename = "type")]
+    pub(crate) mime: &'static str,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+}
+
+/// Widths of the fallback a browser without `srcset` or a social network is given.
+const FALLBACK_SRC_WIDTH: u32 = 1280;
+const OG_IMAGE_WIDTH: u32 = 1200;
+
+fn image_context(base_url: &url::Url, image: &ImageRef, published: Option<&PublishedImage>) -> ImageContext {
+    let Some(published) = published else {
+        // Only when the image stage failed, and then the build fails too.
+        return ImageContext {
+            url: String::new(),
+            srcset: String::new(),
+            sources: Vec::new(),
+            width: image.facts.width,
+            height: image.facts.height,
+            alt: image.alt.clone(),
+            placeholder_class: String::new(),
+            og: OgImageContext { url: String::new(), mime: "", width: 0, height: 0 },
+        };
+    };
+    let srcset = |format| {
+        published.of_format(format).map(|v| format!("{} {}w", v.url, v.width)).collect::<Vec<_>>().join(", ")
+    };
+    let fallback_format = published.fallback_format();
+    let fallbacks: Vec<_> = published.of_format(fallback_format).collect();
+    // The widest at most `limit`, else the narrowest.
+    let pick = |limit: u32| fallbacks.iter().rev().find(|v| v.width <= limit).or(fallbacks.first()).copied();
+    let src = pick(FALLBACK_SRC_WIDTH);
+    let og = fallbacks.iter().find(|v| v.width >= OG_IMAGE_WIDTH).or(fallbacks.last()).copied();
+    ImageContext {
+        url: src.map(|v| v.url.clone()).unwrap_or_default(),
+        srcset: srcset(fallback_format),
+        sources: published
+            .formats()
+            .into_iter()
+            .filter(|&format| format != fallback_format)
+            .map(|format| SourceContext { mime: format.mime(), srcset: srcset(format) })
+            .collect(),
+        width: published.width,
+        height: published.height,
+        alt: image.alt.clone(),
+        placeholder_class: published.placeholder.map(placeholder_class).unwrap_or_default(),
+        og: match og {
+            Some(v) => OgImageContext {
+                url: absolute(base_url, &v.url),
+                mime: v.format.mime(),
+                width: v.width,
+                height: v.height,
+            },
+            None => OgImageContext { url: String::new(), mime: "", width: 0, height: 0 },
+        },
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -128,20 +205,11 @@ pub(crate) fn site(site: &Site) -> SiteContext {
     }
 }
 
-pub(crate) fn drop(site: &Site, drop: &Drop, images: &ImageUrls) -> DropContext {
+pub(crate) fn drop(site: &Site, drop: &Drop, images: &Images) -> DropContext {
     let base_url = &site.config.base_url;
     let url = format!("/{}/", drop.slug.as_str());
     let canonical_url = absolute(base_url, &url);
-    let image = |image: &ImageRef| {
-        let url = images.get(&image.source).cloned().unwrap_or_default();
-        ImageContext {
-            absolute_url: absolute(base_url, &url),
-            url,
-            width: image.facts.width,
-            height: image.facts.height,
-            alt: image.alt.clone(),
-        }
-    };
+    let image = |image: &ImageRef| image_context(base_url, image, images.get(&image.source));
     let products: Vec<ProductContext> = drop
         .products
         .iter()
@@ -234,9 +302,9 @@ fn json_ld(drop: &Drop, canonical_url: &str, hero: &ImageContext, products: &[Pr
         .zip(products)
         .map(|(product, context): (&Product, &ProductContext)| {
             let images: Vec<&str> = if context.images.is_empty() {
-                vec![hero.absolute_url.as_str()]
+                vec![hero.og.url.as_str()]
             } else {
-                context.images.iter().map(|image| image.absolute_url.as_str()).collect()
+                context.images.iter().map(|image| image.og.url.as_str()).collect()
             };
             let mut offer = serde_json::json!({
                 "@type": "Offer",

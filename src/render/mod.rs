@@ -12,7 +12,7 @@ use tera::{Context, Tera};
 
 use crate::assets::AssetUrls;
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location, Sources};
-use crate::images::ImageUrls;
+use crate::images::Images;
 use crate::load::ThemeFiles;
 use crate::model::Site;
 use crate::output::{Artifact, CacheClass, Output};
@@ -64,7 +64,7 @@ pub(crate) fn pages(
     site: &Site,
     templates: &Templates,
     assets: &AssetUrls,
-    images: &ImageUrls,
+    images: &Images,
     output: &mut Output,
 ) -> Result<(), Diagnostics> {
     let mut diagnostics = Diagnostics::new();

@@ -88,7 +88,7 @@ pub fn run(options: ServeOptions) -> Result<(), Error> {
 
     // Problems in the content do not stop the preview: they show in the page until fixed.
     // Anything else (not a site, an unsafe `--out`) does.
-    let first_failure = match pipeline::build(&options.build) {
+    let first_failure = match pipeline::build(&options.build, &crate::progress::Silent) {
         Ok(report) => {
             print_built(&report);
             None
@@ -159,7 +159,7 @@ fn router(app: Arc<App>) -> Router {
 
 /// Runs after a change: rebuilds, then tells the open pages to reload or to show the error.
 fn rebuild(app: &App, build: &BuildOptions) {
-    let notice = match pipeline::build(build) {
+    let notice = match pipeline::build(build, &crate::progress::Silent) {
         Ok(report) => {
             print_built(&report);
             if let Some(mock) = &app.mock {

@@ -9,7 +9,7 @@ use crate::diagnostic::Kind;
 use crate::load::raw::{self, RawConfig, RawHeaders, RawPurge, ScalarText};
 use crate::load::theme::DEFAULT_THEME;
 use crate::model::{
-    CacheClass, CheckoutTemplate, Currency, Delivery, ImageFormat, ImageSettings, SiteConfig,
+    AvifChroma, CacheClass, CheckoutTemplate, Currency, Delivery, ImageFormat, ImageSettings, SiteConfig,
 };
 
 /// Accepted range of `images.widths` entries, in pixels.
@@ -424,7 +424,34 @@ impl Checker<'_> {
                 None => ok = false,
             }
         }
-        ok.then_some(ImageSettings { widths, formats, quality, max_megapixels })
+        let mut avif_speed = defaults.avif_speed;
+        if let Some(value) = &raw.avif_speed {
+            match self.integer_in(value, "images.avif_speed", 0..=10) {
+                Some(speed) => avif_speed = u8::try_from(speed).unwrap_or(10),
+                None => ok = false,
+            }
+        }
+        let mut avif_chroma = defaults.avif_chroma;
+        if let Some(value) = &raw.avif_chroma {
+            let text = value.value.0.trim();
+            match AvifChroma::ALL
+                .iter()
+                .find(|chroma| chroma.name() == text || chroma.name().replace(':', "") == text)
+            {
+                Some(chroma) => avif_chroma = *chroma,
+                None => {
+                    self.error(
+                        Kind::InvalidValue,
+                        value,
+                        "images.avif_chroma",
+                        format!("`{text}` is not a chroma subsampling dropgen knows"),
+                        "use `\"4:2:0\"` (smaller files, the default) or `\"4:4:4\"` (sharper colour edges), in quotes",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(ImageSettings { widths, formats, quality, max_megapixels, avif_speed, avif_chroma })
     }
 
     pub(super) fn integer_in(

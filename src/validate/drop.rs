@@ -335,7 +335,7 @@ impl Checker<'_> {
             }
             None => return None,
         };
-        Some(ImageRef { source: path, alt: alt?, facts, location: self.at(src) })
+        Some(ImageRef { source: path, alt: alt?, facts, location: self.at(src), field: src_field })
     }
 
     pub(super) fn product(

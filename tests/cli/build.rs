@@ -10,7 +10,7 @@ fn builds_the_basic_fixture_as_expected() {
     let site = Site::fixture("build/basic");
     let run = site.run(&["build", "--out", "out", "--now", "2026-11-23T12:00:00Z"]);
     run.success();
-    assert!(run.stderr().contains("built 1 drop(s): 20 files"), "{}", run.stderr());
+    assert!(run.stderr().contains("built 1 drop(s): 23 files"), "{}", run.stderr());
     assert!(run.stderr().contains("warning: images in markdown are not shown"), "{}", run.stderr());
     let out = site.path("out");
     let files = tree(&out);
@@ -27,12 +27,17 @@ fn builds_the_basic_fixture_as_expected() {
             "public/_assets/drops-6589ec5095.js",
             "public/_assets/drops-6589ec5095.js.br",
             "public/_assets/drops-6589ec5095.js.gz",
+            "public/_assets/placeholders-ab1e490224.css",
             "public/_assets/style-3e54bc23e7.css",
             "public/_assets/style-3e54bc23e7.css.br",
             "public/_assets/style-3e54bc23e7.css.gz",
             "public/_headers",
-            "public/_img/badge-c5cabee43c.png",
-            "public/_img/hero-aa42d15ab0.jpg",
+            // Sources smaller than every width: one size each. The AVIFs of such tiny images
+            // are larger than their WebPs, so they are dropped.
+            "public/_img/badge-0228590f3a-40.png",
+            "public/_img/badge-5456d8ad57-40.webp",
+            "public/_img/hero-22200245d6-96.jpg",
+            "public/_img/hero-4a48274fc8-96.webp",
             "public/index.html",
             "public/index.html.br",
             "public/index.html.gz",
@@ -56,9 +61,7 @@ fn builds_the_basic_fixture_as_expected() {
             assert_matches_file(&String::from_utf8_lossy(bytes), &expected.join(name));
         }
     }
-    // Images are published byte for byte until the image pipeline resizes them.
-    let hero = fs::read(out.join("public/_img/hero-aa42d15ab0.jpg")).unwrap();
-    assert_eq!(hero, fs::read(site.path("drops/launch/hero.jpg")).unwrap());
+    assert!(run.stderr().contains("2 AVIF no smaller than WebP dropped"), "{}", run.stderr());
 }
 
 /// Everything a shopper needs is in the HTML: copy, prices, options and a real buy link per
@@ -85,9 +88,10 @@ fn drop_pages_work_without_javascript() {
         r#"<iframe src="https://player.drops.test/embed/launch" title="Launch stream: Launch &lt;script&gt;"#,
         r#"loading="lazy""#,
         r#"<link rel="canonical" href="https://drops.test/launch/">"#,
-        r#"<meta property="og:image" content="https://drops.test/_img/hero-aa42d15ab0.jpg">"#,
+        r#"<meta property="og:image" content="https://drops.test/_img/hero-22200245d6-96.jpg">"#,
         r#"<script src="/_assets/drops-6589ec5095.js" integrity="sha384-"#,
-        r#"<img class="hero" src="/_img/hero-aa42d15ab0.jpg" width="96" height="64" alt="A blue gradient" loading="eager""#,
+        r#"<source type="image/webp" srcset="/_img/hero-4a48274fc8-96.webp 96w""#,
+        r#"src="/_img/hero-22200245d6-96.jpg" srcset="/_img/hero-22200245d6-96.jpg 96w" sizes="(min-width: 72rem) 41rem, (min-width: 48rem) 58vw, calc(100vw - 2rem)" width="96" height="64" alt="A blue gradient" loading="eager""#,
     ] {
         assert!(page.contains(expected), "missing {expected}\nin:\n{page}");
     }
@@ -145,8 +149,9 @@ fn output_is_identical_for_any_job_count_run_and_location() {
     let site = Site::copy_of(&crate::support::repo_root());
     let elsewhere = Site::copy_of(&crate::support::repo_root());
     let now = "2026-11-23T12:00:00Z";
-    site.run(&["build", "--out", "one", "--jobs", "1", "--now", now]).success();
-    site.run(&["build", "--out", "two", "--jobs", "2", "--now", now]).success();
+    // Separate caches, so every build encodes its images itself.
+    site.run(&["build", "--out", "one", "--jobs", "1", "--now", now, "--cache-dir", "c1"]).success();
+    site.run(&["build", "--out", "two", "--jobs", "2", "--now", now, "--cache-dir", "c2"]).success();
     elsewhere.run(&["build", "--out", "one", "--jobs", "2", "--now", now]).success();
     let one = tree(&site.path("one"));
     assert!(one.len() > 10);
@@ -206,7 +211,7 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
     let leftovers: Vec<String> = fs::read_dir(site.root())
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with('.'))
+        .filter(|name| name.starts_with('.') && name != ".dropgen-cache")
         .collect();
     assert!(leftovers.is_empty(), "staging folders left behind: {leftovers:?}");
 }
@@ -215,7 +220,7 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
 fn a_rebuild_replaces_stale_files() {
     let site = Site::fixture("build/basic");
     site.run(&["build", "--out", "out"]).success();
-    let old_hero = site.path("out/public/_img/hero-aa42d15ab0.jpg");
+    let old_hero = site.path("out/public/_img/hero-22200245d6-96.jpg");
     assert!(old_hero.exists());
     fs::copy(site.path("drops/launch/badge.png"), site.path("drops/launch/hero.png")).unwrap();
     let drop = site.read("drops/launch/drop.yaml");
@@ -229,7 +234,7 @@ fn check_validates_and_renders_but_writes_nothing() {
     let site = Site::fixture("build/basic");
     let run = site.run(&["check"]);
     run.success();
-    assert!(run.stderr().contains("checked 1 drop(s): 20 files would be written"), "{}", run.stderr());
+    assert!(run.stderr().contains("checked 1 drop(s): 23 files would be written"), "{}", run.stderr());
     assert!(!site.path("dist").exists());
 }
 

@@ -1,0 +1,514 @@
+//! Stage: IMAGES — responsive variants of every image a drop shows.
+//!
+//! `plan` is pure: the distinct sources (by content), their output sizes, formats and
+//! names. `run` does the work, in parallel at one call site: for each source, every variant
+//! found in the [`cache`] is reused; otherwise the source is decoded once (`decode`: EXIF
+//! orientation, ICC → sRGB, linear light), resized once per width (`resize`) and encoded
+//! once per format (`encode`). A `budget` of decoded pixels bounds memory whatever the
+//! number of images or threads. Pages are rendered after this stage because the markup
+//! depends on its results: an AVIF no smaller than the WebP of its width is dropped, and
+//! whether the fallback is JPEG or PNG depends on real transparency.
+
+mod budget;
+pub mod cache;
+mod decode;
+pub(crate) mod encode;
+pub(crate) mod plan;
+mod resize;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
+use crate::model::SitePath;
+use crate::output::{Artifact, CacheClass, Output};
+use crate::progress::Progress;
+
+use budget::PixelBudget;
+use cache::{Cache, CacheCounts};
+use decode::Analysis;
+use encode::{Encoding, OutputFormat};
+pub(crate) use plan::{ImagePlan, plan};
+use plan::{Size, SourcePlan};
+
+/// The folder of the upload root that holds published images. Slugs cannot start with `_`,
+/// so it can never collide with a drop page.
+pub(crate) const IMAGE_DIR: &str = "_img";
+
+/// Decoded source pixels allowed in memory at once. A 24-megapixel photo takes about 9 bytes
+/// per pixel while it is converted (8-bit plus 16-bit linear copies), so this keeps two such
+/// photos in flight, about 450 MB, whatever `--jobs` says.
+pub(crate) const PIXEL_BUDGET: u64 = 48_000_000;
+
+/// One variant of a source: which of its encodings, at which size.
+type Slot = (usize, Size);
+
+/// One published variant of a source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Variant {
+    pub(crate) format: OutputFormat,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    /// Root-relative URL.
+    pub(crate) url: String,
+    pub(crate) bytes: u64,
+}
+
+/// A source image as published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PublishedImage {
+    /// Size of the largest variant: the `width` and `height` attributes.
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    /// The average colour, shown while the image loads; none for transparent images.
+    pub(crate) placeholder: Option<[u8; 3]>,
+    /// Modern formats first, in the configured order, then the fallback; narrowest first.
+    pub(crate) variants: Vec<Variant>,
+}
+
+impl PublishedImage {
+    /// The formats present, in the order `<source>` elements should list them.
+    pub(crate) fn formats(&self) -> Vec<OutputFormat> {
+        let mut formats: Vec<OutputFormat> = Vec::new();
+        for variant in &self.variants {
+            if !formats.contains(&variant.format) {
+                formats.push(variant.format);
+            }
+        }
+        formats
+    }
+
+    pub(crate) fn of_format(&self, format: OutputFormat) -> impl Iterator<Item = &Variant> {
+        self.variants.iter().filter(move |v| v.format == format)
+    }
+
+    /// The JPEG or PNG every browser reads.
+    pub(crate) fn fallback_format(&self) -> OutputFormat {
+        self.variants.last().map_or(OutputFormat::Jpeg, |v| v.format)
+    }
+}
+
+/// What the image stage published, and how it went.
+#[derive(Debug, Default)]
+pub(crate) struct Images {
+    by_path: BTreeMap<SitePath, PublishedImage>,
+    pub(crate) stats: ImageStats,
+}
+
+impl Images {
+    pub(crate) fn get(&self, path: &SitePath) -> Option<&PublishedImage> {
+        self.by_path.get(path)
+    }
+
+    /// `.ph-rrggbb{background-color:#rrggbb}` for every placeholder colour in use, sorted: a
+    /// stylesheet rather than `style` attributes, which the site's CSP forbids.
+    pub(crate) fn placeholder_css(&self) -> String {
+        let colours: std::collections::BTreeSet<String> =
+            self.by_path.values().filter_map(|image| image.placeholder).map(hex_colour).collect();
+        let mut css = String::new();
+        for colour in colours {
+            let _ = writeln!(css, ".ph-{colour}{{background-color:#{colour}}}");
+        }
+        css
+    }
+}
+
+/// The class a placeholder colour is shown with.
+pub(crate) fn placeholder_class(colour: [u8; 3]) -> String {
+    format!("ph-{}", hex_colour(colour))
+}
+
+fn hex_colour([r, g, b]: [u8; 3]) -> String {
+    format!("{r:02x}{g:02x}{b:02x}")
+}
+
+/// Counts and times for the build summary and the benchmark.
+#[derive(Clone, Debug, Default)]
+pub struct ImageStats {
+    pub sources: usize,
+    /// Sources decoded in this build (the rest came wholly from the cache).
+    pub decoded: usize,
+    pub variants: usize,
+    /// Variants encoded in this build.
+    pub encoded: usize,
+    /// AVIF variants dropped because the WebP of their width was no larger.
+    pub avif_dropped: usize,
+    pub cache: CacheCounts,
+    /// Bytes of the source files.
+    pub bytes_in: u64,
+    /// Bytes of the published variants.
+    pub bytes_out: u64,
+    /// Per output format (`avif`, `webp`, `jpg`, `png`).
+    pub formats: BTreeMap<&'static str, FormatStats>,
+    /// Thread time, summed over threads.
+    pub decode_time: Duration,
+    pub resize_time: Duration,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct FormatStats {
+    pub variants: usize,
+    pub bytes: u64,
+    pub megapixels: f64,
+    /// Thread time spent encoding this format in this build.
+    pub encode_time: Duration,
+}
+
+/// Everything decided for one source, by the parallel part.
+struct Processed {
+    analysis: Analysis,
+    /// `(encoding index, size) → bytes`.
+    encoded: BTreeMap<Slot, Vec<u8>>,
+    /// How many of them were encoded now; the rest came from the cache.
+    fresh: usize,
+    decoded: bool,
+    timings: Timings,
+}
+
+#[derive(Default)]
+struct Timings {
+    decode: Duration,
+    resize: Duration,
+    encode: BTreeMap<OutputFormat, Duration>,
+}
+
+/// Makes (or finds in `cache`) every planned variant and adds the published ones to `output`.
+/// Problems are errors at every place the broken image is referenced.
+pub(crate) fn run(
+    plan: &ImagePlan,
+    root: &Path,
+    cache: &Cache,
+    max_pixels: u64,
+    progress: &dyn Progress,
+    output: &mut Output,
+) -> (Images, Diagnostics) {
+    let total: usize = plan.sources.iter().map(|s| s.sizes.len() * s.encodings.len()).sum();
+    progress.start("images", total as u64);
+    let budget = PixelBudget::new(PIXEL_BUDGET.max(max_pixels.min(4 * PIXEL_BUDGET)));
+    // The one parallel call site: sources in parallel, and inside each source its widths and
+    // formats (see `process`).
+    let results: Vec<Result<Processed, String>> = plan
+        .sources
+        .par_iter()
+        .map(|source| process(source, root, cache, &budget, max_pixels, progress))
+        .collect();
+    progress.finish();
+
+    let mut images = Images::default();
+    let mut diagnostics = Diagnostics::new();
+    let mut published: Vec<Option<PublishedImage>> = Vec::with_capacity(plan.sources.len());
+    let stats = &mut images.stats;
+    for (source, result) in plan.sources.iter().zip(results) {
+        stats.sources += 1;
+        stats.bytes_in += source.facts.bytes;
+        let processed = match result {
+            Ok(processed) => processed,
+            Err(reason) => {
+                for image_use in &source.uses {
+                    diagnostics.push(
+                        Diagnostic::error(Kind::Image, image_use.location.clone(), format!("`{}` {reason}", source.path))
+                            .field(&image_use.field)
+                            .help("export the image again from the original (as JPEG, PNG or WebP) and replace the file"),
+                    );
+                }
+                published.push(None);
+                continue;
+            }
+        };
+        stats.decoded += usize::from(processed.decoded);
+        stats.encoded += processed.fresh;
+        stats.cache.misses += processed.fresh as u64;
+        stats.cache.hits += (processed.encoded.len() - processed.fresh) as u64;
+        stats.decode_time += processed.timings.decode;
+        stats.resize_time += processed.timings.resize;
+        for (format, time) in &processed.timings.encode {
+            stats.formats.entry(format.extension()).or_default().encode_time += *time;
+        }
+        published.push(Some(publish(source, &processed, stats, output)));
+    }
+    for (path, &index) in &plan.by_path {
+        if let Some(Some(image)) = published.get(index) {
+            images.by_path.insert(path.clone(), image.clone());
+        }
+    }
+    images.stats.cache.corrupt = cache.corrupt();
+    (images, diagnostics)
+}
+
+/// Applies the AVIF rule, names the variants and adds them to the output.
+fn publish(
+    source: &SourcePlan,
+    processed: &Processed,
+    stats: &mut ImageStats,
+    output: &mut Output,
+) -> PublishedImage {
+    let opaque = processed.analysis.opaque;
+    let webp_bytes: BTreeMap<Size, usize> = processed
+        .encoded
+        .iter()
+        .filter(|((index, _), _)| matches!(source.encodings[*index], Encoding::Webp { .. }))
+        .map(|((_, size), bytes)| (*size, bytes.len()))
+        .collect();
+    let mut variants = Vec::new();
+    for (index, encoding) in source.encodings.iter().enumerate() {
+        let format = encoding.format(opaque);
+        for &size in &source.sizes {
+            let Some(bytes) = processed.encoded.get(&(index, size)) else { continue };
+            if format == OutputFormat::Avif && webp_bytes.get(&size).is_some_and(|&webp| bytes.len() >= webp)
+            {
+                stats.avif_dropped += 1;
+                continue;
+            }
+            let path = plan::variant_path(source, format, encoding, size.width);
+            let format_stats = stats.formats.entry(format.extension()).or_default();
+            format_stats.variants += 1;
+            format_stats.bytes += bytes.len() as u64;
+            format_stats.megapixels += f64::from(size.width) * f64::from(size.height) / 1e6;
+            stats.variants += 1;
+            stats.bytes_out += bytes.len() as u64;
+            let mut artifact = Artifact::bytes(bytes.clone(), &path, CacheClass::Immutable, &[]);
+            artifact.tags = source.tags.clone();
+            variants.push(Variant {
+                format,
+                width: size.width,
+                height: size.height,
+                url: format!("/{path}"),
+                bytes: bytes.len() as u64,
+            });
+            output.insert(path, artifact);
+        }
+    }
+    let largest = source
+        .sizes
+        .last()
+        .copied()
+        .unwrap_or(Size { width: source.facts.width, height: source.facts.height });
+    PublishedImage {
+        width: largest.width,
+        height: largest.height,
+        placeholder: processed.analysis.placeholder,
+        variants,
+    }
+}
+
+fn analysis_key(source: &SourcePlan) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"analysis\0");
+    hasher.update(source.facts.sha256.as_bytes());
+    hasher.update(encode::PIPELINE_VERSION.as_bytes());
+    crate::output::hex(&hasher.finalize())
+}
+
+/// The cache keys of every variant of `source`, given whether it is opaque.
+fn variant_keys(source: &SourcePlan, opaque: bool) -> Vec<(Slot, String)> {
+    let mut keys = Vec::new();
+    for (index, encoding) in source.encodings.iter().enumerate() {
+        let format = encoding.format(opaque);
+        for &size in &source.sizes {
+            keys.push(((index, size), plan::cache_key(&source.facts.sha256, format, encoding, size)));
+        }
+    }
+    keys
+}
+
+/// Every cache key the current site uses, for `dropgen cache gc`. Sources whose analysis is
+/// not cached keep nothing but can lose nothing either: without it no variant was stored.
+pub(crate) fn cache_keys(plan: &ImagePlan, cache: &Cache) -> std::collections::BTreeSet<String> {
+    let mut keys = std::collections::BTreeSet::new();
+    for source in &plan.sources {
+        let key = analysis_key(source);
+        if let Some(analysis) =
+            cache.get(&key).and_then(|bytes| serde_json::from_slice::<Analysis>(&bytes).ok())
+        {
+            keys.extend(variant_keys(source, analysis.opaque).into_iter().map(|(_, key)| key));
+        }
+        keys.insert(key);
+    }
+    keys
+}
+
+/// One source: from the cache when every variant is there, otherwise decoded once under the
+/// pixel budget and fanned out to its widths and formats.
+fn process(
+    source: &SourcePlan,
+    root: &Path,
+    cache: &Cache,
+    budget: &PixelBudget,
+    max_pixels: u64,
+    progress: &dyn Progress,
+) -> Result<Processed, String> {
+    let analysis_key = analysis_key(source);
+    let cached_analysis =
+        cache.get(&analysis_key).and_then(|bytes| serde_json::from_slice::<Analysis>(&bytes).ok());
+    let mut encoded = BTreeMap::new();
+    if let Some(analysis) = cached_analysis {
+        let keys = variant_keys(source, analysis.opaque);
+        for (slot, key) in &keys {
+            if let Some(bytes) = cache.get(key) {
+                encoded.insert(*slot, bytes);
+            }
+        }
+        progress.advance(encoded.len() as u64);
+        if encoded.len() == keys.len() {
+            return Ok(Processed {
+                analysis,
+                encoded,
+                fresh: 0,
+                decoded: false,
+                timings: Timings::default(),
+            });
+        }
+    }
+
+    let _permit = budget.acquire(source.pixels());
+    let mut timings = Timings::default();
+    let start = Instant::now();
+    let bytes = std::fs::read(source.path.to_path(root)).map_err(|err| format!("cannot be read: {err}"))?;
+    if crate::load::hex_sha256(&bytes) != source.facts.sha256 {
+        return Err("changed while the site was being built".to_owned());
+    }
+    let (decoded, analysis) =
+        decode::decode(&bytes, max_pixels).map_err(|err| format!("cannot be decoded: {err}"))?;
+    drop(bytes);
+    timings.decode = start.elapsed();
+    if let Ok(json) = serde_json::to_vec(&analysis) {
+        let _ = cache.put(&analysis_key, &json);
+    }
+
+    let keys = variant_keys(source, analysis.opaque);
+    let missing: Vec<&(Slot, String)> = keys.iter().filter(|(slot, _)| !encoded.contains_key(slot)).collect();
+    let timings = Mutex::new(timings);
+    let fresh: Vec<(Slot, Vec<u8>)> = source
+        .sizes
+        .par_iter()
+        .map(|&size| -> Result<Vec<(Slot, Vec<u8>)>, String> {
+            let wanted: Vec<&&(Slot, String)> = missing.iter().filter(|((_, s), _)| *s == size).collect();
+            if wanted.is_empty() {
+                return Ok(Vec::new());
+            }
+            let start = Instant::now();
+            let pixels = resize::resize(&decoded, size).map_err(|err| format!("cannot be resized: {err}"))?;
+            lock(&timings).resize += start.elapsed();
+            wanted
+                .par_iter()
+                .map(|(slot, key)| {
+                    let encoding = &source.encodings[slot.0];
+                    let start = Instant::now();
+                    let bytes =
+                        encoding.encode(&pixels).map_err(|err| format!("cannot be converted: {err}"))?;
+                    *lock(&timings).encode.entry(encoding.format(analysis.opaque)).or_default() +=
+                        start.elapsed();
+                    let _ = cache.put(key, &bytes);
+                    progress.advance(1);
+                    Ok((*slot, bytes))
+                })
+                .collect()
+        })
+        .collect::<Result<Vec<_>, String>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    let fresh_count = fresh.len();
+    encoded.extend(fresh);
+    let timings = timings.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok(Processed { analysis, encoded, fresh: fresh_count, decoded: true, timings })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::model::{ImageFacts, ImageSettings, SourceFormat};
+
+    fn source() -> SourcePlan {
+        let settings = ImageSettings::default();
+        SourcePlan {
+            path: SitePath::from_relative(std::path::Path::new("drops/a/hero.jpg")).unwrap(),
+            stem: "hero".to_owned(),
+            facts: ImageFacts {
+                format: SourceFormat::Jpeg,
+                width: 1000,
+                height: 500,
+                bytes: 1,
+                sha256: "ab".repeat(32),
+            },
+            uses: Vec::new(),
+            tags: BTreeSet::from(["site".to_owned(), "a".to_owned()]),
+            sizes: plan::sizes(1000, 500, &[320, 640, 1280]),
+            encodings: vec![
+                Encoding::avif(&settings),
+                Encoding::webp(&settings),
+                Encoding::fallback(&settings),
+            ],
+        }
+    }
+
+    /// Fake encoder output: `avif_len` bytes of AVIF at each width, 100 of WebP and 300 of JPEG.
+    fn processed(source: &SourcePlan, avif_len: impl Fn(u32) -> usize) -> Processed {
+        let mut encoded = BTreeMap::new();
+        for &size in &source.sizes {
+            encoded.insert((0, size), vec![0; avif_len(size.width)]);
+            encoded.insert((1, size), vec![1; 100]);
+            encoded.insert((2, size), vec![2; 300]);
+        }
+        let analysis = Analysis { opaque: true, placeholder: Some([1, 2, 3]) };
+        Processed { analysis, fresh: encoded.len(), encoded, decoded: true, timings: Timings::default() }
+    }
+
+    #[test]
+    fn an_avif_no_smaller_than_its_webp_is_dropped() {
+        let source = source();
+        // 320: smaller than WebP (kept); 640: equal (dropped); 1000: larger (dropped).
+        let processed = processed(&source, |width| match width {
+            320 => 99,
+            640 => 100,
+            _ => 150,
+        });
+        let mut output = Output::default();
+        let mut stats = ImageStats::default();
+        let image = publish(&source, &processed, &mut stats, &mut output);
+        let avif: Vec<u32> = image.of_format(OutputFormat::Avif).map(|v| v.width).collect();
+        assert_eq!(avif, [320]);
+        assert_eq!(image.of_format(OutputFormat::Webp).count(), 3);
+        assert_eq!(image.fallback_format(), OutputFormat::Jpeg);
+        assert_eq!(stats.avif_dropped, 2);
+        assert_eq!(output.len(), 7, "a dropped AVIF must not be published");
+        assert!(output.iter().all(|(path, _)| !path.ends_with("-640.avif") && !path.ends_with("-1000.avif")));
+        assert_eq!((image.width, image.height), (1000, 500));
+    }
+
+    #[test]
+    fn published_variants_are_tagged_with_every_drop_that_shows_them() {
+        let source = source();
+        let mut output = Output::default();
+        publish(&source, &processed(&source, |_| 10), &mut ImageStats::default(), &mut output);
+        for (path, artifact) in output.iter() {
+            assert!(path.starts_with("_img/hero-"), "{path}");
+            assert_eq!(artifact.class, CacheClass::Immutable);
+            assert_eq!(artifact.tags, source.tags);
+        }
+    }
+
+    #[test]
+    fn placeholder_css_has_one_rule_per_colour() {
+        let mut images = Images::default();
+        let image = |placeholder| PublishedImage { width: 1, height: 1, placeholder, variants: Vec::new() };
+        let path = |name: &str| SitePath::from_relative(std::path::Path::new(name)).unwrap();
+        images.by_path.insert(path("a.jpg"), image(Some([255, 0, 16])));
+        images.by_path.insert(path("b.jpg"), image(Some([255, 0, 16])));
+        images.by_path.insert(path("c.png"), image(None));
+        assert_eq!(images.placeholder_css(), ".ph-ff0010{background-color:#ff0010}\n");
+        assert_eq!(placeholder_class([255, 0, 16]), "ph-ff0010");
+    }
+}

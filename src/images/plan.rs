@@ -1,0 +1,246 @@
+//! The pure half of the image stage: which sources, which sizes, which formats, and what every
+//! variant is called. Nothing here reads a file or a pixel, so the arithmetic is tested alone.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest, Sha256};
+
+use crate::diagnostic::Location;
+use crate::model::{ImageFacts, ImageFormat, ImageSettings, Site, SitePath};
+
+use super::encode::{self, Encoding, OutputFormat};
+
+/// Every distinct source image of the site (by content) and the variants to make of it.
+#[derive(Debug, Default)]
+pub(crate) struct ImagePlan {
+    /// In order of first reference, so everything derived from the plan is deterministic.
+    pub(crate) sources: Vec<SourcePlan>,
+    /// Which source each referenced path is; two paths with the same bytes share one.
+    pub(crate) by_path: BTreeMap<SitePath, usize>,
+}
+
+/// One distinct source image.
+#[derive(Debug)]
+pub(crate) struct SourcePlan {
+    /// The first path that refers to it: read for the pixels, and its stem names the variants.
+    pub(crate) path: SitePath,
+    pub(crate) stem: String,
+    pub(crate) facts: ImageFacts,
+    /// Every place it is referenced, for errors found while decoding.
+    pub(crate) uses: Vec<ImageUse>,
+    /// Drops that show it, for cache tags.
+    pub(crate) tags: BTreeSet<String>,
+    /// Output sizes, narrowest first.
+    pub(crate) sizes: Vec<Size>,
+    /// The encodings to make at every size, the fallback last. Whether the fallback is JPEG or
+    /// PNG depends on the pixels (real transparency), so it is settled when they are read.
+    pub(crate) encodings: Vec<Encoding>,
+}
+
+/// A reference to an image from a drop file.
+#[derive(Clone, Debug)]
+pub(crate) struct ImageUse {
+    pub(crate) location: Location,
+    pub(crate) field: String,
+}
+
+/// Pixel dimensions of one variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Size {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+}
+
+impl SourcePlan {
+    /// The source's displayed pixel count, what decoding it costs in memory.
+    pub(crate) fn pixels(&self) -> u64 {
+        u64::from(self.facts.width) * u64::from(self.facts.height)
+    }
+}
+
+/// Plans every image the site's drops refer to (heroes and product images).
+pub(crate) fn plan(site: &Site) -> ImagePlan {
+    let settings = &site.config.images;
+    let mut plan = ImagePlan::default();
+    let mut by_hash: BTreeMap<&str, usize> = BTreeMap::new();
+    for drop in &site.drops {
+        let images = std::iter::once(&drop.hero).chain(drop.products.iter().flat_map(|p| p.images.iter()));
+        for image in images {
+            let index = *by_hash.entry(image.facts.sha256.as_str()).or_insert_with(|| {
+                plan.sources.push(SourcePlan {
+                    path: image.source.clone(),
+                    stem: url_safe_stem(image.source.stem()),
+                    facts: image.facts.clone(),
+                    uses: Vec::new(),
+                    tags: BTreeSet::from(["site".to_owned()]),
+                    sizes: sizes(image.facts.width, image.facts.height, &settings.widths),
+                    encodings: encodings(settings),
+                });
+                plan.sources.len() - 1
+            });
+            let source = &mut plan.sources[index];
+            source.uses.push(ImageUse { location: image.location.clone(), field: image.field.clone() });
+            source.tags.insert(drop.slug.as_str().to_owned());
+            plan.by_path.insert(image.source.clone(), index);
+        }
+    }
+    plan
+}
+
+/// The configured widths narrower than the source, plus the source's own width capped at the
+/// widest configured one: never upscaled, and the full resolution is always on offer.
+pub(crate) fn sizes(source_width: u32, source_height: u32, widths: &[u32]) -> Vec<Size> {
+    let widest = widths.iter().copied().max().unwrap_or(source_width);
+    let top = source_width.min(widest);
+    let mut chosen: Vec<u32> = widths.iter().copied().filter(|&w| w < top).collect();
+    chosen.push(top);
+    chosen.sort_unstable();
+    chosen.dedup();
+    chosen
+        .into_iter()
+        .map(|width| Size { width, height: scaled_height(source_width, source_height, width) })
+        .collect()
+}
+
+/// The height that keeps the aspect ratio at `width`, rounded to the nearest pixel, at least 1.
+fn scaled_height(source_width: u32, source_height: u32, width: u32) -> u32 {
+    if width == source_width {
+        return source_height;
+    }
+    let exact = u64::from(source_height) * u64::from(width);
+    let rounded = (exact + u64::from(source_width) / 2) / u64::from(source_width);
+    u32::try_from(rounded.max(1)).unwrap_or(u32::MAX)
+}
+
+/// The configured modern formats, then the fallback.
+fn encodings(settings: &ImageSettings) -> Vec<Encoding> {
+    let mut list: Vec<Encoding> = settings
+        .formats
+        .iter()
+        .map(|format| match format {
+            ImageFormat::Avif => Encoding::avif(settings),
+            ImageFormat::Webp => Encoding::webp(settings),
+        })
+        .collect();
+    list.push(Encoding::fallback(settings));
+    list
+}
+
+/// What a variant is called: `_img/<stem>-<hash>-<width>.<ext>`. The hash covers the source's
+/// bytes, the format, its settings and the encoder's version, so any change that can change
+/// the bytes gives a new URL, while widths of one source share a recognisable name.
+pub(crate) fn variant_path(
+    source: &SourcePlan,
+    format: OutputFormat,
+    encoding: &Encoding,
+    width: u32,
+) -> String {
+    let hash = &name_hash(&source.facts.sha256, format, encoding)[..10];
+    format!("{}/{}-{hash}-{width}.{}", super::IMAGE_DIR, source.stem, format.extension())
+}
+
+fn name_hash(source_sha256: &str, format: OutputFormat, encoding: &Encoding) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(source_sha256.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(encoding.fingerprint(format).as_bytes());
+    crate::output::hex(&hasher.finalize())
+}
+
+/// The cache key of one variant: everything that decides its bytes.
+pub(crate) fn cache_key(
+    source_sha256: &str,
+    format: OutputFormat,
+    encoding: &Encoding,
+    size: Size,
+) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(source_sha256.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(encoding.fingerprint(format).as_bytes());
+    hasher.update(format!("\0{}x{}\0{}", size.width, size.height, encode::PIPELINE_VERSION).as_bytes());
+    crate::output::hex(&hasher.finalize())
+}
+
+/// The source's file stem in lower case with everything but ASCII letters and digits turned
+/// into single dashes, at most 60 characters; `image` when nothing is left.
+pub(crate) fn url_safe_stem(stem: &str) -> String {
+    let mut safe = String::new();
+    for c in stem.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            safe.push(c);
+        } else if !safe.is_empty() && !safe.ends_with('-') {
+            safe.push('-');
+        }
+    }
+    let safe: String = safe.trim_end_matches('-').chars().take(60).collect();
+    let safe = safe.trim_end_matches('-');
+    if safe.is_empty() { "image".to_owned() } else { safe.to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn widths(sizes: &[Size]) -> Vec<u32> {
+        sizes.iter().map(|s| s.width).collect()
+    }
+
+    #[test]
+    fn wide_sources_get_every_configured_width() {
+        let sizes = sizes(4000, 3000, &[320, 640, 960, 1280, 1920]);
+        assert_eq!(widths(&sizes), [320, 640, 960, 1280, 1920]);
+        assert_eq!(sizes[0], Size { width: 320, height: 240 });
+        assert_eq!(sizes[4], Size { width: 1920, height: 1440 });
+    }
+
+    #[test]
+    fn sources_are_never_upscaled_and_their_own_width_is_offered() {
+        assert_eq!(widths(&sizes(1000, 500, &[320, 640, 960, 1280, 1920])), [320, 640, 960, 1000]);
+        assert_eq!(widths(&sizes(960, 500, &[320, 640, 960, 1280])), [320, 640, 960]);
+        // Narrower than every configured width: the source size only.
+        assert_eq!(sizes(200, 100, &[320, 640]), [Size { width: 200, height: 100 }]);
+    }
+
+    #[test]
+    fn heights_round_to_the_nearest_pixel_and_never_reach_zero() {
+        assert_eq!(sizes(3, 2, &[2])[0], Size { width: 2, height: 1 });
+        assert_eq!(sizes(1000, 333, &[500])[0], Size { width: 500, height: 167 });
+        assert_eq!(sizes(5000, 1, &[320])[0], Size { width: 320, height: 1 });
+        assert_eq!(sizes(u32::MAX, u32::MAX, &[1])[0], Size { width: 1, height: 1 });
+    }
+
+    #[test]
+    fn unordered_or_duplicated_widths_give_ordered_unique_sizes() {
+        assert_eq!(widths(&sizes(5000, 5000, &[960, 320, 960])), [320, 960]);
+    }
+
+    #[test]
+    fn stems_become_url_safe() {
+        assert_eq!(url_safe_stem("Hero Shot (final)"), "hero-shot-final");
+        assert_eq!(url_safe_stem("ÄÖ"), "image");
+        assert_eq!(url_safe_stem("blue_herd.detail"), "blue-herd-detail");
+        assert_eq!(url_safe_stem(&format!("{}_x", "a".repeat(59))), "a".repeat(59));
+    }
+
+    #[test]
+    fn names_change_with_bytes_and_settings_but_not_with_width() {
+        let settings = ImageSettings::default();
+        let webp = Encoding::webp(&settings);
+        let sha = "ab".repeat(32);
+        let a = name_hash(&sha, OutputFormat::Webp, &webp);
+        assert_eq!(a, name_hash(&sha, OutputFormat::Webp, &webp));
+        assert_ne!(a, name_hash(&"cd".repeat(32), OutputFormat::Webp, &webp));
+        let sharper = Encoding::webp(&ImageSettings {
+            quality: crate::model::Quality { webp: 90, ..settings.quality },
+            ..settings.clone()
+        });
+        assert_ne!(a, name_hash(&sha, OutputFormat::Webp, &sharper));
+        let small = Size { width: 320, height: 200 };
+        let large = Size { width: 640, height: 400 };
+        assert_ne!(
+            cache_key(&sha, OutputFormat::Webp, &webp, small),
+            cache_key(&sha, OutputFormat::Webp, &webp, large)
+        );
+    }
+}
