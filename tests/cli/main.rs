@@ -3,6 +3,7 @@
 mod build;
 mod errors;
 mod examples;
+mod images;
 mod manifest;
 mod readme;
 mod s3;

@@ -72,6 +72,7 @@ pub(crate) fn run_in(dir: &Path, args: &[&str]) -> Run {
         .current_dir(dir)
         .env_remove("GITHUB_ACTIONS")
         .env_remove("RAYON_NUM_THREADS")
+        .env_remove("DROPGEN_CACHE_DIR")
         .env("NO_COLOR", "1")
         .env("TZ", "UTC")
         .output()

@@ -1,0 +1,309 @@
+//! The image pipeline through the real binary: markup against files on disk, the cache,
+//! broken images, and determinism.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+use crate::support::{Site, tree};
+
+const NOW: &str = "2026-11-23T12:00:00Z";
+
+fn build(site: &Site, out: &str, extra: &[&str]) -> crate::support::Run {
+    let mut args = vec!["build", "--out", out, "--now", NOW, "--cache-dir", "cache"];
+    args.extend_from_slice(extra);
+    site.run(&args)
+}
+
+/// The value of `name="…"` in one tag.
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let len = tag[start..].find('"')?;
+    Some(&tag[start..start + len])
+}
+
+/// Every `<tag …>` of a page.
+fn tags<'a>(html: &'a str, tag: &str) -> Vec<&'a str> {
+    let open = format!("<{tag} ");
+    html.match_indices(&open).map(|(at, _)| &html[at..at + html[at..].find('>').unwrap() + 1]).collect()
+}
+
+/// `(url, width)` of every candidate of a srcset.
+fn candidates(srcset: &str) -> Vec<(String, u32)> {
+    srcset
+        .split(", ")
+        .map(|candidate| {
+            let (url, width) =
+                candidate.rsplit_once(' ').unwrap_or_else(|| panic!("bad candidate `{candidate}`"));
+            (url.to_owned(), width.trim_end_matches('w').parse().unwrap())
+        })
+        .collect()
+}
+
+/// A file's format and pixel size, read from its bytes.
+fn format_and_size(bytes: &[u8]) -> (&'static str, u32, u32) {
+    if bytes.len() > 12 && &bytes[4..12] == b"ftypavif" {
+        // The `ispe` property: 4 bytes of version and flags, then width and height.
+        let at = bytes.windows(4).position(|w| w == b"ispe").expect("AVIF without ispe") + 8;
+        let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+        return ("image/avif", be(at), be(at + 4));
+    }
+    let image = image::load_from_memory(bytes).expect("a readable image");
+    let format = match image::guess_format(bytes).unwrap() {
+        image::ImageFormat::Jpeg => "image/jpeg",
+        image::ImageFormat::Png => "image/png",
+        image::ImageFormat::WebP => "image/webp",
+        other => panic!("unexpected format {other:?}"),
+    };
+    (format, image.width(), image.height())
+}
+
+fn extension_type(url: &str) -> &'static str {
+    match url.rsplit('.').next() {
+        Some("avif") => "image/avif",
+        Some("webp") => "image/webp",
+        Some("jpg") => "image/jpeg",
+        Some("png") => "image/png",
+        other => panic!("unexpected extension {other:?} in {url}"),
+    }
+}
+
+/// Checks one `<picture>` against the files: every candidate exists, has the format its
+/// `type` (or extension) says, the width its descriptor says, the `<img>`'s aspect ratio and
+/// a `<stem>-<10 hex>-<width>.<ext>` name. Returns the fallback's type.
+fn check_picture(public: &Path, picture: &str, seen: &mut BTreeSet<String>) -> &'static str {
+    let img = tags(picture, "img")[0];
+    let (width, height): (u32, u32) =
+        (attr(img, "width").unwrap().parse().unwrap(), attr(img, "height").unwrap().parse().unwrap());
+    assert!(attr(img, "sizes").is_some_and(|s| !s.is_empty()), "no sizes: {img}");
+    assert!(attr(img, "alt").is_some(), "no alt: {img}");
+    let mut sets: Vec<(Option<&str>, &str)> =
+        tags(picture, "source").iter().map(|s| (attr(s, "type"), attr(s, "srcset").unwrap())).collect();
+    for source in tags(picture, "source") {
+        assert_eq!(attr(source, "sizes"), attr(img, "sizes"), "sizes differ inside one picture");
+    }
+    sets.push((None, attr(img, "srcset").unwrap()));
+    let src = attr(img, "src").unwrap();
+    let mut fallback = "";
+    for (declared, srcset) in sets {
+        let list = candidates(srcset);
+        assert!(!list.is_empty());
+        for (url, descriptor) in &list {
+            let bytes = fs::read(public.join(url.trim_start_matches('/')))
+                .unwrap_or_else(|err| panic!("{url} is referenced but missing: {err}"));
+            let (format, file_width, file_height) = format_and_size(&bytes);
+            assert_eq!(format, declared.unwrap_or_else(|| extension_type(url)), "{url}");
+            assert_eq!(format, extension_type(url), "{url}");
+            assert_eq!(file_width, *descriptor, "{url} is not as wide as its descriptor");
+            let expected_height = f64::from(height) * f64::from(file_width) / f64::from(width);
+            assert!(
+                (f64::from(file_height) - expected_height).abs() <= 1.0,
+                "{url}: {file_width}×{file_height}, img {width}×{height}"
+            );
+            let name = url.rsplit('/').next().unwrap();
+            let (rest, _) = name.rsplit_once('.').unwrap();
+            let (rest, name_width) = rest.rsplit_once('-').unwrap();
+            let (_stem, hash) = rest.rsplit_once('-').unwrap();
+            assert_eq!(name_width, descriptor.to_string(), "{url}");
+            assert!(hash.len() == 10 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "{url}");
+            seen.insert(url.clone());
+        }
+        if declared.is_none() {
+            fallback = extension_type(&list[0].0);
+            assert!(list.iter().any(|(url, _)| url == src), "src {src} is not in the srcset");
+            let widest = list.iter().map(|(_, w)| *w).max().unwrap();
+            assert_eq!(widest, width, "the img's width should be the widest variant's");
+        }
+    }
+    fallback
+}
+
+#[test]
+fn every_picture_matches_the_files_on_disk() {
+    let site = Site::fixture("images");
+    let run = build(&site, "out", &[]);
+    run.success();
+    let public = site.path("out/public");
+    let mut seen = BTreeSet::new();
+    let mut fallbacks = Vec::new();
+    for page in ["gallery/index.html", "encore/index.html", "index.html"] {
+        let html = site.read(&format!("out/public/{page}"));
+        let pictures: Vec<&str> =
+            html.split("<picture>").skip(1).map(|p| &p[..p.find("</picture>").unwrap()]).collect();
+        assert!(!pictures.is_empty(), "{page} has no pictures");
+        for picture in pictures {
+            fallbacks.push(check_picture(&public, picture, &mut seen));
+        }
+    }
+    // Every published image is referenced, and nothing else is in `_img/`.
+    let on_disk: BTreeSet<String> = fs::read_dir(public.join("_img"))
+        .unwrap()
+        .map(|entry| format!("/_img/{}", entry.unwrap().file_name().to_string_lossy()))
+        .collect();
+    assert_eq!(on_disk, seen);
+
+    let gallery = site.read("out/public/gallery/index.html");
+    // The rotated photo is shown upright: 240×400 pixels, not 400×240.
+    assert!(gallery.contains(r#"width="240" height="400" alt="A road, upright""#), "{gallery}");
+    // Transparency keeps a PNG fallback; an opaque PNG with an alpha channel gets a JPEG.
+    let picture_of = |stem: &str| {
+        let pictures = gallery.split("<picture>").skip(1).map(|p| &p[..p.find("</picture>").unwrap()]);
+        pictures.into_iter().find(|p| p.contains(&format!("/_img/{stem}-"))).unwrap().to_owned()
+    };
+    assert!(picture_of("cutout").contains(".png 160w"));
+    assert!(picture_of("opaque-alpha").contains(".jpg 160w"));
+    assert!(fallbacks.contains(&"image/png") && fallbacks.contains(&"image/jpeg"));
+    // The same photo under two names in two drops is published once, under the name of its
+    // first reference (drops in order of their folder names: `encore` before `gallery`).
+    assert!(seen.iter().any(|url| url.starts_with("/_img/same-photo-")));
+    assert!(!seen.iter().any(|url| url.starts_with("/_img/photo-")), "{seen:?}");
+    // The hero loads first and is preloaded with the srcset of the picture's first source.
+    let hero_img = tags(&gallery, "img")
+        .into_iter()
+        .find(|img| attr(img, "class").is_some_and(|c| c.starts_with("hero")))
+        .unwrap();
+    assert_eq!(attr(hero_img, "loading"), Some("eager"));
+    assert_eq!(attr(hero_img, "fetchpriority"), Some("high"));
+    let preload =
+        tags(&gallery, "link").into_iter().find(|l| attr(l, "rel") == Some("preload")).expect("no preload");
+    let first_source = tags(&gallery, "source")[0];
+    assert_eq!(attr(preload, "imagesrcset"), attr(first_source, "srcset"));
+    assert_eq!(attr(preload, "type"), attr(first_source, "type"));
+    assert_eq!(attr(preload, "imagesizes"), attr(first_source, "sizes"));
+    // Others load lazily; opaque images carry a placeholder colour defined in the stylesheet.
+    let product_imgs: Vec<&str> = tags(&gallery, "img")
+        .into_iter()
+        .filter(|img| attr(img, "class").is_some_and(|c| c.starts_with("product-image")))
+        .collect();
+    assert!(product_imgs.iter().all(|img| attr(img, "loading") == Some("lazy")));
+    let hero_class = attr(hero_img, "class").unwrap();
+    let placeholder = hero_class.split(' ').find(|c| c.starts_with("ph-")).expect("hero has no placeholder");
+    let css_link = tags(&gallery, "link")
+        .into_iter()
+        .find(|l| attr(l, "href").is_some_and(|h| h.contains("placeholders-")))
+        .unwrap();
+    let css = site.read(&format!("out/public{}", attr(css_link, "href").unwrap()));
+    assert!(css.contains(&format!(".{placeholder}{{background-color:#{}}}", &placeholder[3..])), "{css}");
+    // og:image is an absolute JPEG URL with its real size.
+    assert!(
+        gallery.contains(r#"<meta property="og:image" content="https://images.drops.test/_img/same-photo-"#)
+    );
+}
+
+#[test]
+fn a_warm_rebuild_encodes_nothing_and_changes_encode_only_what_changed() {
+    let site = Site::fixture("images");
+    let cold = build(&site, "out", &[]);
+    cold.success();
+    assert!(cold.stderr().contains("5 decoded, 30 encoded"), "{}", cold.stderr());
+    let first = tree(&site.path("out/public"));
+
+    let warm = build(&site, "out", &[]);
+    warm.success();
+    assert!(warm.stderr().contains("0 decoded, 0 encoded; cache 30 hit(s), 0 miss(es)"), "{}", warm.stderr());
+    assert!(warm.stderr().contains("encode none"), "{}", warm.stderr());
+    assert!(first == tree(&site.path("out/public")), "a warm rebuild changed the output");
+
+    // New copy text: pages change, images are all reused.
+    let drop = site.read("drops/gallery/drop.yaml").replace("One of each kind", "Every kind");
+    site.write("drops/gallery/drop.yaml", &drop);
+    let text = build(&site, "out", &[]);
+    text.success();
+    assert!(text.stderr().contains("0 decoded, 0 encoded"), "{}", text.stderr());
+
+    // One new photo: only its variants are encoded (tiny.png has 3 formats at 1 width).
+    let replacement = image::RgbImage::from_fn(100, 60, |x, y| image::Rgb([x as u8, y as u8, 9]));
+    replacement.save(site.path("drops/gallery/tiny.png")).unwrap();
+    let one = build(&site, "out", &[]);
+    one.success();
+    assert!(one.stderr().contains("1 decoded, 3 encoded; cache 27 hit(s), 3 miss(es)"), "{}", one.stderr());
+}
+
+#[test]
+fn damaged_cache_entries_are_rebuilt_not_served() {
+    let site = Site::fixture("images");
+    build(&site, "out", &[]).success();
+    let first = tree(&site.path("out/public"));
+    let mut damaged = 0;
+    for entry in walkdir::WalkDir::new(site.path("cache")).into_iter().filter_map(Result::ok) {
+        if entry.file_type().is_file() {
+            let bytes = fs::read(entry.path()).unwrap();
+            fs::write(entry.path(), &bytes[..bytes.len() / 2]).unwrap();
+            damaged += 1;
+        }
+    }
+    assert!(damaged >= 30, "only {damaged} cache entries");
+    let rebuilt = build(&site, "out", &[]);
+    rebuilt.success();
+    assert!(rebuilt.stderr().contains("damaged entries rebuilt"), "{}", rebuilt.stderr());
+    assert!(first == tree(&site.path("out/public")), "a damaged cache changed the output");
+}
+
+#[test]
+fn cache_gc_removes_only_what_the_site_no_longer_uses() {
+    let site = Site::fixture("images");
+    build(&site, "out", &[]).success();
+    let replacement = image::RgbImage::from_fn(100, 60, |x, y| image::Rgb([y as u8, x as u8, 200]));
+    replacement.save(site.path("drops/gallery/tiny.png")).unwrap();
+    build(&site, "out", &[]).success();
+    let gc = site.run(&["cache", "gc", "--cache-dir", "cache"]);
+    gc.success();
+    // The old tiny.png: its analysis and its three variants.
+    assert!(gc.stderr().contains("removed 4 entries"), "{}", gc.stderr());
+    let after = build(&site, "out", &[]);
+    after.success();
+    assert!(
+        after.stderr().contains("0 decoded, 0 encoded"),
+        "gc removed something still in use: {}",
+        after.stderr()
+    );
+}
+
+#[test]
+fn a_corrupt_image_is_an_error_at_its_reference_and_leaves_the_output_untouched() {
+    let site = Site::fixture("images");
+    build(&site, "out", &[]).success();
+    let before = tree(&site.path("out"));
+    // A PNG cut short: the header (all the validation stage reads) is intact, the pixels are not.
+    let png = fs::read(site.path("drops/gallery/cutout.png")).unwrap();
+    fs::write(site.path("drops/gallery/cutout.png"), &png[..png.len() / 2]).unwrap();
+    // A template error at the same time is reported in the same run.
+    site.write("dropgen.yaml", &format!("{}theme: custom\n", site.read("dropgen.yaml")));
+    site.write("themes/custom/templates/404.html", "{{ missing_variable.x }}");
+    let run = build(&site, "out", &[]);
+    run.failure(1);
+    let stderr = run.stderr();
+    assert!(stderr.contains("`drops/gallery/cutout.png` cannot be decoded"), "{stderr}");
+    assert!(stderr.contains("drops/gallery/drop.yaml:12:"), "{stderr}");
+    assert!(stderr.contains("products[0].images[0].src"), "{stderr}");
+    assert!(stderr.contains("export the image again"), "{stderr}");
+    assert!(stderr.contains("404"), "the template error is missing: {stderr}");
+    assert!(before == tree(&site.path("out")), "a failed build changed the output");
+}
+
+#[test]
+fn jobs_do_not_change_a_single_byte() {
+    let site = Site::fixture("images");
+    site.run(&["build", "--out", "one", "--now", NOW, "--jobs", "1", "--cache-dir", "cache-one"]).success();
+    site.run(&["build", "--out", "two", "--now", NOW, "--jobs", "2", "--cache-dir", "cache-two"]).success();
+    let one = tree(&site.path("one"));
+    assert!(one.iter().filter(|(name, _)| name.contains("/_img/")).count() == 30);
+    assert!(one == tree(&site.path("two")), "--jobs 1 and --jobs 2 differ");
+    assert!(tree(&site.path("cache-one")) == tree(&site.path("cache-two")), "the caches differ");
+}
+
+#[test]
+fn the_cache_folder_comes_from_the_flag_or_the_environment() {
+    let site = Site::fixture("images");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_dropgen"))
+        .args(["build", "--out", "out", "--quiet"])
+        .current_dir(site.root())
+        .env("DROPGEN_CACHE_DIR", site.path("from-env"))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(site.path("from-env/v1").is_dir());
+    assert!(!site.path(".dropgen-cache").exists());
+    site.run(&["build", "--out", "out", "--quiet"]).success();
+    assert!(site.path(".dropgen-cache/v1").is_dir(), "the default cache folder is in the site");
+}
