@@ -229,11 +229,7 @@ mod tests {
                 if swapped { (20, 40) } else { (40, 20) },
                 "orientation {orientation}"
             );
-            let pixels = crate::images::resize::resize(
-                &decoded,
-                crate::images::plan::Size { width: decoded.width, height: decoded.height },
-            )
-            .unwrap();
+            let pixels = crate::images::resize::resize(&decoded, decoded.width, decoded.height).unwrap();
             let at = |x: u32, y: u32| &pixels.data[((y * decoded.width + x) * 3) as usize..][..3];
             let (right, bottom) = (decoded.width - 3, 2);
             assert_eq!(

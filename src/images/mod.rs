@@ -393,7 +393,8 @@ fn process(
                 return Ok(Vec::new());
             }
             let start = Instant::now();
-            let pixels = resize::resize(&decoded, size).map_err(|err| format!("cannot be resized: {err}"))?;
+            let pixels = resize::resize(&decoded, size.width, size.height)
+                .map_err(|err| format!("cannot be resized: {err}"))?;
             lock(&timings).resize += start.elapsed();
             wanted
                 .par_iter()

@@ -5,7 +5,6 @@ use fast_image_resize::images::Image;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
 use super::decode::{Decoded, srgb_mapper};
-use super::plan::Size;
 
 /// 8-bit sRGB pixels, RGB or (when some pixel is transparent) RGBA, rows top to bottom.
 #[derive(Debug)]
@@ -34,23 +33,24 @@ impl Pixels {
     }
 }
 
-/// The source at `size`, in 8-bit sRGB. The source's own size is converted without resampling.
-pub(crate) fn resize(source: &Decoded, size: Size) -> Result<Pixels, String> {
+/// The source at `width` × `height`, in 8-bit sRGB. The source's own size is converted
+/// without resampling.
+pub(crate) fn resize(source: &Decoded, width: u32, height: u32) -> Result<Pixels, String> {
     let (u16_type, u8_type) = if source.has_alpha() {
         (PixelType::U16x4, PixelType::U8x4)
     } else {
         (PixelType::U16x3, PixelType::U8x3)
     };
-    let mut encoded = Image::new(size.width, size.height, u8_type);
-    if (size.width, size.height) == (source.width, source.height) {
+    let mut encoded = Image::new(width, height, u8_type);
+    if (width, height) == (source.width, source.height) {
         srgb_mapper().backward_map(&source.linear, &mut encoded).map_err(|err| err.to_string())?;
     } else {
-        let mut resized = Image::new(size.width, size.height, u16_type);
+        let mut resized = Image::new(width, height, u16_type);
         let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
         Resizer::new().resize(&source.linear, &mut resized, &options).map_err(|err| err.to_string())?;
         srgb_mapper().backward_map(&resized, &mut encoded).map_err(|err| err.to_string())?;
     }
-    Ok(Pixels::new(size.width, size.height, source.has_alpha(), encoded.into_vec()))
+    Ok(Pixels::new(width, height, source.has_alpha(), encoded.into_vec()))
 }
 
 #[cfg(test)]
@@ -73,7 +73,7 @@ mod tests {
         // Fine black and white stripes look mid-grey: 50 % light, sRGB 188 (a naive average
         // of the numbers gives 128, visibly too dark).
         let stripes = RgbImage::from_fn(64, 64, |x, _| if x % 2 == 0 { Rgb([0; 3]) } else { Rgb([255; 3]) });
-        let small = resize(&decoded(stripes.into()), Size { width: 8, height: 8 }).unwrap();
+        let small = resize(&decoded(stripes.into()), 8, 8).unwrap();
         let centre = small.data[(4 * 8 + 4) * 3];
         assert!((180..=196).contains(&centre), "got {centre}");
     }
@@ -87,7 +87,7 @@ mod tests {
                 64,
                 |x, _| if x < 32 { Rgba([255, 0, 0, 0]) } else { Rgba([0, 0, 255, 255]) },
             );
-        let small = resize(&decoded(image.into()), Size { width: 8, height: 8 }).unwrap();
+        let small = resize(&decoded(image.into()), 8, 8).unwrap();
         assert!(small.has_alpha());
         let edge = &small.data[(4 * 8 + 4) * 4..][..4];
         assert!(edge[0] < 16 && edge[2] > 200, "edge pixel {edge:?}");
@@ -96,7 +96,7 @@ mod tests {
     #[test]
     fn the_source_size_round_trips_exactly() {
         let image = RgbImage::from_fn(16, 16, |x, y| Rgb([(x * 16) as u8, (y * 16) as u8, 7]));
-        let same = resize(&decoded(image.clone().into()), Size { width: 16, height: 16 }).unwrap();
+        let same = resize(&decoded(image.clone().into()), 16, 16).unwrap();
         assert_eq!(same.data, image.into_raw());
     }
 }
