@@ -463,24 +463,36 @@ fn print_image_summary(stats: &ImageStats) {
         0 => String::new(),
         n => format!(", {n} damaged entries rebuilt"),
     };
-    let encode: Vec<String> = stats
-        .formats
-        .iter()
-        .filter(|(_, f)| !f.encode_time.is_zero())
-        .map(|(name, f)| format!("{name} {:.1?}", f.encode_time))
-        .collect();
-    let encode = if encode.is_empty() { "none".to_owned() } else { encode.join(", ") };
+    // Summed over threads, so it says where the work went even when stages overlap in time.
+    let thread_time = if stats.decoded == 0 && stats.encoded == 0 {
+        String::new()
+    } else {
+        let encode: Vec<String> = stats
+            .formats
+            .iter()
+            .filter(|(_, f)| !f.encode_time.is_zero())
+            .map(|(name, f)| format!("{name} {}", seconds(f.encode_time)))
+            .collect();
+        format!(
+            "; thread time: decode {}, resize {}, encode {}",
+            seconds(stats.decode_time),
+            seconds(stats.resize_time),
+            if encode.is_empty() { "none".to_owned() } else { encode.join(", ") }
+        )
+    };
     eprintln!(
-        "images: {} decoded, {} encoded; cache {} hit(s), {} miss(es){corrupt}; {} in, {} out; thread time: decode {:.1?}, resize {:.1?}, encode {encode}",
+        "images: {} decoded, {} encoded; cache {} hit(s), {} miss(es){corrupt}; {} in, {} out{thread_time}",
         stats.decoded,
         stats.encoded,
         stats.cache.hits,
         stats.cache.misses,
         human_bytes(stats.bytes_in),
         human_bytes(stats.bytes_out),
-        stats.decode_time,
-        stats.resize_time,
     );
+}
+
+fn seconds(time: std::time::Duration) -> String {
+    format!("{:.1}s", time.as_secs_f64())
 }
 
 fn human_bytes(bytes: u64) -> String {
