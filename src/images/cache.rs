@@ -102,13 +102,15 @@ impl Cache {
     }
 
     /// Deletes every entry whose key is not in `keep`, leftover temporary files, and folders of
-    /// other layouts.
+    /// other layouts (`v<number>`). Nothing else is touched, so a cache folder pointed at a
+    /// shared place (`--cache-dir ~/.cache`) loses nothing of anyone else's.
     pub(crate) fn gc(&self, keep: &BTreeSet<String>) -> io::Result<GcReport> {
         let mut report = GcReport::default();
         let root = self.dir.parent().unwrap_or(&self.dir);
         for entry in fs::read_dir(root)? {
             let entry = entry?;
-            if entry.file_name() != LAYOUT && entry.file_type()?.is_dir() {
+            let name = entry.file_name();
+            if name != LAYOUT && is_layout_name(&name.to_string_lossy()) && entry.file_type()?.is_dir() {
                 for file in WalkDir::new(entry.path()).into_iter().filter_map(Result::ok) {
                     if file.file_type().is_file() {
                         report.removed += 1;
@@ -124,6 +126,9 @@ impl Cache {
             }
             let size = file.metadata().map_or(0, |m| m.len());
             let name = file.file_name().to_string_lossy();
+            if !is_entry_name(&name) {
+                continue;
+            }
             if keep.contains(name.as_ref()) {
                 report.kept += 1;
                 report.kept_bytes += size;
@@ -135,6 +140,16 @@ impl Cache {
         }
         Ok(report)
     }
+}
+
+/// `v1`, `v2`, …: the folders this cache's layouts use.
+fn is_layout_name(name: &str) -> bool {
+    name.strip_prefix('v').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A key (64 hex digits) or one of this cache's temporary files.
+fn is_entry_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX) || (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The payload's length, if the entry ends with a matching trailer.
@@ -191,5 +206,21 @@ mod tests {
         assert_eq!((report.kept, report.removed), (1, 2));
         assert!(cache.get(KEY).is_some() && cache.get(&other).is_none());
         assert!(!dir.path().join("v0").exists());
+    }
+
+    #[test]
+    fn gc_touches_nothing_but_its_own_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        for path in ["drops/a/drop.yaml", "notes.txt", "v1/ab/README", "v1-old/ab/x", "vendor/x"] {
+            let path = dir.path().join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, b"someone else's").unwrap();
+        }
+        let report = cache.gc(&BTreeSet::new()).unwrap();
+        assert_eq!((report.kept, report.removed), (0, 0));
+        for path in ["drops/a/drop.yaml", "notes.txt", "v1/ab/README", "v1-old/ab/x", "vendor/x"] {
+            assert!(dir.path().join(path).exists(), "gc removed {path}");
+        }
     }
 }
