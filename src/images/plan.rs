@@ -87,11 +87,17 @@ pub(crate) fn plan(site: &Site) -> ImagePlan {
     plan
 }
 
+/// The tallest variant: WebP cannot encode an edge longer than this.
+pub(crate) const MAX_HEIGHT: u32 = 16_383;
+
 /// The configured widths narrower than the source, plus the source's own width capped at the
-/// widest configured one: never upscaled, and the full resolution is always on offer.
+/// widest configured one: never upscaled, and the full resolution is always on offer. Very
+/// tall sources are capped at the width that keeps them [`MAX_HEIGHT`] high.
 pub(crate) fn sizes(source_width: u32, source_height: u32, widths: &[u32]) -> Vec<Size> {
     let widest = widths.iter().copied().max().unwrap_or(source_width);
-    let top = source_width.min(widest);
+    let fits_height = u64::from(source_width) * u64::from(MAX_HEIGHT) / u64::from(source_height.max(1));
+    let fits_height = u32::try_from(fits_height).unwrap_or(u32::MAX).max(1);
+    let top = source_width.min(widest).min(fits_height);
     let mut chosen: Vec<u32> = widths.iter().copied().filter(|&w| w < top).collect();
     chosen.push(top);
     chosen.sort_unstable();
@@ -208,6 +214,16 @@ mod tests {
         assert_eq!(sizes(1000, 333, &[500])[0], Size { width: 500, height: 167 });
         assert_eq!(sizes(5000, 1, &[320])[0], Size { width: 320, height: 1 });
         assert_eq!(sizes(u32::MAX, u32::MAX, &[1])[0], Size { width: 1, height: 1 });
+    }
+
+    #[test]
+    fn very_tall_sources_are_narrowed_to_an_encodable_height() {
+        let sizes = sizes(1200, 20_000, &[320, 640, 960, 1280]);
+        assert_eq!(widths(&sizes), [320, 640, 960, 982]);
+        assert!(sizes.iter().all(|size| size.height <= MAX_HEIGHT), "{sizes:?}");
+        assert_eq!(sizes.last().unwrap().height, 16_367);
+        let needle = super::sizes(1, 100_000, &[320]);
+        assert_eq!(needle, [Size { width: 1, height: 100_000 }], "one pixel wide is as narrow as it gets");
     }
 
     #[test]
