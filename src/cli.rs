@@ -39,7 +39,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         previous_manifest: Option<PathBuf>,
     },
-    /// Validate the site and render it in memory, without writing anything.
+    /// Validate the site and render it in memory; only the image cache is written.
     Check {
         #[command(flatten)]
         site: SiteArgs,
@@ -451,7 +451,7 @@ fn print_image_summary(stats: &ImageStats) {
         .collect();
     let dropped = match stats.avif_dropped {
         0 => String::new(),
-        n => format!("; {n} AVIF no smaller than WebP dropped"),
+        n => format!("; {n} AVIF dropped (their sources had an AVIF no smaller than its WebP)"),
     };
     eprintln!(
         "images: {} source(s), {} variant(s): {}{dropped}",

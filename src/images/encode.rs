@@ -19,6 +19,14 @@ use super::resize::Pixels;
 /// encoders, so cached variants made the old way are not reused.
 pub(crate) const PIPELINE_VERSION: &str = "pipeline-1 lanczos3-linear-light icc-to-srgb";
 
+/// The Rust crates whose code decides variant bytes (decoders, colour, resize, JPEG and PNG
+/// encoders; libwebp and libaom report their own versions at run time). Part of every
+/// variant's name: a new version may change bytes, and an immutable URL must never change
+/// content. A test fails when Cargo.lock and this list disagree.
+pub(crate) const PIXEL_CRATES: &str = "fast_image_resize 6.1.0, fdeflate 0.3.7, flate2 1.1.11, \
+     image 0.25.10, image-webp 0.2.4, miniz_oxide 0.8.9, miniz_oxide 0.9.1, moxcms 0.8.1, \
+     png 0.18.1, zune-jpeg 0.5.15";
+
 /// A file format dropgen writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum OutputFormat {
@@ -109,12 +117,10 @@ impl Encoding {
             (Encoding::Webp { quality, method }, _) => {
                 format!("webp q{quality} m{method} {}", webp_version())
             }
-            (Encoding::Fallback { jpeg_quality }, OutputFormat::Jpeg) => {
-                format!("jpeg q{jpeg_quality} image-0.25")
-            }
-            (Encoding::Fallback { .. }, _) => "png image-0.25".to_owned(),
+            (Encoding::Fallback { jpeg_quality }, OutputFormat::Jpeg) => format!("jpeg q{jpeg_quality}"),
+            (Encoding::Fallback { .. }, _) => "png best adaptive".to_owned(),
         };
-        format!("{settings} {PIPELINE_VERSION}")
+        format!("{settings} {PIPELINE_VERSION} {PIXEL_CRATES}")
     }
 
     /// Encodes `pixels` (8-bit sRGB, RGB or RGBA).
@@ -288,6 +294,44 @@ pub(crate) fn webp_version() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pixel_crates_match_cargo_lock() {
+        let lock = include_str!("../../Cargo.lock");
+        let locked: Vec<String> = lock
+            .split("[[package]]")
+            .filter_map(|package| {
+                let field = |key: &str| {
+                    package
+                        .lines()
+                        .find_map(|line| line.strip_prefix(key)?.strip_prefix(" = \"")?.strip_suffix('"'))
+                };
+                Some(format!("{} {}", field("name")?, field("version")?))
+            })
+            .collect();
+        let listed: Vec<&str> = PIXEL_CRATES.split(", ").collect();
+        for crate_version in &listed {
+            assert!(
+                locked.iter().any(|l| l == crate_version),
+                "Cargo.lock has no {crate_version}: update PIXEL_CRATES"
+            );
+        }
+        for name in [
+            "fast_image_resize",
+            "fdeflate",
+            "flate2",
+            "image",
+            "image-webp",
+            "miniz_oxide",
+            "moxcms",
+            "png",
+            "zune-jpeg",
+        ] {
+            for entry in locked.iter().filter(|l| l.split(' ').next() == Some(name)) {
+                assert!(listed.contains(&entry.as_str()), "Cargo.lock has {entry}: add it to PIXEL_CRATES");
+            }
+        }
+    }
 
     fn gradient(width: u32, height: u32, alpha: Option<u8>) -> Pixels {
         let mut data = Vec::new();

@@ -6,8 +6,9 @@
 //! orientation, ICC → sRGB, linear light), resized once per width (`resize`) and encoded
 //! once per format (`encode`). A `budget` of decoded pixels bounds memory whatever the
 //! number of images or threads. Pages are rendered after this stage because the markup
-//! depends on its results: an AVIF no smaller than the WebP of its width is dropped, and
-//! whether the fallback is JPEG or PNG depends on real transparency.
+//! depends on its results: a source's AVIF set is dropped when any of its AVIFs is no smaller
+//! than the WebP of its width, and whether the fallback is JPEG or PNG depends on real
+//! transparency.
 
 mod budget;
 pub mod cache;
@@ -43,7 +44,7 @@ pub(crate) const IMAGE_DIR: &str = "_img";
 
 /// Decoded source pixels allowed in memory at once. A 24-megapixel photo takes about 9 bytes
 /// per pixel while it is converted (8-bit plus 16-bit linear copies), so this keeps two such
-/// photos in flight, about 450 MB, whatever `--jobs` says.
+/// photos in flight, about 450 MB, whatever `--jobs` says; a larger source runs alone.
 pub(crate) const PIXEL_BUDGET: u64 = 48_000_000;
 
 /// One variant of a source: which of its encodings, at which size.
@@ -190,15 +191,33 @@ pub(crate) fn run(
 ) -> (Images, Diagnostics) {
     let total: usize = plan.sources.iter().map(|s| s.sizes.len() * s.encodings.len()).sum();
     progress.start("images", total as u64);
-    let budget = PixelBudget::new(PIXEL_BUDGET.max(max_pixels.min(4 * PIXEL_BUDGET)));
+    let budget = PixelBudget::new(PIXEL_BUDGET);
+    let slots: Vec<Mutex<Option<Result<Processed, String>>>> =
+        plan.sources.iter().map(|_| Mutex::new(None)).collect();
     // The one parallel call site: sources in parallel, and inside each source its widths and
-    // formats (see `process`).
-    let results: Vec<Result<Processed, String>> = plan
-        .sources
-        .par_iter()
-        .map(|source| process(source, root, cache, &budget, max_pixels, progress))
-        .collect();
+    // formats (see `make`). Sources are admitted here, in plan order, once their pixels fit
+    // the budget; the jobs themselves never wait for it. (A job that waited while holding
+    // pixels could deadlock: a thread waiting on its own fan-out runs other queued jobs.)
+    rayon::scope(|scope| {
+        for (source, slot) in plan.sources.iter().zip(&slots) {
+            match from_cache(source, cache, progress) {
+                Cached::Complete(processed) => *lock(slot) = Some(Ok(processed)),
+                Cached::Partial(encoded) => {
+                    let permit = budget.acquire_helping(source.pixels());
+                    scope.spawn(move |_| {
+                        let result = make(source, root, cache, max_pixels, progress, encoded);
+                        drop(permit);
+                        *lock(slot) = Some(result);
+                    });
+                }
+            }
+        }
+    });
     progress.finish();
+    let results = slots.into_iter().map(|slot| {
+        let result = slot.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        result.unwrap_or_else(|| Err("was not processed: an encoder failed unexpectedly".to_owned()))
+    });
 
     let mut images = Images::default();
     let mut diagnostics = Diagnostics::new();
@@ -255,13 +274,19 @@ fn publish(
         .filter(|((index, _), _)| matches!(source.encodings[*index], Encoding::Webp { .. }))
         .map(|((_, size), bytes)| (*size, bytes.len()))
         .collect();
+    // A browser takes the first `<source>` whose type it reads and picks only from its srcset,
+    // so an AVIF set with a width missing would serve that width from a smaller, upscaled
+    // AVIF. If any AVIF is no smaller than the WebP of its width, the whole AVIF set goes.
+    let avif_loses = processed.encoded.iter().any(|((index, size), bytes)| {
+        matches!(source.encodings[*index], Encoding::Avif { .. })
+            && webp_bytes.get(size).is_some_and(|&webp| bytes.len() >= webp)
+    });
     let mut variants = Vec::new();
     for (index, encoding) in source.encodings.iter().enumerate() {
         let format = encoding.format(opaque);
         for &size in &source.sizes {
             let Some(bytes) = processed.encoded.get(&(index, size)) else { continue };
-            if format == OutputFormat::Avif && webp_bytes.get(&size).is_some_and(|&webp| bytes.len() >= webp)
-            {
+            if format == OutputFormat::Avif && avif_loses {
                 stats.avif_dropped += 1;
                 continue;
             }
@@ -302,6 +327,7 @@ fn analysis_key(source: &SourcePlan) -> String {
     hasher.update(b"analysis\0");
     hasher.update(source.facts.sha256.as_bytes());
     hasher.update(encode::PIPELINE_VERSION.as_bytes());
+    hasher.update(encode::PIXEL_CRATES.as_bytes());
     crate::output::hex(&hasher.finalize())
 }
 
@@ -317,56 +343,58 @@ fn variant_keys(source: &SourcePlan, opaque: bool) -> Vec<(Slot, String)> {
     keys
 }
 
-/// Every cache key the current site uses, for `dropgen cache gc`. Sources whose analysis is
-/// not cached keep nothing but can lose nothing either: without it no variant was stored.
+/// Every cache key the current site uses, for `dropgen cache gc`. Whether a source is opaque
+/// (JPEG or PNG fallback) is in its cached analysis; without it, both kinds are kept.
 pub(crate) fn cache_keys(plan: &ImagePlan, cache: &Cache) -> std::collections::BTreeSet<String> {
     let mut keys = std::collections::BTreeSet::new();
     for source in &plan.sources {
         let key = analysis_key(source);
-        if let Some(analysis) =
-            cache.get(&key).and_then(|bytes| serde_json::from_slice::<Analysis>(&bytes).ok())
-        {
-            keys.extend(variant_keys(source, analysis.opaque).into_iter().map(|(_, key)| key));
+        let opaque = cache.get(&key).and_then(|bytes| serde_json::from_slice::<Analysis>(&bytes).ok());
+        let kinds = match opaque {
+            Some(analysis) => vec![analysis.opaque],
+            None => vec![true, false],
+        };
+        for opaque in kinds {
+            keys.extend(variant_keys(source, opaque).into_iter().map(|(_, key)| key));
         }
         keys.insert(key);
     }
     keys
 }
 
-/// One source: from the cache when every variant is there, otherwise decoded once under the
-/// pixel budget and fanned out to its widths and formats.
-fn process(
+/// What the cache holds for one source.
+enum Cached {
+    /// Every variant: nothing to decode.
+    Complete(Processed),
+    /// Some variants, or none: the rest are made from the decoded source.
+    Partial(BTreeMap<Slot, Vec<u8>>),
+}
+
+fn from_cache(source: &SourcePlan, cache: &Cache, progress: &dyn Progress) -> Cached {
+    let cached_analysis =
+        cache.get(&analysis_key(source)).and_then(|bytes| serde_json::from_slice::<Analysis>(&bytes).ok());
+    let Some(analysis) = cached_analysis else { return Cached::Partial(BTreeMap::new()) };
+    let keys = variant_keys(source, analysis.opaque);
+    let encoded: BTreeMap<Slot, Vec<u8>> =
+        keys.iter().filter_map(|(slot, key)| cache.get(key).map(|bytes| (*slot, bytes))).collect();
+    progress.advance(encoded.len() as u64);
+    if encoded.len() < keys.len() {
+        return Cached::Partial(encoded);
+    }
+    Cached::Complete(Processed { analysis, encoded, fresh: 0, decoded: false, timings: Timings::default() })
+}
+
+/// One source whose variants are not all cached: decoded once (the caller holds its pixels in
+/// the budget) and fanned out to the missing widths and formats.
+fn make(
     source: &SourcePlan,
     root: &Path,
     cache: &Cache,
-    budget: &PixelBudget,
     max_pixels: u64,
     progress: &dyn Progress,
+    mut encoded: BTreeMap<Slot, Vec<u8>>,
 ) -> Result<Processed, String> {
     let analysis_key = analysis_key(source);
-    let cached_analysis =
-        cache.get(&analysis_key).and_then(|bytes| serde_json::from_slice::<Analysis>(&bytes).ok());
-    let mut encoded = BTreeMap::new();
-    if let Some(analysis) = cached_analysis {
-        let keys = variant_keys(source, analysis.opaque);
-        for (slot, key) in &keys {
-            if let Some(bytes) = cache.get(key) {
-                encoded.insert(*slot, bytes);
-            }
-        }
-        progress.advance(encoded.len() as u64);
-        if encoded.len() == keys.len() {
-            return Ok(Processed {
-                analysis,
-                encoded,
-                fresh: 0,
-                decoded: false,
-                timings: Timings::default(),
-            });
-        }
-    }
-
-    let _permit = budget.acquire(source.pixels());
     let mut timings = Timings::default();
     let start = Instant::now();
     let bytes = std::fs::read(source.path.to_path(root)).map_err(|err| format!("cannot be read: {err}"))?;
@@ -468,24 +496,32 @@ mod tests {
     }
 
     #[test]
-    fn an_avif_no_smaller_than_its_webp_is_dropped() {
+    fn avifs_all_smaller_than_their_webps_are_kept() {
         let source = source();
-        // 320: smaller than WebP (kept); 640: equal (dropped); 1000: larger (dropped).
-        let processed = processed(&source, |width| match width {
-            320 => 99,
-            640 => 100,
-            _ => 150,
-        });
+        let processed = processed(&source, |width| if width == 320 { 99 } else { 60 });
+        let mut stats = ImageStats::default();
+        let image = publish(&source, &processed, &mut stats, &mut Output::default());
+        let avif: Vec<u32> = image.of_format(OutputFormat::Avif).map(|v| v.width).collect();
+        assert_eq!(avif, [320, 640, 1000]);
+        assert_eq!(image.formats(), [OutputFormat::Avif, OutputFormat::Webp, OutputFormat::Jpeg]);
+        assert_eq!(stats.avif_dropped, 0);
+    }
+
+    #[test]
+    fn one_avif_no_smaller_than_its_webp_drops_the_whole_avif_set() {
+        let source = source();
+        // 320 and 1000 are smaller than their WebP; 640 is equal, so no width may be served
+        // as AVIF: the browser would pick a narrower AVIF over the 640 WebP.
+        let processed = processed(&source, |width| if width == 640 { 100 } else { 50 });
         let mut output = Output::default();
         let mut stats = ImageStats::default();
         let image = publish(&source, &processed, &mut stats, &mut output);
-        let avif: Vec<u32> = image.of_format(OutputFormat::Avif).map(|v| v.width).collect();
-        assert_eq!(avif, [320]);
+        assert_eq!(image.formats(), [OutputFormat::Webp, OutputFormat::Jpeg]);
         assert_eq!(image.of_format(OutputFormat::Webp).count(), 3);
         assert_eq!(image.fallback_format(), OutputFormat::Jpeg);
-        assert_eq!(stats.avif_dropped, 2);
-        assert_eq!(output.len(), 7, "a dropped AVIF must not be published");
-        assert!(output.iter().all(|(path, _)| !path.ends_with("-640.avif") && !path.ends_with("-1000.avif")));
+        assert_eq!(stats.avif_dropped, 3);
+        assert_eq!(output.len(), 6, "a dropped AVIF must not be published");
+        assert!(output.iter().all(|(path, _)| !path.ends_with(".avif")));
         assert_eq!((image.width, image.height), (1000, 500));
     }
 

@@ -70,7 +70,8 @@ fn extension_type(url: &str) -> &'static str {
 
 /// Checks one `<picture>` against the files: every candidate exists, has the format its
 /// `type` (or extension) says, the width its descriptor says, the `<img>`'s aspect ratio and
-/// a `<stem>-<10 hex>-<width>.<ext>` name. Returns the fallback's type.
+/// a `<stem>-<10 hex>-<width>.<ext>` name, and every source offers the same widths. Returns
+/// the fallback's type.
 fn check_picture(public: &Path, picture: &str, seen: &mut BTreeSet<String>) -> &'static str {
     let img = tags(picture, "img")[0];
     let (width, height): (u32, u32) =
@@ -85,7 +86,11 @@ fn check_picture(public: &Path, picture: &str, seen: &mut BTreeSet<String>) -> &
     sets.push((None, attr(img, "srcset").unwrap()));
     let src = attr(img, "src").unwrap();
     let mut fallback = "";
+    // A browser picks only from the first source it reads: each must offer every width.
+    let widths = |srcset: &str| candidates(srcset).into_iter().map(|(_, w)| w).collect::<Vec<u32>>();
+    let fallback_widths = widths(attr(img, "srcset").unwrap());
     for (declared, srcset) in sets {
+        assert_eq!(widths(srcset), fallback_widths, "{declared:?} does not offer every width");
         let list = candidates(srcset);
         assert!(!list.is_empty());
         for (url, descriptor) in &list {
