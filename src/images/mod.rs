@@ -205,7 +205,14 @@ pub(crate) fn run(
                 Cached::Partial(encoded) => {
                     let permit = budget.acquire_helping(source.pixels());
                     scope.spawn(move |_| {
-                        let result = make(source, root, cache, max_pixels, progress, encoded);
+                        // A decoder or encoder that panics on one odd file fails that image,
+                        // reported at its references like any bad image, not the whole build.
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            make(source, root, cache, max_pixels, progress, encoded)
+                        }))
+                        .unwrap_or_else(|_| {
+                            Err("could not be processed: its decoder or encoder crashed".to_owned())
+                        });
                         drop(permit);
                         *lock(slot) = Some(result);
                     });
@@ -216,7 +223,7 @@ pub(crate) fn run(
     progress.finish();
     let results = slots.into_iter().map(|slot| {
         let result = slot.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-        result.unwrap_or_else(|| Err("was not processed: an encoder failed unexpectedly".to_owned()))
+        result.unwrap_or_else(|| Err("was not processed".to_owned()))
     });
 
     let mut images = Images::default();
