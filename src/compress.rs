@@ -9,7 +9,7 @@ use std::io::Write;
 use flate2::{Compression, GzBuilder};
 use rayon::prelude::*;
 
-use crate::output::{Artifact, Content, Digest, Output};
+use crate::output::{Artifact, Digest, Output};
 
 /// Files smaller than this gain too little to be worth a second and third upload.
 pub(crate) const MIN_BYTES: usize = 1024;
@@ -19,12 +19,8 @@ pub(crate) const MIN_BYTES: usize = 1024;
 pub(crate) fn siblings(output: &mut Output) {
     let candidates: Vec<(&String, &Artifact, &[u8])> = output
         .iter()
-        .filter_map(|(path, artifact)| match &artifact.content {
-            Content::Bytes(bytes) if is_compressible(artifact.content_type) && bytes.len() >= MIN_BYTES => {
-                Some((path, artifact, bytes.as_slice()))
-            }
-            _ => None,
-        })
+        .filter(|(_, artifact)| is_compressible(artifact.content_type) && artifact.bytes.len() >= MIN_BYTES)
+        .map(|(path, artifact)| (path, artifact, artifact.bytes.as_slice()))
         .collect();
     let compressed: Vec<(String, Artifact)> = candidates
         .par_iter()
@@ -35,7 +31,7 @@ pub(crate) fn siblings(output: &mut Output) {
                 .map(|(ext, encoding, packed)| {
                     let sibling = Artifact {
                         digest: Digest::of(&packed),
-                        content: Content::Bytes(packed),
+                        bytes: packed,
                         encoding: Some(encoding),
                         variant_of: Some((*path).clone()),
                         ..(*artifact).clone()

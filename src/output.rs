@@ -19,7 +19,8 @@ pub(crate) struct Output {
 /// One output file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Artifact {
-    pub(crate) content: Content,
+    /// Produced in memory: pages, theme assets, image variants, compressed siblings.
+    pub(crate) bytes: Vec<u8>,
     pub(crate) content_type: &'static str,
     pub(crate) class: CacheClass,
     /// Cache tags (`[a-z0-9._-]`): `site` on every file, the drop slug on a drop's page and
@@ -29,13 +30,6 @@ pub(crate) struct Artifact {
     pub(crate) encoding: Option<&'static str>,
     pub(crate) variant_of: Option<String>,
     pub(crate) digest: Digest,
-}
-
-/// Where an output file's bytes come from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Content {
-    /// Produced in memory: pages, theme assets, image variants, compressed siblings.
-    Bytes(Vec<u8>),
 }
 
 /// Size and hashes of a file's bytes, as upload pipelines need them.
@@ -68,7 +62,7 @@ impl Artifact {
     pub(crate) fn bytes(bytes: Vec<u8>, path: &str, class: CacheClass, tags: &[&str]) -> Artifact {
         Artifact {
             digest: Digest::of(&bytes),
-            content: Content::Bytes(bytes),
+            bytes,
             content_type: content_type(path),
             class,
             tags: tags.iter().map(|tag| (*tag).to_owned()).collect(),

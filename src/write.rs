@@ -9,7 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::output::{Content, Output};
+use crate::output::Output;
 
 /// The upload root inside `<out>`: what the CDN pipeline publishes.
 pub const PUBLIC_DIR: &str = "public";
@@ -111,7 +111,7 @@ fn write_tree(output: &Output, public: &Path) -> Result<WriteReport, Error> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(|err| Error::io(dir, err))?;
         }
-        let Content::Bytes(bytes) = &artifact.content;
+        let bytes = &artifact.bytes;
         fs::write(&path, bytes).map_err(|err| Error::io(&path, err))?;
         report.files += 1;
         report.bytes += bytes.len() as u64;

@@ -23,7 +23,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::error::Error;
 use crate::images::Images;
 use crate::model::Site;
-use crate::output::{Content, Output};
+use crate::output::Output;
 
 /// The schema identifier; bumped on any incompatible change.
 pub const SCHEMA: &str = "dropgen.upload-manifest/1";
@@ -134,10 +134,7 @@ pub(crate) fn build(site: &Site, output: &Output, images: &Images, time: BuildTi
                 variant_of: artifact.variant_of.clone(),
                 urls: if artifact.variant_of.is_some() { Vec::new() } else { urls_of(path) },
                 cache_tags: artifact.tags.iter().cloned().collect(),
-                integrity: match (&artifact.content, is_script_or_style) {
-                    (Content::Bytes(bytes), true) => Some(crate::assets::integrity(bytes)),
-                    _ => None,
-                },
+                integrity: is_script_or_style.then(|| crate::assets::integrity(&artifact.bytes)),
                 upload_phase: artifact.class.upload_phase(),
             },
         );

@@ -139,7 +139,7 @@ impl Default for ImageSettings {
             quality: Quality { avif: 57, webp: 80, jpeg: 82 },
             // A 24-megapixel camera photo fits with room to spare; a 20000×20000 bomb does not.
             max_megapixels: 100,
-            // Chosen by measurement against sharp (bench/README.md).
+            // Chosen by measurement against sharp (README, "Benchmarks").
             avif_speed: 6,
             avif_chroma: AvifChroma::Yuv420,
         }
