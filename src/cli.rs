@@ -459,6 +459,12 @@ fn print_image_summary(stats: &ImageStats) {
         stats.variants,
         formats.join(", ")
     );
+    if let Some(encoder) = &stats.avif_encoder {
+        eprintln!(
+            "images: AVIF by {encoder}; colour at full resolution (4:4:4) in {}, 4:2:0 in {}",
+            stats.avif_444, stats.avif_420
+        );
+    }
     let corrupt = match stats.cache.corrupt {
         0 => String::new(),
         n => format!(", {n} damaged entries rebuilt"),

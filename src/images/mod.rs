@@ -10,12 +10,14 @@
 //! than the WebP of its width, and whether the fallback is JPEG or PNG depends on real
 //! transparency.
 
+mod avif;
 mod budget;
 pub mod cache;
 mod decode;
 pub(crate) mod encode;
 pub(crate) mod plan;
 mod resize;
+mod rule;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -140,6 +142,11 @@ pub struct ImageStats {
     pub encoded: usize,
     /// AVIF variants dropped because the WebP of their width was no larger.
     pub avif_dropped: usize,
+    /// Published AVIF variants with full-resolution colour (4:4:4) and with 4:2:0.
+    pub avif_444: usize,
+    pub avif_420: usize,
+    /// The AV1 encoder in use and whether it is tuned for images, when AVIF is made.
+    pub avif_encoder: Option<String>,
     pub cache: CacheCounts,
     /// Bytes of the source files.
     pub bytes_in: u64,
@@ -189,7 +196,7 @@ pub(crate) fn run(
     progress: &dyn Progress,
     output: &mut Output,
 ) -> (Images, Diagnostics) {
-    let total: usize = plan.sources.iter().map(|s| s.sizes.len() * s.encodings.len()).sum();
+    let total: usize = plan.sources.iter().map(|source| source.slots().count()).sum();
     progress.start("images", total as u64);
     let budget = PixelBudget::new(PIXEL_BUDGET);
     let slots: Vec<Mutex<Option<Result<Processed, String>>>> =
@@ -264,6 +271,10 @@ pub(crate) fn run(
         }
     }
     images.stats.cache.corrupt = cache.corrupt();
+    let makes_avif = plan.sources.iter().flat_map(|source| &source.encodings).any(Encoding::is_avif);
+    if makes_avif {
+        images.stats.avif_encoder = Some(avif::encoder().describe());
+    }
     (images, diagnostics)
 }
 
@@ -285,13 +296,12 @@ fn publish(
     // so an AVIF set with a width missing would serve that width from a smaller, upscaled
     // AVIF. If any AVIF is no smaller than the WebP of its width, the whole AVIF set goes.
     let avif_loses = processed.encoded.iter().any(|((index, size), bytes)| {
-        matches!(source.encodings[*index], Encoding::Avif { .. })
-            && webp_bytes.get(size).is_some_and(|&webp| bytes.len() >= webp)
+        source.encodings[*index].is_avif() && webp_bytes.get(size).is_some_and(|&webp| bytes.len() >= webp)
     });
     let mut variants = Vec::new();
     for (index, encoding) in source.encodings.iter().enumerate() {
         let format = encoding.format(opaque);
-        for &size in &source.sizes {
+        for &size in source.sizes_of(encoding) {
             let Some(bytes) = processed.encoded.get(&(index, size)) else { continue };
             if format == OutputFormat::Avif && avif_loses {
                 stats.avif_dropped += 1;
@@ -304,6 +314,13 @@ fn publish(
             format_stats.megapixels += f64::from(size.width) * f64::from(size.height) / 1e6;
             stats.variants += 1;
             stats.bytes_out += bytes.len() as u64;
+            if format == OutputFormat::Avif {
+                match avif::subsampling_of(bytes) {
+                    Some(avif::Subsampling::Yuv444) => stats.avif_444 += 1,
+                    Some(avif::Subsampling::Yuv420) => stats.avif_420 += 1,
+                    None => {}
+                }
+            }
             let mut artifact = Artifact::bytes(bytes.clone(), &path, CacheClass::Immutable, &[]);
             artifact.tags = source.tags.clone();
             variants.push(Variant {
@@ -340,14 +357,13 @@ fn analysis_key(source: &SourcePlan) -> String {
 
 /// The cache keys of every variant of `source`, given whether it is opaque.
 fn variant_keys(source: &SourcePlan, opaque: bool) -> Vec<(Slot, String)> {
-    let mut keys = Vec::new();
-    for (index, encoding) in source.encodings.iter().enumerate() {
-        let format = encoding.format(opaque);
-        for &size in &source.sizes {
-            keys.push(((index, size), plan::cache_key(&source.facts.sha256, format, encoding, size)));
-        }
-    }
-    keys
+    source
+        .slots()
+        .map(|(index, size)| {
+            let encoding = &source.encodings[index];
+            ((index, size), plan::cache_key(&source.facts.sha256, encoding.format(opaque), encoding, size))
+        })
+        .collect()
 }
 
 /// Every cache key the current site uses, for `dropgen cache gc`. Whether a source is opaque
@@ -482,6 +498,7 @@ mod tests {
             uses: Vec::new(),
             tags: BTreeSet::from(["site".to_owned(), "a".to_owned()]),
             sizes: plan::sizes(1000, 500, &[320, 640, 1280]),
+            fallback_sizes: plan::fallback_sizes(&plan::sizes(1000, 500, &[320, 640, 1280])),
             encodings: vec![
                 Encoding::avif(&settings),
                 Encoding::webp(&settings),
@@ -492,12 +509,17 @@ mod tests {
 
     /// Fake encoder output: `avif_len` bytes of AVIF at each width, 100 of WebP and 300 of JPEG.
     fn processed(source: &SourcePlan, avif_len: impl Fn(u32) -> usize) -> Processed {
-        let mut encoded = BTreeMap::new();
-        for &size in &source.sizes {
-            encoded.insert((0, size), vec![0; avif_len(size.width)]);
-            encoded.insert((1, size), vec![1; 100]);
-            encoded.insert((2, size), vec![2; 300]);
-        }
+        let encoded: BTreeMap<Slot, Vec<u8>> = source
+            .slots()
+            .map(|(index, size)| {
+                let bytes = match index {
+                    0 => vec![0; avif_len(size.width)],
+                    1 => vec![1; 100],
+                    _ => vec![2; 300],
+                };
+                ((index, size), bytes)
+            })
+            .collect();
         let analysis = Analysis { opaque: true, placeholder: Some([1, 2, 3]) };
         Processed { analysis, fresh: encoded.len(), encoded, decoded: true, timings: Timings::default() }
     }
@@ -527,7 +549,8 @@ mod tests {
         assert_eq!(image.of_format(OutputFormat::Webp).count(), 3);
         assert_eq!(image.fallback_format(), OutputFormat::Jpeg);
         assert_eq!(stats.avif_dropped, 3);
-        assert_eq!(output.len(), 6, "a dropped AVIF must not be published");
+        assert_eq!(image.of_format(OutputFormat::Jpeg).map(|v| v.width).collect::<Vec<_>>(), [320, 1000]);
+        assert_eq!(output.len(), 5, "a dropped AVIF must not be published");
         assert!(output.iter().all(|(path, _)| !path.ends_with(".avif")));
         assert_eq!((image.width, image.height), (1000, 500));
     }

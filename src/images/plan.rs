@@ -30,10 +30,12 @@ pub(crate) struct SourcePlan {
     pub(crate) uses: Vec<ImageUse>,
     /// Drops that show it, for cache tags.
     pub(crate) tags: BTreeSet<String>,
-    /// Output sizes, narrowest first.
+    /// Output sizes of the modern formats, narrowest first.
     pub(crate) sizes: Vec<Size>,
-    /// The encodings to make at every size, the fallback last. Whether the fallback is JPEG or
-    /// PNG depends on the pixels (real transparency), so it is settled when they are read.
+    /// The few of them the JPEG or PNG fallback is made at (see [`fallback_sizes`]).
+    pub(crate) fallback_sizes: Vec<Size>,
+    /// The encodings to make, the fallback last. Whether the fallback is JPEG or PNG depends
+    /// on the pixels (real transparency), so it is settled when they are read.
     pub(crate) encodings: Vec<Encoding>,
 }
 
@@ -56,6 +58,22 @@ impl SourcePlan {
     pub(crate) fn pixels(&self) -> u64 {
         u64::from(self.facts.width) * u64::from(self.facts.height)
     }
+
+    /// The sizes one of its encodings is made at, narrowest first.
+    pub(crate) fn sizes_of(&self, encoding: &Encoding) -> &[Size] {
+        match encoding {
+            Encoding::Fallback { .. } => &self.fallback_sizes,
+            _ => &self.sizes,
+        }
+    }
+
+    /// Every variant to make: `(index into encodings, size)`, in encoding order.
+    pub(crate) fn slots(&self) -> impl Iterator<Item = (usize, Size)> + '_ {
+        self.encodings
+            .iter()
+            .enumerate()
+            .flat_map(|(index, encoding)| self.sizes_of(encoding).iter().map(move |&size| (index, size)))
+    }
 }
 
 /// Plans every image the site's drops refer to (heroes and product images).
@@ -67,13 +85,15 @@ pub(crate) fn plan(site: &Site) -> ImagePlan {
         let images = std::iter::once(&drop.hero).chain(drop.products.iter().flat_map(|p| p.images.iter()));
         for image in images {
             let index = *by_hash.entry(image.facts.sha256.as_str()).or_insert_with(|| {
+                let sizes = sizes(image.facts.width, image.facts.height, &settings.widths);
                 plan.sources.push(SourcePlan {
                     path: image.source.clone(),
                     stem: url_safe_stem(image.source.stem()),
                     facts: image.facts.clone(),
                     uses: Vec::new(),
                     tags: BTreeSet::from(["site".to_owned()]),
-                    sizes: sizes(image.facts.width, image.facts.height, &settings.widths),
+                    fallback_sizes: fallback_sizes(&sizes),
+                    sizes,
                     encodings: encodings(settings),
                 });
                 plan.sources.len() - 1
@@ -106,6 +126,21 @@ pub(crate) fn sizes(source_width: u32, source_height: u32, widths: &[u32]) -> Ve
         .into_iter()
         .map(|width| Size { width, height: scaled_height(source_width, source_height, width) })
         .collect()
+}
+
+/// The fallback's width for social previews (`og:image`) and for browsers without `srcset`:
+/// the narrowest size at least this wide is made, else the widest.
+pub(crate) const FALLBACK_WIDE: u32 = 1200;
+
+/// The sizes of the JPEG or PNG fallback: the narrowest size and a wide one (see
+/// [`FALLBACK_WIDE`]). Only browsers that read neither AVIF nor WebP fetch it, a few percent
+/// of traffic, and at every width it was most of the output's bytes (lossless PNG above all),
+/// so two widths serve them: a small screen and everything else.
+pub(crate) fn fallback_sizes(sizes: &[Size]) -> Vec<Size> {
+    let wide = sizes.iter().find(|size| size.width >= FALLBACK_WIDE).or(sizes.last());
+    let mut chosen: Vec<Size> = sizes.first().into_iter().chain(wide).copied().collect();
+    chosen.dedup();
+    chosen
 }
 
 /// The height that keeps the aspect ratio at `width`, rounded to the nearest pixel, at least 1.
@@ -224,6 +259,16 @@ mod tests {
         assert_eq!(sizes.last().unwrap().height, 16_367);
         let needle = super::sizes(1, 100_000, &[320]);
         assert_eq!(needle, [Size { width: 1, height: 100_000 }], "one pixel wide is as narrow as it gets");
+    }
+
+    #[test]
+    fn the_fallback_is_made_narrow_and_wide_enough_for_social_previews() {
+        assert_eq!(widths(&fallback_sizes(&sizes(4000, 3000, &[320, 640, 960, 1280, 1920]))), [320, 1280]);
+        assert_eq!(widths(&fallback_sizes(&sizes(4000, 3000, &[400, 800, 1200, 1600]))), [400, 1200]);
+        // A source narrower than FALLBACK_WIDE: its own width is the wide one.
+        assert_eq!(widths(&fallback_sizes(&sizes(1000, 800, &[320, 640, 960, 1280]))), [320, 1000]);
+        assert_eq!(widths(&fallback_sizes(&sizes(200, 100, &[320, 640]))), [200]);
+        assert_eq!(fallback_sizes(&[]), []);
     }
 
     #[test]

@@ -83,19 +83,22 @@ pub struct ImageSettings {
     pub avif_chroma: AvifChroma,
 }
 
-/// How AVIF stores colour: at a quarter of the resolution of brightness (4:2:0, smaller), or
-/// at full resolution (4:4:4, sharper colour edges).
+/// How AVIF stores colour: chosen per image from its pixels (`auto`), always at a quarter of
+/// the resolution of brightness (4:2:0, smaller), or always at full resolution (4:4:4,
+/// sharper colour edges).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AvifChroma {
+    Auto,
     Yuv420,
     Yuv444,
 }
 
 impl AvifChroma {
-    pub const ALL: [AvifChroma; 2] = [AvifChroma::Yuv420, AvifChroma::Yuv444];
+    pub const ALL: [AvifChroma; 3] = [AvifChroma::Auto, AvifChroma::Yuv420, AvifChroma::Yuv444];
 
     pub fn name(self) -> &'static str {
         match self {
+            AvifChroma::Auto => "auto",
             AvifChroma::Yuv420 => "4:2:0",
             AvifChroma::Yuv444 => "4:4:4",
         }
@@ -133,15 +136,15 @@ impl Default for ImageSettings {
         ImageSettings {
             widths: vec![320, 640, 960, 1280, 1920],
             formats: vec![ImageFormat::Avif, ImageFormat::Webp],
-            // AVIF 57 at speed 6 (libaom 3.11) and WebP 80: AVIF and WebP bytes at or under
-            // sharp's defaults on the first 8 images of both benchmark corpora; 1.00x and
-            // 1.08x on all of them (README, "Benchmarks").
-            quality: Quality { avif: 57, webp: 80, jpeg: 82 },
+            // AVIF 44 (on libaom's tune=iq scale, raised for dark images: images::rule) at
+            // speed 6, and WebP 80: within 5 % of sharp's bytes and 10 % of its DSSIM on both
+            // benchmark corpora, none visibly worse (README, "Benchmarks").
+            quality: Quality { avif: 44, webp: 80, jpeg: 82 },
             // A 24-megapixel camera photo fits with room to spare; a 20000×20000 bomb does not.
             max_megapixels: 100,
             // Chosen by measurement against sharp (README, "Benchmarks").
             avif_speed: 6,
-            avif_chroma: AvifChroma::Yuv420,
+            avif_chroma: AvifChroma::Auto,
         }
     }
 }

@@ -78,9 +78,9 @@ pub(crate) struct DropContext {
 /// One image as `<picture>` markup needs it.
 #[derive(Debug, Serialize)]
 pub(crate) struct ImageContext {
-    /// The fallback (JPEG, or PNG with transparency) at a middle width, for `<img src>`.
+    /// The fallback (JPEG, or PNG with transparency) at its wide size, for `<img src>`.
     pub(crate) url: String,
-    /// Every width of the fallback, for `<img srcset>`.
+    /// Every width of the fallback (a narrow and a wide one), for `<img srcset>`.
     pub(crate) srcset: String,
     /// AVIF and WebP, in the configured order, for `<source>` elements.
     pub(crate) sources: Vec<SourceContext>,
@@ -91,7 +91,7 @@ pub(crate) struct ImageContext {
     /// `ph-rrggbb`, the class that paints the average colour until the image loads; empty for
     /// transparent images.
     pub(crate) placeholder_class: String,
-    /// The variant social networks should show (a fallback about 1200 wide), absolute.
+    /// The variant social networks should show (the wide fallback, about 1200 wide), absolute.
     pub(crate) og: OgImageContext,
 }
 
@@ -111,10 +111,6 @@ pub(crate) struct OgImageContext {
     pub(crate) height: u32,
 }
 
-/// Widths of the fallback a browser without `srcset` or a social network is given.
-const FALLBACK_SRC_WIDTH: u32 = 1280;
-const OG_IMAGE_WIDTH: u32 = 1200;
-
 fn image_context(base_url: &url::Url, image: &ImageRef, published: Option<&PublishedImage>) -> ImageContext {
     let Some(published) = published else {
         // Only when the image stage failed, and then the build fails too.
@@ -133,13 +129,11 @@ fn image_context(base_url: &url::Url, image: &ImageRef, published: Option<&Publi
         published.of_format(format).map(|v| format!("{} {}w", v.url, v.width)).collect::<Vec<_>>().join(", ")
     };
     let fallback_format = published.fallback_format();
-    let fallbacks: Vec<_> = published.of_format(fallback_format).collect();
-    // The widest at most `limit`, else the narrowest.
-    let pick = |limit: u32| fallbacks.iter().rev().find(|v| v.width <= limit).or(fallbacks.first()).copied();
-    let src = pick(FALLBACK_SRC_WIDTH);
-    let og = fallbacks.iter().find(|v| v.width >= OG_IMAGE_WIDTH).or(fallbacks.last()).copied();
+    // The image stage makes the fallback narrow and wide (`plan::fallback_sizes`): the wide one
+    // is for browsers without `srcset` and for social previews.
+    let wide = published.of_format(fallback_format).last();
     ImageContext {
-        url: src.map(|v| v.url.clone()).unwrap_or_default(),
+        url: wide.map(|v| v.url.clone()).unwrap_or_default(),
         srcset: srcset(fallback_format),
         sources: published
             .formats()
@@ -151,7 +145,7 @@ fn image_context(base_url: &url::Url, image: &ImageRef, published: Option<&Publi
         height: published.height,
         alt: image.alt.clone(),
         placeholder_class: published.placeholder.map(placeholder_class).unwrap_or_default(),
-        og: match og {
+        og: match wide {
             Some(v) => OgImageContext {
                 url: absolute(base_url, &v.url),
                 mime: v.format.mime(),

@@ -445,7 +445,7 @@ impl Checker<'_> {
                         value,
                         "images.avif_chroma",
                         format!("`{text}` is not a chroma subsampling dropgen knows"),
-                        "use `\"4:2:0\"` (smaller files, the default) or `\"4:4:4\"` (sharper colour edges), in quotes",
+                        "use `auto` (chosen per image from its pixels, the default), `\"4:2:0\"` (smaller files) or `\"4:4:4\"` (sharper colour edges), in quotes",
                     );
                     ok = false;
                 }

@@ -50,7 +50,7 @@ fn the_manifest_describes_exactly_the_upload_root() {
     let phase = |path: &str| files[path]["upload_phase"].as_u64().unwrap();
     assert!(order.windows(2).all(|pair| phase(pair[0]) <= phase(pair[1])));
     assert!(
-        order.iter().position(|p| *p == "_img/hero-a748d77f52-96.jpg")
+        order.iter().position(|p| *p == "_img/hero-93a346e3e0-96.jpg")
             < order.iter().position(|p| *p == "launch/index.html")
     );
     let page = &files["launch/index.html"];

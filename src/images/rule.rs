@@ -1,0 +1,182 @@
+//! The AVIF rule: the settings each variant is encoded with, decided from the pixels about to
+//! be encoded. Pure: pixels in, a choice out. Chosen on bench/images.sh's `dev2` corpus and
+//! checked on `dev` (README, "Benchmarks").
+//!
+//! - **Chroma** (`images.avif_chroma: auto`): 4:2:0 stores colour at a quarter of the
+//!   resolution. Where colour changes slowly (skies, gradients, soft photographs) nobody can
+//!   tell, and it saves bytes. Where colour changes within two pixels (artwork, saturated
+//!   detail, text, logos) it bleeds, and on `dev2` 4:4:4 gave up to 24 % less error for the
+//!   same bytes there. So the rule measures how much colour a 2 × 2 average would lose, as the
+//!   encoder's 4:2:0 does, and subsamples only where that loss is small.
+//! - **Quality**: libaom at speed 6 under-spends on dark, smooth areas: dark wallpapers were
+//!   the images furthest behind sharp on both corpora (up to 2.3× its error at the same bytes).
+//!   The quality is raised with the share of dark pixels, up to [`MAX_DARK_BOOST`].
+
+use super::avif::Subsampling;
+use super::resize::Pixels;
+
+/// Names the rule and its thresholds in every AVIF's fingerprint: a change here must give
+/// new names, because it changes the bytes.
+pub(crate) const RULE: &str = "avif-rule-1 420:rms<=1.5,edges<=0.3%@12 dark:+8*share(y<24)";
+
+/// A 2 × 2 block whose colour deviates from its mean by more than this (RMS over its four
+/// pixels and both chroma planes, 8-bit units) is a colour edge 4:2:0 would blur.
+const EDGE_LEVEL: f64 = 12.0;
+/// Subsample only when the colour lost over the whole image is at most this (RMS, 8-bit
+/// units)…
+const MAX_LOSS_RMS: f64 = 1.5;
+/// …and at most this share of blocks are colour edges (text and line art are few pixels of
+/// an image, but exactly what shows).
+const MAX_EDGE_SHARE: f64 = 0.003;
+/// Pixels darker than this luma (8-bit sRGB, BT.601 weights) count as dark.
+const DARK_LUMA: f64 = 24.0;
+/// The quality added to an all-dark image; a partly dark one gets its share of it.
+pub(crate) const MAX_DARK_BOOST: u8 = 8;
+
+/// The quality to add for these pixels: [`MAX_DARK_BOOST`] times the share of dark pixels,
+/// rounded. Transparent pixels (alpha below half) are left out: their colour is not seen.
+pub(crate) fn quality_boost(pixels: &Pixels) -> u8 {
+    let channels = pixels.channels();
+    let (mut seen, mut dark) = (0usize, 0usize);
+    for pixel in pixels.data.chunks_exact(channels) {
+        if channels == 4 && pixel[3] < 128 {
+            continue;
+        }
+        seen += 1;
+        let luma = 0.299 * f64::from(pixel[0]) + 0.587 * f64::from(pixel[1]) + 0.114 * f64::from(pixel[2]);
+        dark += usize::from(luma < DARK_LUMA);
+    }
+    if seen == 0 {
+        return 0;
+    }
+    // At most MAX_DARK_BOOST, so the conversion cannot truncate.
+    (f64::from(MAX_DARK_BOOST) * dark as f64 / seen as f64).round() as u8
+}
+
+/// How much colour detail 4:2:0 would remove.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct ChromaLoss {
+    /// RMS difference between each pixel's chroma and its 2 × 2 block's mean, over both
+    /// planes, in 8-bit units.
+    pub(crate) rms: f64,
+    /// Share of 2 × 2 blocks whose RMS deviation is above [`EDGE_LEVEL`].
+    pub(crate) edge_share: f64,
+}
+
+/// The subsampling for these pixels.
+pub(crate) fn choose(pixels: &Pixels) -> Subsampling {
+    let loss = measure(pixels);
+    if loss.rms <= MAX_LOSS_RMS && loss.edge_share <= MAX_EDGE_SHARE {
+        Subsampling::Yuv420
+    } else {
+        Subsampling::Yuv444
+    }
+}
+
+/// Measures the chroma (BT.601 full range, as the AVIFs are written) lost by averaging each
+/// 2 × 2 block. An odd last row or column has no block and is left out, and so is a block
+/// with a mostly transparent pixel, whose colour is not seen.
+pub(crate) fn measure(pixels: &Pixels) -> ChromaLoss {
+    let (width, height) = (pixels.width as usize, pixels.height as usize);
+    let channels = pixels.channels();
+    let sample = |x: usize, y: usize, c: usize| pixels.data.get((y * width + x) * channels + c).copied();
+    let chroma = |x: usize, y: usize| -> (f64, f64) {
+        let [r, g, b] = [0, 1, 2].map(|c| f64::from(sample(x, y, c).unwrap_or(0)));
+        (-0.168_736 * r - 0.331_264 * g + 0.5 * b, 0.5 * r - 0.418_688 * g - 0.081_312 * b)
+    };
+    let seen = |x: usize, y: usize| channels == 3 || sample(x, y, 3).is_some_and(|a| a >= 128);
+    let (mut squares, mut blocks, mut edges) = (0.0, 0usize, 0usize);
+    for y in (0..height.saturating_sub(1)).step_by(2) {
+        for x in (0..width.saturating_sub(1)).step_by(2) {
+            if !(seen(x, y) && seen(x + 1, y) && seen(x, y + 1) && seen(x + 1, y + 1)) {
+                continue;
+            }
+            let block = [chroma(x, y), chroma(x + 1, y), chroma(x, y + 1), chroma(x + 1, y + 1)];
+            let (mean_cb, mean_cr) =
+                block.iter().fold((0.0, 0.0), |(cb, cr), &(b, r)| (cb + b / 4.0, cr + r / 4.0));
+            let block_squares: f64 =
+                block.iter().map(|&(cb, cr)| (cb - mean_cb).powi(2) + (cr - mean_cr).powi(2)).sum();
+            squares += block_squares;
+            blocks += 1;
+            if (block_squares / 4.0).sqrt() > EDGE_LEVEL {
+                edges += 1;
+            }
+        }
+    }
+    if blocks == 0 {
+        return ChromaLoss { rms: 0.0, edge_share: 0.0 };
+    }
+    ChromaLoss { rms: (squares / (4 * blocks) as f64).sqrt(), edge_share: edges as f64 / blocks as f64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(width: u32, height: u32, pixel: impl Fn(u32, u32) -> [u8; 3]) -> Pixels {
+        let data = (0..height).flat_map(|y| (0..width).map(move |x| (x, y))).flat_map(|(x, y)| pixel(x, y));
+        Pixels::new(width, height, false, data.collect())
+    }
+
+    #[test]
+    fn smooth_colour_is_subsampled() {
+        // A photograph-like gradient with brightness detail but slowly changing colour.
+        let photo = image(64, 64, |x, y| {
+            let grain = ((x * 7 + y * 13) % 5) as u8 * 6;
+            [100 + (x as u8) + grain, 80 + (y as u8) + grain, 60 + grain]
+        });
+        assert_eq!(choose(&photo), Subsampling::Yuv420, "{:?}", measure(&photo));
+    }
+
+    #[test]
+    fn grey_detail_is_subsampled_whatever_its_contrast() {
+        let checker = image(32, 32, |x, y| if (x + y) % 2 == 0 { [0; 3] } else { [255; 3] });
+        let loss = measure(&checker);
+        assert!(loss.rms < 0.01, "{loss:?}");
+        assert_eq!(choose(&checker), Subsampling::Yuv420);
+    }
+
+    #[test]
+    fn red_text_on_white_keeps_full_colour() {
+        // One-pixel red strokes every eight columns: few pixels, but all of them edges.
+        let text = image(64, 64, |x, _| if x % 8 == 3 { [220, 0, 0] } else { [255; 3] });
+        let loss = measure(&text);
+        assert!(loss.edge_share > MAX_EDGE_SHARE, "{loss:?}");
+        assert_eq!(choose(&text), Subsampling::Yuv444);
+    }
+
+    #[test]
+    fn saturated_texture_keeps_full_colour() {
+        // Red and blue alternating in 2-pixel stripes: colour detail a 2 × 2 average destroys.
+        let texture = image(64, 64, |x, _| if x % 4 < 2 { [200, 30, 30] } else { [30, 30, 200] });
+        assert!(measure(&texture).rms < 0.01, "aligned 2-pixel stripes survive 2 × 2 blocks");
+        let offset = image(64, 64, |x, _| if (x + 1) % 4 < 2 { [200, 30, 30] } else { [30, 30, 200] });
+        assert_eq!(choose(&offset), Subsampling::Yuv444, "{:?}", measure(&offset));
+    }
+
+    #[test]
+    fn odd_sizes_tiny_and_transparent_images_are_measured_without_panicking() {
+        assert_eq!(measure(&image(1, 1, |_, _| [9, 9, 9])), ChromaLoss { rms: 0.0, edge_share: 0.0 });
+        let odd = image(3, 5, |x, y| [(x * 80) as u8, (y * 50) as u8, 0]);
+        assert!(measure(&odd).rms > 0.0);
+        let opaque =
+            Pixels::new(2, 2, true, vec![255, 0, 0, 255, 0, 0, 255, 255, 255, 0, 0, 255, 0, 0, 255, 255]);
+        assert_eq!(choose(&opaque), Subsampling::Yuv444);
+        // Hidden colour does not count: the same block, nearly transparent.
+        let hidden =
+            Pixels::new(2, 2, true, vec![255, 0, 0, 10, 0, 0, 255, 10, 255, 0, 0, 10, 0, 0, 255, 10]);
+        assert_eq!(choose(&hidden), Subsampling::Yuv420);
+        assert_eq!(quality_boost(&hidden), 0);
+        assert_eq!(quality_boost(&Pixels::new(0, 0, false, Vec::new())), 0);
+    }
+
+    #[test]
+    fn darker_images_get_more_quality() {
+        let night = image(32, 32, |x, y| [(x % 3) as u8, (y % 5) as u8, 12]);
+        assert_eq!(quality_boost(&night), MAX_DARK_BOOST);
+        let half = image(32, 32, |x, _| if x < 16 { [5, 5, 5] } else { [200, 180, 160] });
+        assert_eq!(quality_boost(&half), MAX_DARK_BOOST / 2);
+        let day = image(32, 32, |_, _| [120, 140, 160]);
+        assert_eq!(quality_boost(&day), 0);
+    }
+}
