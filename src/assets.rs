@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256, Sha384};
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location};
 use crate::load::ThemeFiles;
 use crate::model::Site;
-use crate::output::{Artifact, CacheClass, Output};
+use crate::output::{Artifact, CacheClass, CacheTag, Output};
 
 /// Folder of the upload root for fingerprinted theme files. Slugs cannot start with `_`.
 pub(crate) const ASSET_DIR: &str = "_assets";
@@ -59,7 +59,7 @@ pub(crate) fn collect(
     );
     output.insert(
         published.clone(),
-        Artifact::bytes(css.to_vec(), &published, CacheClass::Immutable, &["site"]),
+        Artifact::bytes(css.to_vec(), &published, CacheClass::Immutable, &[CacheTag::Site]),
     );
     for (path, file) in &theme.static_files {
         if let Some(problem) = reserved(path, site) {
@@ -82,7 +82,8 @@ pub(crate) fn collect(
             path.clone(),
             AssetUrl { url: format!("/{published}"), integrity: integrity(&file.content) },
         );
-        let artifact = Artifact::bytes(file.content.clone(), &published, class, &["site", "theme"]);
+        let artifact =
+            Artifact::bytes(file.content.clone(), &published, class, &[CacheTag::Site, CacheTag::Theme]);
         output.insert(published, artifact);
     }
     if diagnostics.is_empty() { Ok(urls) } else { Err(diagnostics) }

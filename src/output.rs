@@ -7,7 +7,7 @@ use base64::Engine as _;
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
-pub(crate) use crate::model::CacheClass;
+pub(crate) use crate::model::{CacheClass, CacheTag};
 
 /// Every file of the upload root, by path relative to it (`/`-separated, no leading `/`),
 /// in sorted order so the write stage and the manifest see one fixed order.
@@ -23,9 +23,9 @@ pub(crate) struct Artifact {
     pub(crate) bytes: Vec<u8>,
     pub(crate) content_type: &'static str,
     pub(crate) class: CacheClass,
-    /// Cache tags (`[a-z0-9._-]`): `site` on every file, the drop slug on a drop's page and
-    /// images, so a CDN can purge by tag.
-    pub(crate) tags: BTreeSet<String>,
+    /// [`CacheTag::Site`] on every file, a drop's tag on its page and images, so a CDN can
+    /// purge by tag.
+    pub(crate) tags: BTreeSet<CacheTag>,
     /// `br` or `gzip` for a precompressed sibling of `variant_of`.
     pub(crate) encoding: Option<&'static str>,
     pub(crate) variant_of: Option<String>,
@@ -59,13 +59,13 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 impl Artifact {
     /// A file produced in memory.
-    pub(crate) fn bytes(bytes: Vec<u8>, path: &str, class: CacheClass, tags: &[&str]) -> Artifact {
+    pub(crate) fn bytes(bytes: Vec<u8>, path: &str, class: CacheClass, tags: &[CacheTag]) -> Artifact {
         Artifact {
             digest: Digest::of(&bytes),
             bytes,
             content_type: content_type(path),
             class,
-            tags: tags.iter().map(|tag| (*tag).to_owned()).collect(),
+            tags: tags.iter().cloned().collect(),
             encoding: None,
             variant_of: None,
         }

@@ -15,7 +15,7 @@ use crate::images::ImageStats;
 use crate::images::cache::GcReport;
 use crate::manifest::BuildTime;
 use crate::manifest::changes::Changes;
-use crate::model::{CacheClass, Site};
+use crate::model::{CacheClass, CacheTag, Site};
 use crate::output::{Artifact, Output};
 use crate::progress::Progress;
 use crate::write::WriteReport;
@@ -182,7 +182,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
     let headers_path = manifest::headers::PATH;
     output.insert(
         headers_path.to_owned(),
-        Artifact::bytes(headers.into_bytes(), headers_path, CacheClass::Data, &["site"]),
+        Artifact::bytes(headers.into_bytes(), headers_path, CacheClass::Data, &[CacheTag::Site]),
     );
     let upload_manifest = manifest::build(&site, &output, &images, options.time);
     timed("manifest", start);

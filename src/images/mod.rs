@@ -465,7 +465,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::model::{ImageFacts, ImageSettings, SourceFormat};
+    use crate::model::{CacheTag, ImageFacts, ImageSettings, SourceFormat};
 
     fn source() -> SourcePlan {
         let settings = ImageSettings::default();
@@ -480,7 +480,7 @@ mod tests {
                 sha256: "ab".repeat(32),
             },
             uses: Vec::new(),
-            tags: BTreeSet::from(["site".to_owned(), "a".to_owned()]),
+            tags: BTreeSet::from([CacheTag::Site, CacheTag::Drop(crate::model::Slug::parse("a").unwrap())]),
             sizes: plan::sizes(1000, 500, &[320, 640, 1280]),
             encodings: vec![
                 Encoding::avif(&settings),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::Location;
-use crate::model::{ImageFacts, ImageFormat, ImageSettings, Site, SitePath};
+use crate::model::{CacheTag, ImageFacts, ImageFormat, ImageSettings, Site, SitePath};
 
 use super::encode::{self, Encoding, OutputFormat};
 
@@ -29,7 +29,7 @@ pub(crate) struct SourcePlan {
     /// Every place it is referenced, for errors found while decoding.
     pub(crate) uses: Vec<ImageUse>,
     /// Drops that show it, for cache tags.
-    pub(crate) tags: BTreeSet<String>,
+    pub(crate) tags: BTreeSet<CacheTag>,
     /// Output sizes, narrowest first.
     pub(crate) sizes: Vec<Size>,
     /// The encodings to make at every size, the fallback last. Whether the fallback is JPEG or
@@ -72,7 +72,7 @@ pub(crate) fn plan(site: &Site) -> ImagePlan {
                     stem: url_safe_stem(image.source.stem()),
                     facts: image.facts.clone(),
                     uses: Vec::new(),
-                    tags: BTreeSet::from(["site".to_owned()]),
+                    tags: BTreeSet::from([CacheTag::Site]),
                     sizes: sizes(image.facts.width, image.facts.height, &settings.widths),
                     encodings: encodings(settings),
                 });
@@ -80,7 +80,7 @@ pub(crate) fn plan(site: &Site) -> ImagePlan {
             });
             let source = &mut plan.sources[index];
             source.uses.push(ImageUse { location: image.location.clone(), field: image.field.clone() });
-            source.tags.insert(drop.slug.as_str().to_owned());
+            source.tags.insert(CacheTag::Drop(drop.slug.clone()));
             plan.by_path.insert(image.source.clone(), index);
         }
     }

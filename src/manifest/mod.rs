@@ -22,7 +22,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::error::Error;
 use crate::images::Images;
-use crate::model::Site;
+use crate::model::{CacheClass, CacheTag, Site};
 use crate::output::Output;
 
 /// The schema identifier; bumped on any incompatible change.
@@ -85,7 +85,7 @@ pub struct FileEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cdn_cache_control: Option<String>,
     /// `immutable`, `data` or `document`.
-    pub cache_class: String,
+    pub cache_class: CacheClass,
     /// `br` or `gzip` for a precompressed sibling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_encoding: Option<String>,
@@ -95,7 +95,9 @@ pub struct FileEntry {
     /// Root-relative URLs the file answers (`/x/` and `/x/index.html`); empty for
     /// precompressed siblings, which answer their original's URLs.
     pub urls: Vec<String>,
-    pub cache_tags: Vec<String>,
+    /// `_site` on every file, `_theme` on the theme's, `_index` on the index page, and a
+    /// drop's slug on its page and images.
+    pub cache_tags: Vec<CacheTag>,
     /// Subresource Integrity of scripts and stylesheets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrity: Option<String>,
@@ -129,7 +131,7 @@ pub(crate) fn build(site: &Site, output: &Output, images: &Images, time: BuildTi
                 content_type: artifact.content_type.to_owned(),
                 cache_control: headers.cache_control.clone(),
                 cdn_cache_control: headers.cdn_cache_control.clone(),
-                cache_class: artifact.class.name().to_owned(),
+                cache_class: artifact.class,
                 content_encoding: artifact.encoding.map(str::to_owned),
                 variant_of: artifact.variant_of.clone(),
                 urls: if artifact.variant_of.is_some() { Vec::new() } else { urls_of(path) },
@@ -241,6 +243,34 @@ fn rfc3339_instant(time: OffsetDateTime) -> i128 {
 
 fn parse(text: &str) -> Option<i128> {
     OffsetDateTime::parse(text, &Rfc3339).ok().map(rfc3339_instant)
+}
+
+/// Cache classes and tags are their names in every file dropgen writes or reads.
+impl Serialize for CacheClass {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for CacheClass {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        CacheClass::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{name}` is not a cache class")))
+    }
+}
+
+impl Serialize for CacheTag {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for CacheTag {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        CacheTag::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("`{name}` is not a cache tag")))
+    }
 }
 
 /// Pretty JSON with keys sorted at every level and a trailing newline: the stable form of

@@ -10,7 +10,7 @@ pub(crate) mod site_path;
 
 use std::num::NonZeroU32;
 
-pub use delivery::{CacheClass, ClassHeaders, Delivery};
+pub use delivery::{CacheClass, CacheTag, ClassHeaders, Delivery};
 pub use image::{ImageFacts, SourceFormat};
 pub use money::{Currency, Money};
 pub use site_path::SitePath;

@@ -15,7 +15,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location, Sources};
 use crate::images::Images;
 use crate::load::ThemeFiles;
 use crate::model::Site;
-use crate::output::{Artifact, CacheClass, Output};
+use crate::output::{Artifact, CacheClass, CacheTag, Output};
 
 /// Templates every theme must provide (the built-in default theme provides them all, so a
 /// site theme only has to override what it changes).
@@ -81,7 +81,7 @@ pub(crate) fn pages(
     };
 
     let mut jobs: Vec<PageJob<'_>> = Vec::new();
-    for drop in &drops {
+    for (model, drop) in site.drops.iter().zip(&drops) {
         let mut ctx = base(context::PageContext::for_drop(drop));
         ctx.insert("drop", drop);
         jobs.push(PageJob {
@@ -89,7 +89,7 @@ pub(crate) fn pages(
             path: format!("{}/index.html", drop.slug),
             what: format!("the page of `{}`", drop.file),
             class: CacheClass::Document,
-            tags: vec![drop.slug.as_str(), "site"],
+            tags: vec![CacheTag::Drop(model.slug.clone()), CacheTag::Site],
             ctx,
         });
     }
@@ -99,17 +99,17 @@ pub(crate) fn pages(
         "index.html",
         "the index page",
         CacheClass::Document,
-        vec!["index", "site"],
+        vec![CacheTag::Index, CacheTag::Site],
         ctx,
     ));
     let ctx = base(context::PageContext::not_found());
-    jobs.push(PageJob::fixed("404.html", "the 404 page", CacheClass::Document, vec!["site"], ctx));
+    jobs.push(PageJob::fixed("404.html", "the 404 page", CacheClass::Document, vec![CacheTag::Site], ctx));
     let mut ctx = base(context::PageContext::not_found());
     ctx.insert("urls", &context::sitemap_urls(site, &drops));
-    jobs.push(PageJob::fixed("sitemap.xml", "the sitemap", CacheClass::Data, vec!["site"], ctx));
+    jobs.push(PageJob::fixed("sitemap.xml", "the sitemap", CacheClass::Data, vec![CacheTag::Site], ctx));
     let mut ctx = base(context::PageContext::not_found());
     ctx.insert("sitemap_url", &format!("{}sitemap.xml", site.config.base_url));
-    jobs.push(PageJob::fixed("robots.txt", "robots.txt", CacheClass::Data, vec!["site"], ctx));
+    jobs.push(PageJob::fixed("robots.txt", "robots.txt", CacheClass::Data, vec![CacheTag::Site], ctx));
 
     for job in jobs {
         match templates.tera.render(job.template, &job.ctx) {
@@ -131,13 +131,13 @@ struct PageJob<'a> {
     /// What the page is, for error messages.
     what: String,
     class: CacheClass,
-    tags: Vec<&'a str>,
+    tags: Vec<CacheTag>,
     ctx: Context,
 }
 
 impl<'a> PageJob<'a> {
     /// A page whose output path is its template's name.
-    fn fixed(template: &'a str, what: &str, class: CacheClass, tags: Vec<&'a str>, ctx: Context) -> Self {
+    fn fixed(template: &'a str, what: &str, class: CacheClass, tags: Vec<CacheTag>, ctx: Context) -> Self {
         PageJob { template, path: template.to_owned(), what: what.to_owned(), class, tags, ctx }
     }
 }

@@ -6,6 +6,7 @@ mod examples;
 mod images;
 mod manifest;
 mod readme;
+mod regression;
 mod s3;
 mod scaffold;
 mod support;

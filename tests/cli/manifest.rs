@@ -55,7 +55,7 @@ fn the_manifest_describes_exactly_the_upload_root() {
     );
     let page = &files["launch/index.html"];
     assert_eq!(page["urls"], serde_json::json!(["/launch/", "/launch/index.html"]));
-    assert_eq!(page["cache_tags"], serde_json::json!(["launch", "site"]));
+    assert_eq!(page["cache_tags"], serde_json::json!(["_site", "launch"]));
     assert_eq!(page["cache_class"], "document");
     let sibling = &files["launch/index.html.br"];
     assert_eq!(
@@ -139,7 +139,7 @@ fn editing_a_drop_purges_its_page_and_the_index_only() {
         changes["changed"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert!(changed.contains(&"launch/index.html") && changed.contains(&"launch/index.html.br"));
     assert!(!changed.iter().any(|path| path.starts_with("other/")));
-    assert_eq!(site.read("out/purge/tags.txt"), "index\nlaunch\n");
+    assert_eq!(site.read("out/purge/tags.txt"), "_index\nlaunch\n");
     let cloudfront = json(&site, "out/purge/cloudfront-001.json");
     assert_eq!(cloudfront["Paths"]["Quantity"].as_u64(), Some(4));
     assert_eq!(cloudfront["Paths"]["Items"][2], "/launch/");

@@ -1,0 +1,56 @@
+//! Regressions, each named after the bug it pins down (issue 12, "Stages that return what
+//! they make").
+
+use std::collections::BTreeSet;
+use std::fs;
+
+use crate::support::Site;
+
+const NOW: &str = "2026-11-23T12:00:00Z";
+
+/// The basic fixture with two more drops, slugged `site` and `theme`, copies of `launch`.
+fn site_with_drops_named_like_site_tags() -> Site {
+    let site = Site::fixture("build/basic");
+    for slug in ["site", "theme"] {
+        let text = site.read("drops/launch/drop.yaml").replace("LAUNCH", &slug.to_uppercase());
+        site.write(&format!("drops/{slug}/drop.yaml"), &text);
+        for image in ["hero.jpg", "badge.png"] {
+            fs::copy(
+                site.path(&format!("drops/launch/{image}")),
+                site.path(&format!("drops/{slug}/{image}")),
+            )
+            .unwrap();
+        }
+    }
+    site
+}
+
+/// Issue 12: cache tags were one flat namespace, so a drop slugged `site` lost its tag from the
+/// purge files (they leave out the tag every file has), and one slugged `theme` shared its tag
+/// with every theme asset.
+#[test]
+fn drop_slugs_do_not_collide_with_the_sites_cache_tags() {
+    let site = site_with_drops_named_like_site_tags();
+    site.run(&["build", "--out", "out", "--now", NOW, "--cache-dir", "cache"]).success();
+    let manifest: serde_json::Value = serde_json::from_str(&site.read("out/manifest.json")).unwrap();
+    let files = manifest["files"].as_object().unwrap();
+    let tags = |path: &str| -> BTreeSet<String> {
+        files[path]["cache_tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()).collect()
+    };
+    // Every file carries the site-wide tags; the 404 page carries nothing else.
+    let site_wide = tags("404.html");
+    let purged: BTreeSet<String> = site.read("out/purge/tags.txt").lines().map(str::to_owned).collect();
+    for slug in ["site", "theme", "launch"] {
+        let own: BTreeSet<String> =
+            tags(&format!("{slug}/index.html")).difference(&site_wide).cloned().collect();
+        assert!(
+            !own.is_empty(),
+            "the drop `{slug}` has no cache tag of its own: {:?}",
+            tags(&format!("{slug}/index.html"))
+        );
+        assert!(own.is_subset(&purged), "the tag of `{slug}` is not purged: {purged:?}");
+        for (path, _) in files.iter().filter(|(path, _)| path.starts_with("_assets/")) {
+            assert!(tags(path).is_disjoint(&own), "`{path}` shares the tag of the drop `{slug}`");
+        }
+    }
+}
