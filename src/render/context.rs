@@ -8,7 +8,7 @@ use time::macros::format_description;
 
 use super::markdown;
 use crate::images::{Images, PublishedImage, placeholder_class};
-use crate::model::{Drop, ImageRef, Money, Product, Site, Timestamp};
+use crate::model::{Drop, ImageRef, Money, Product, Site, Sku, Timestamp};
 
 /// `site` in every template.
 #[derive(Debug, Serialize)]
@@ -166,6 +166,8 @@ fn image_context(base_url: &url::Url, image: &ImageRef, published: Option<&Publi
 #[derive(Debug, Serialize)]
 pub(crate) struct ProductContext {
     pub(crate) sku: String,
+    /// The product's element id, for links to it: see [`element_id`].
+    pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) price: MoneyContext,
     pub(crate) compare_at_price: Option<MoneyContext>,
@@ -215,6 +217,7 @@ pub(crate) fn drop(site: &Site, drop: &Drop, images: &Images) -> DropContext {
         .iter()
         .map(|product| ProductContext {
             sku: product.sku.as_str().to_owned(),
+            id: element_id(&product.sku),
             name: product.name.clone(),
             price: money(product.price),
             compare_at_price: product.compare_at_price.map(money),
@@ -256,6 +259,13 @@ pub(crate) fn sitemap_urls(site: &Site, drops: &[DropContext]) -> Vec<String> {
     let mut urls = vec![site.config.base_url.to_string()];
     urls.extend(drops.iter().filter(|drop| !drop.draft).map(|drop| drop.canonical_url.clone()));
     urls
+}
+
+/// A product's element id: `product-<sku>`. Never the SKU alone, which may be any name the
+/// page itself uses (`main`, the skip link's target); the prefix keeps it apart from every
+/// id the theme writes, and SKUs are unique, so ids are too.
+pub(crate) fn element_id(sku: &Sku) -> String {
+    format!("product-{}", sku.as_str())
 }
 
 fn money(money: Money) -> MoneyContext {
@@ -310,7 +320,7 @@ fn json_ld(drop: &Drop, canonical_url: &str, hero: &ImageContext, products: &[Pr
                 "@type": "Offer",
                 "price": product.price.amount(),
                 "priceCurrency": product.price.currency().code(),
-                "url": format!("{canonical_url}#{}", product.sku.as_str()),
+                "url": format!("{canonical_url}#{}", context.id),
                 "validFrom": rfc3339(drop.starts_at),
             });
             if let Some(ends_at) = drop.ends_at {

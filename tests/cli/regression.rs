@@ -54,3 +54,16 @@ fn drop_slugs_do_not_collide_with_the_sites_cache_tags() {
         }
     }
 }
+
+/// Issue 12: the SKU was the product's element id, so a valid SKU `main` took over the skip
+/// link's target.
+#[test]
+fn a_sku_cannot_take_a_landmark_id() {
+    let site = Site::fixture("build/basic");
+    site.write("drops/launch/drop.yaml", &site.read("drops/launch/drop.yaml").replace("LAUNCH-1", "main"));
+    site.run(&["build", "--out", "out", "--now", NOW, "--cache-dir", "cache"]).success();
+    let html = site.read("out/public/launch/index.html");
+    assert!(html.contains(r##"href="#main""##), "the skip link is gone");
+    assert_eq!(html.matches(r#"id="main""#).count(), 1, "two elements are `#main`");
+    assert!(html.contains(r#"data-sku="main""#));
+}
