@@ -17,11 +17,15 @@ use sha2::{Digest, Sha256, Sha384};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location};
 use crate::load::ThemeFiles;
-use crate::model::Site;
-use crate::output::{Artifact, CacheClass, CacheTag, Output};
+use crate::output::{Artifact, CacheClass, CacheTag, Claim, Output};
 
 /// Folder of the upload root for fingerprinted theme files. Slugs cannot start with `_`.
 pub(crate) const ASSET_DIR: &str = "_assets";
+
+/// What this stage generates: the fingerprinted files.
+pub(crate) fn claims() -> Vec<Claim> {
+    vec![Claim::Folder(ASSET_DIR.to_owned(), "which dropgen fills with content-hashed files".to_owned())]
+}
 
 /// Where templates find one static file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -39,12 +43,12 @@ pub(crate) const PLACEHOLDER_CSS: &str = "placeholders.css";
 /// Published URLs of the theme's static files, by their path under `static/`.
 pub(crate) type AssetUrls = BTreeMap<String, AssetUrl>;
 
-/// Plans and produces the theme's static files. A static file may not take a path that dropgen
-/// generates (pages, `_headers`, `_img/`, `_assets/`, compressed siblings), nor use characters
-/// that would need escaping in URLs and header rules.
+/// Plans and produces the theme's static files. A static file may not take a path another
+/// stage `claims` (pages, `_headers`, `_img/`, `_assets/`, compressed siblings), nor use
+/// characters that would need escaping in URLs and header rules.
 pub(crate) fn collect(
     theme: &ThemeFiles,
-    site: &Site,
+    claims: &[Claim],
     placeholder_css: &str,
     output: &mut Output,
 ) -> Result<AssetUrls, Diagnostics> {
@@ -62,7 +66,7 @@ pub(crate) fn collect(
         Artifact::bytes(css.to_vec(), &published, CacheClass::Immutable, &[CacheTag::Site]),
     );
     for (path, file) in &theme.static_files {
-        if let Some(problem) = reserved(path, site) {
+        if let Some(problem) = unpublishable(path, claims) {
             diagnostics.push(
                 Diagnostic::error(
                     Kind::Template,
@@ -84,34 +88,33 @@ pub(crate) fn collect(
         );
         let artifact =
             Artifact::bytes(file.content.clone(), &published, class, &[CacheTag::Site, CacheTag::Theme]);
-        output.insert(published, artifact);
+        output.insert_theme_file(published, artifact, &file.origin);
     }
     if diagnostics.is_empty() { Ok(urls) } else { Err(diagnostics) }
 }
 
 /// Why a static file cannot be published at `path`, if it cannot.
-fn reserved(path: &str, site: &Site) -> Option<String> {
+fn unpublishable(path: &str, claims: &[Claim]) -> Option<String> {
     let url_safe = path.split('/').all(|part| {
         !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
     });
     if !url_safe {
         return Some("has characters other than letters, digits, `.`, `_` and `-` in its name".to_owned());
     }
-    let first = path.split('/').next().unwrap_or_default();
-    let generated = ["index.html", "404.html", "sitemap.xml", "robots.txt", "_headers", PLACEHOLDER_CSS];
-    if generated.contains(&path) {
+    if path == PLACEHOLDER_CSS {
         return Some("would replace a file dropgen generates".to_owned());
     }
-    if first == ASSET_DIR || first == crate::images::IMAGE_DIR {
-        return Some(format!("is inside `{first}/`, which dropgen fills with content-hashed files"));
-    }
-    if path.ends_with(".br") || path.ends_with(".gz") {
-        return Some("ends in `.br` or `.gz`, the names of dropgen's precompressed copies".to_owned());
-    }
-    if site.drops.iter().any(|drop| drop.slug.as_str() == first) {
-        return Some(format!("is inside `{first}/`, the page of a drop"));
-    }
-    None
+    claims.iter().find_map(|claim| claim.conflict(path))
+}
+
+/// A theme file on a path that a stage generates without claiming it.
+pub(crate) fn clash(origin: &str, path: &str) -> Diagnostic {
+    Diagnostic::error(
+        Kind::Template,
+        Location::file(origin),
+        format!("the theme file takes `{path}`, which dropgen generates"),
+    )
+    .help("rename or move the file in the theme's `static/` folder")
 }
 
 /// The hydration script's path under `static/`, as templates name it (`assets['drops.js']`).

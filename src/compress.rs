@@ -9,10 +9,15 @@ use std::io::Write;
 use flate2::{Compression, GzBuilder};
 use rayon::prelude::*;
 
-use crate::output::{Artifact, Digest, Output};
+use crate::output::{Artifact, Claim, Digest, Output};
 
 /// Files smaller than this gain too little to be worth a second and third upload.
 pub(crate) const MIN_BYTES: usize = 1024;
+
+/// What this stage generates: a sibling of any file.
+pub(crate) fn claims() -> Vec<Claim> {
+    vec![Claim::Suffixes(&[".br", ".gz"], "the names of dropgen's precompressed copies")]
+}
 
 /// Adds `<path>.br` and `<path>.gz` for every compressible text file of at least
 /// [`MIN_BYTES`], keeping only siblings that are actually smaller.

@@ -148,7 +148,15 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
 
     // Pages are rendered even when an image failed, so template problems show in the same run.
     let start = Instant::now();
-    let asset_urls = match assets::collect(&loaded.theme, &site, &images.placeholder_css(), &mut output) {
+    let claims = [
+        render::claims(&site),
+        images::claims(),
+        assets::claims(),
+        compress::claims(),
+        manifest::headers::claims(),
+    ]
+    .concat();
+    let asset_urls = match assets::collect(&loaded.theme, &claims, &images.placeholder_css(), &mut output) {
         Ok(urls) => urls,
         Err(asset_errors) => {
             diagnostics.extend(asset_errors);
@@ -169,7 +177,8 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
         .filter(|(_, artifact)| artifact.class == CacheClass::Data && artifact.variant_of.is_none())
         .map(|(path, _)| path.clone())
         .collect();
-    let (headers, rules) = manifest::headers::render(&site, &asset_urls, &data_paths);
+    let pages = render::page_patterns(&site);
+    let (headers, rules) = manifest::headers::render(&site, &asset_urls, &data_paths, &pages);
     if rules > manifest::headers::MAX_RULES {
         diagnostics.push(Diagnostic::warning(
             Kind::InvalidValue,
@@ -184,6 +193,18 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
         headers_path.to_owned(),
         Artifact::bytes(headers.into_bytes(), headers_path, CacheClass::Data, &[CacheTag::Site]),
     );
+    for clash in output.clashes() {
+        match &clash.theme_file {
+            Some(origin) => diagnostics.push(assets::clash(origin, &clash.path)),
+            None => {
+                let error = Error::Internal(format!("two stages generate `{}`", clash.path));
+                return Err(fail(error, sources));
+            }
+        }
+    }
+    if diagnostics.has_errors() {
+        return Err(fail(Error::Content(diagnostics), sources));
+    }
     let upload_manifest = manifest::build(&site, &output, &images, options.time);
     timed("manifest", start);
 

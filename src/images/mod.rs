@@ -42,6 +42,12 @@ use plan::{Size, SourcePlan};
 /// so it can never collide with a drop page.
 pub(crate) const IMAGE_DIR: &str = "_img";
 
+/// What this stage generates.
+pub(crate) fn claims() -> Vec<crate::output::Claim> {
+    let what = "which dropgen fills with content-hashed files".to_owned();
+    vec![crate::output::Claim::Folder(IMAGE_DIR.to_owned(), what)]
+}
+
 /// Decoded source pixels allowed in memory at once. A 24-megapixel photo takes about 9 bytes
 /// per pixel while it is converted (8-bit plus 16-bit linear copies), so this keeps two such
 /// photos in flight, about 450 MB, whatever `--jobs` says; a larger source runs alone.

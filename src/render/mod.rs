@@ -15,12 +15,34 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location, Sources};
 use crate::images::Images;
 use crate::load::ThemeFiles;
 use crate::model::Site;
-use crate::output::{Artifact, CacheClass, CacheTag, Output};
+use crate::output::{Artifact, CacheClass, CacheTag, Claim, Output};
 
 /// Templates every theme must provide (the built-in default theme provides them all, so a
 /// site theme only has to override what it changes).
 pub(crate) const REQUIRED_TEMPLATES: [&str; 5] =
     ["drop.html", "index.html", "404.html", "sitemap.xml", "robots.txt"];
+
+/// The files rendered from the template of the same name; drop pages go to `<slug>/`.
+const FIXED_PAGES: [&str; 4] = ["index.html", "404.html", "sitemap.xml", "robots.txt"];
+
+/// What this stage generates: [`FIXED_PAGES`] and a folder per drop.
+pub(crate) fn claims(site: &Site) -> Vec<Claim> {
+    let mut claims: Vec<Claim> = FIXED_PAGES.iter().map(|path| Claim::File((*path).to_owned())).collect();
+    claims.extend(
+        site.drops
+            .iter()
+            .map(|drop| Claim::Folder(drop.slug.as_str().to_owned(), "the page of a drop".to_owned())),
+    );
+    claims
+}
+
+/// The URL patterns of the pages, for `_headers`: the index and the 404 page first, then one
+/// folder per drop, so a platform's rule limit cuts the last drops, never the index.
+pub(crate) fn page_patterns(site: &Site) -> Vec<String> {
+    let mut patterns = vec!["/".to_owned(), "/index.html".to_owned(), "/404.html".to_owned()];
+    patterns.extend(site.drops.iter().map(|drop| format!("/{}/*", drop.slug.as_str())));
+    patterns
+}
 
 /// A theme's templates, parsed.
 pub(crate) struct Templates {

@@ -55,6 +55,29 @@ fn drop_slugs_do_not_collide_with_the_sites_cache_tags() {
     }
 }
 
+/// Issue 12: generated paths belonged to no one. `assets::reserved` listed the generated file
+/// names, but not that a generated file can't also be a folder, so a theme file at
+/// `static/robots.txt/x.txt` passed `check` and failed `build` with an IO error.
+#[test]
+fn theme_files_cannot_take_paths_that_belong_to_generated_files() {
+    let site = Site::fixture("build/basic");
+    for (path, owner) in
+        [("robots.txt/x.txt", "robots.txt"), ("_headers/x.txt", "_headers"), ("launch", "launch/")]
+    {
+        site.write(&format!("themes/default/static/{path}"), "x");
+        let run = site.run(&["check"]);
+        run.failure(1);
+        let stderr = run.stderr();
+        assert!(stderr.contains(&format!("the theme file `static/{path}`")), "{path}: {stderr}");
+        assert!(stderr.contains(&format!("`{owner}`")), "{path}: {stderr}");
+        assert!(
+            stderr.contains("themes/default/static/"),
+            "{path}: the error is not at the theme file: {stderr}"
+        );
+        fs::remove_file(site.path(&format!("themes/default/static/{path}"))).unwrap();
+    }
+}
+
 /// Issue 12: the SKU was the product's element id, so a valid SKU `main` took over the skip
 /// link's target.
 #[test]
