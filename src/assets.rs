@@ -145,7 +145,7 @@ pub(crate) fn check_budget(theme: &ThemeFiles) -> Option<Diagnostic> {
         )
         .help(
             "every visitor downloads this script as the drop opens: remove code, or move words into \
-             the theme's `<body data-text>`; measure with `gzip -9c drops.js | wc -c`",
+             the theme's `data-text` block; measure with `gzip -9c drops.js | wc -c`",
         )
     })
 }

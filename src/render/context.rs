@@ -338,8 +338,13 @@ fn json_ld(drop: &Drop, canonical_url: &str, hero: &ImageContext, products: &[Pr
             })
         })
         .collect();
-    let json = serde_json::to_string(&items).expect("JSON values always serialise");
-    // Inside <script>, `</script>` or `<!--` in a product name would end the element. These
-    // characters only occur inside JSON strings, where the \u escapes mean the same thing.
+    script_json(&items)
+}
+
+/// JSON safe to place inside `<script>`: `</script>` or `<!--` in a string would end the
+/// element, so `<`, `>` and `&` are escaped. They only occur inside JSON strings, where the
+/// `\u` escapes mean the same thing.
+pub(crate) fn script_json(value: &impl Serialize) -> String {
+    let json = serde_json::to_string(value).expect("template values always serialise");
     json.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
 }

@@ -74,6 +74,11 @@ pub(crate) fn compile(theme: &ThemeFiles, sources: &mut Sources) -> Result<Templ
     }
     let mut tera = Tera::new();
     tera.autoescape_on([".html", ".htm", ".xml"]);
+    // `{{ value | json_script }}`: a value as JSON for a `<script type="application/json">`
+    // block, such as the words the hydration script shows.
+    tera.register_filter("json_script", |value: tera::Value, _: tera::Kwargs, _: &tera::State<'_>| {
+        tera::Value::safe_string(&context::script_json(&value))
+    });
     let templates = theme.templates.iter().map(|(name, file)| (name.clone(), file.content.clone()));
     if let Err(err) = tera.add_raw_templates(templates) {
         diagnostics.push(template_diagnostic(&err, &origins, "the theme's templates"));

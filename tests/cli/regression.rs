@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 
-use crate::support::Site;
+use crate::support::{Site, repo_root};
 
 const NOW: &str = "2026-11-23T12:00:00Z";
 
@@ -89,4 +89,54 @@ fn a_sku_cannot_take_a_landmark_id() {
     assert!(html.contains(r##"href="#main""##), "the skip link is gone");
     assert_eq!(html.matches(r#"id="main""#).count(), 1, "two elements are `#main`");
     assert!(html.contains(r#"data-sku="main""#));
+}
+
+/// The words `drops.js` shows, as the default theme writes them.
+const SCRIPT_WORDS: [&str; 9] = [
+    "Starts in #",
+    "Live now · ends in #",
+    "Ended",
+    "In stock",
+    "Only # left",
+    "Sold out",
+    "Limit reached for you",
+    "Not on sale right now",
+    "Live stock is unavailable",
+];
+
+/// A translation that HTML attributes, JSON and `<script>` all have to survive.
+fn hostile(word: &str) -> String {
+    format!("{word} – it's \"quoted\" </script><!-- & \\ <b>")
+}
+
+/// Issue 12: the script's words were JSON in a single-quoted attribute, so the first
+/// apostrophe in a translation broke the page's script.
+#[test]
+fn the_scripts_words_survive_apostrophes_quotes_and_script_tags() {
+    let site = Site::fixture("build/basic");
+    let mut base = fs::read_to_string(repo_root().join("themes/default/templates/base.html")).unwrap();
+    for word in SCRIPT_WORDS {
+        let quoted = format!("\"{word}\"");
+        assert!(base.contains(&quoted), "`{word}` is not in base.html");
+        // A backtick string in the template, so the translation may hold both kinds of quotes.
+        base = base.replace(&quoted, &format!("`{}`", hostile(word).replace('\\', "\\\\")));
+    }
+    site.write("themes/default/templates/base.html", &base);
+    site.run(&["build", "--out", "out", "--now", NOW, "--cache-dir", "cache"]).success();
+    for page in ["launch/index.html", "index.html", "404.html"] {
+        let html = site.read(&format!("out/public/{page}"));
+        let open = r#"<script type="application/json" data-text>"#;
+        let start = html.find(open).unwrap_or_else(|| panic!("{page} has no word block")) + open.len();
+        let end = start + html[start..].find("</script>").unwrap();
+        let words: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap_or_else(|err| {
+            panic!("{page}: the word block is not JSON ({err}): {}", &html[start..end])
+        });
+        let mut values: Vec<&str> =
+            words.as_object().unwrap().values().map(|v| v.as_str().unwrap()).collect();
+        values.sort_unstable();
+        let mut expected: Vec<String> = SCRIPT_WORDS.iter().map(|word| hostile(word)).collect();
+        expected.sort_unstable();
+        assert_eq!(values, expected, "{page}");
+        assert!(!html.contains("data-text='"), "{page} still has the words in an attribute");
+    }
 }
