@@ -55,6 +55,9 @@ pub const PURGE_DIR: &str = "purge";
 /// The result of a successful run.
 #[derive(Debug)]
 pub struct BuildReport {
+    /// The site as built, for `serve`'s mock inventory (which must not read the files again:
+    /// they may have changed since).
+    pub site: Site,
     pub drops: usize,
     pub files: usize,
     /// Present when the output was written.
@@ -247,6 +250,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
         diagnostics,
         sources,
         timings,
+        site,
     })
 }
 
