@@ -56,6 +56,9 @@ pub(crate) const PIXEL_BUDGET: u64 = 48_000_000;
 /// One variant of a source: which of its encodings, at which size.
 type Slot = (usize, Size);
 
+/// One variant's bytes, as made.
+type Made = (Slot, Vec<u8>);
+
 /// One published variant of a source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Variant {
@@ -167,6 +170,56 @@ pub struct FormatStats {
     pub encode_time: Duration,
 }
 
+/// Why a source image could not be published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ImageError {
+    /// The source, as the first drop that refers to it names it.
+    pub(crate) source: SitePath,
+    pub(crate) failure: Failure,
+}
+
+/// The step of the image stage that failed, with the width and format it failed at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    Read(String),
+    /// Its bytes are no longer those `load` hashed.
+    Changed,
+    Decode(String),
+    Resize {
+        width: u32,
+        reason: String,
+    },
+    Encode {
+        width: u32,
+        format: OutputFormat,
+        reason: String,
+    },
+    /// A decoder or encoder panicked.
+    Crashed,
+}
+
+impl std::fmt::Display for ImageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let source = &self.source;
+        match &self.failure {
+            Failure::Read(reason) => write!(f, "`{source}` cannot be read: {reason}"),
+            Failure::Changed => write!(f, "`{source}` changed while the site was being built"),
+            Failure::Decode(reason) => write!(f, "`{source}` cannot be decoded: {reason}"),
+            Failure::Resize { width, reason } => {
+                write!(f, "`{source}` cannot be resized to {width} px wide: {reason}")
+            }
+            Failure::Encode { width, format, reason } => write!(
+                f,
+                "`{source}` cannot be converted to {} at {width} px wide: {reason}",
+                format.extension()
+            ),
+            Failure::Crashed => {
+                write!(f, "`{source}` could not be processed: its decoder or encoder crashed")
+            }
+        }
+    }
+}
+
 /// Everything decided for one source, by the parallel part.
 struct Processed {
     analysis: Analysis,
@@ -198,7 +251,7 @@ pub(crate) fn run(
     let total: usize = plan.sources.iter().map(|s| s.sizes.len() * s.encodings.len()).sum();
     progress.start("images", total as u64);
     let budget = PixelBudget::new(PIXEL_BUDGET);
-    let slots: Vec<Mutex<Option<Result<Processed, String>>>> =
+    let slots: Vec<Mutex<Option<Result<Processed, Failure>>>> =
         plan.sources.iter().map(|_| Mutex::new(None)).collect();
     // The one parallel call site: sources in parallel, and inside each source its widths and
     // formats (see `make`). Sources are admitted here, in plan order, once their pixels fit
@@ -216,9 +269,7 @@ pub(crate) fn run(
                         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                             make(source, root, cache, max_pixels, progress, encoded)
                         }))
-                        .unwrap_or_else(|_| {
-                            Err("could not be processed: its decoder or encoder crashed".to_owned())
-                        });
+                        .unwrap_or(Err(Failure::Crashed));
                         drop(permit);
                         *lock(slot) = Some(result);
                     });
@@ -227,9 +278,11 @@ pub(crate) fn run(
         }
     });
     progress.finish();
+    // `rayon::scope` returns once every spawned job has, so every slot is filled; a job that
+    // panicked outside `catch_unwind` leaves its slot empty.
     let results = slots.into_iter().map(|slot| {
         let result = slot.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-        result.unwrap_or_else(|| Err("was not processed".to_owned()))
+        result.unwrap_or(Err(Failure::Crashed))
     });
 
     let mut images = Images::default();
@@ -241,10 +294,11 @@ pub(crate) fn run(
         stats.bytes_in += source.facts.bytes;
         let processed = match result {
             Ok(processed) => processed,
-            Err(reason) => {
+            Err(failure) => {
+                let error = ImageError { source: source.path.clone(), failure };
                 for image_use in &source.uses {
                     diagnostics.push(
-                        Diagnostic::error(Kind::Image, image_use.location.clone(), format!("`{}` {reason}", source.path))
+                        Diagnostic::error(Kind::Image, image_use.location.clone(), error.to_string())
                             .field(&image_use.field)
                             .help("export the image again from the original (as JPEG, PNG or WebP) and replace the file"),
                     );
@@ -406,16 +460,15 @@ fn make(
     max_pixels: u64,
     progress: &dyn Progress,
     mut encoded: BTreeMap<Slot, Vec<u8>>,
-) -> Result<Processed, String> {
+) -> Result<Processed, Failure> {
     let analysis_key = analysis_key(source);
     let mut timings = Timings::default();
     let start = Instant::now();
-    let bytes = std::fs::read(source.path.to_path(root)).map_err(|err| format!("cannot be read: {err}"))?;
+    let bytes = std::fs::read(source.path.to_path(root)).map_err(|err| Failure::Read(err.to_string()))?;
     if crate::load::hex_sha256(&bytes) != source.facts.sha256 {
-        return Err("changed while the site was being built".to_owned());
+        return Err(Failure::Changed);
     }
-    let (decoded, analysis) =
-        decode::decode(&bytes, max_pixels).map_err(|err| format!("cannot be decoded: {err}"))?;
+    let (decoded, analysis) = decode::decode(&bytes, max_pixels).map_err(Failure::Decode)?;
     drop(bytes);
     timings.decode = start.elapsed();
     if let Ok(json) = serde_json::to_vec(&analysis) {
@@ -425,37 +478,42 @@ fn make(
     let keys = variant_keys(source, analysis.opaque);
     let missing: Vec<&(Slot, String)> = keys.iter().filter(|(slot, _)| !encoded.contains_key(slot)).collect();
     let timings = Mutex::new(timings);
-    let fresh: Vec<(Slot, Vec<u8>)> = source
+    // Every width and format runs to the end, and the failure reported is the first in plan
+    // order (narrowest width, then the configured format order), whichever thread met it first.
+    let fresh: Vec<Result<Vec<Made>, Failure>> = source
         .sizes
         .par_iter()
-        .map(|&size| -> Result<Vec<(Slot, Vec<u8>)>, String> {
+        .map(|&size| -> Result<Vec<Made>, Failure> {
             let wanted: Vec<&&(Slot, String)> = missing.iter().filter(|((_, s), _)| *s == size).collect();
             if wanted.is_empty() {
                 return Ok(Vec::new());
             }
             let start = Instant::now();
             let pixels = resize::resize(&decoded, size.width, size.height)
-                .map_err(|err| format!("cannot be resized: {err}"))?;
+                .map_err(|reason| Failure::Resize { width: size.width, reason })?;
             lock(&timings).resize += start.elapsed();
-            wanted
+            let encoded: Vec<Result<Made, Failure>> = wanted
                 .par_iter()
                 .map(|(slot, key)| {
                     let encoding = &source.encodings[slot.0];
+                    let format = encoding.format(analysis.opaque);
                     let start = Instant::now();
-                    let bytes =
-                        encoding.encode(&pixels).map_err(|err| format!("cannot be converted: {err}"))?;
-                    *lock(&timings).encode.entry(encoding.format(analysis.opaque)).or_default() +=
-                        start.elapsed();
+                    let bytes = encoding.encode(&pixels).map_err(|reason| Failure::Encode {
+                        width: size.width,
+                        format,
+                        reason,
+                    })?;
+                    *lock(&timings).encode.entry(format).or_default() += start.elapsed();
                     let _ = cache.put(key, &bytes);
                     progress.advance(1);
                     Ok((*slot, bytes))
                 })
-                .collect()
+                .collect();
+            encoded.into_iter().collect()
         })
-        .collect::<Result<Vec<_>, String>>()?
-        .into_iter()
-        .flatten()
         .collect();
+    let fresh: Vec<(Slot, Vec<u8>)> =
+        fresh.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
     let fresh_count = fresh.len();
     encoded.extend(fresh);
     let timings = timings.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -140,3 +140,39 @@ fn the_scripts_words_survive_apostrophes_quotes_and_script_tags() {
         assert!(!html.contains("data-text='"), "{page} still has the words in an attribute");
     }
 }
+
+/// Issue 12: image errors were strings collected out of nested parallel iterators, so which
+/// width's and format's error a build reported depended on thread timing. A source one pixel
+/// wide and 100,000 high fails in more than one encoder.
+#[test]
+fn image_errors_name_the_source_and_width_and_do_not_depend_on_timing() {
+    let site = Site::fixture("build/basic");
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(1, 100_000, image::Rgb([200, 40, 40]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    fs::write(site.path("drops/launch/badge.png"), png).unwrap();
+    let mut messages = BTreeSet::new();
+    for run in 0..4 {
+        let result = site.run(&[
+            "build",
+            "--out",
+            "out",
+            "--now",
+            NOW,
+            "--jobs",
+            "4",
+            "--cache-dir",
+            &format!("cache-{run}"),
+        ]);
+        result.failure(1);
+        let stderr = result.stderr();
+        let line = stderr
+            .lines()
+            .find(|line| line.starts_with("error: `drops/launch/badge.png`"))
+            .unwrap_or_else(|| panic!("{stderr}"));
+        assert!(line.contains("1 px wide"), "the width is missing: {line}");
+        messages.insert(line.to_owned());
+    }
+    assert_eq!(messages.len(), 1, "the reported error changed between runs: {messages:#?}");
+}
