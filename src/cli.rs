@@ -117,7 +117,7 @@ struct SiteArgs {
 }
 
 fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+    crate::rfc3339::parse(text)
         .map_err(|_| format!("`{text}` is not an RFC 3339 time such as `2026-11-20T15:00:00Z`"))
 }
 

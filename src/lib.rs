@@ -26,6 +26,7 @@ pub(crate) mod output;
 pub mod pipeline;
 pub mod progress;
 pub(crate) mod render;
+pub(crate) mod rfc3339;
 pub mod scaffold;
 pub mod serve;
 pub(crate) mod suggest;

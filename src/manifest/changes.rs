@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 
 use super::{BuildTime, FileEntry, UploadManifest};
 use crate::model::{CacheClass, CacheTag, Delivery};
+use crate::rfc3339;
 
 /// `<out>/changes.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,9 +72,8 @@ pub(crate) fn compare(
             let immutable = old.cache_class == CacheClass::Immutable;
             let grace_days = if immutable { delivery.removed_asset_grace_days } else { 0 };
             let delete_after = match (immutable, time.reference) {
-                (true, Some(now)) => {
-                    (now + time::Duration::days(i64::from(grace_days))).format(&Rfc3339).ok()
-                }
+                (true, Some(now)) => Some(rfc3339::format(now + time::Duration::days(i64::from(grace_days))))
+                    .filter(|text| !text.is_empty()),
                 _ => None,
             };
             Removal { path: path.clone(), cache_class: old.cache_class, delete_after, grace_days }

@@ -18,12 +18,12 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::error::Error;
 use crate::images::Images;
 use crate::model::{CacheClass, CacheTag, Site};
 use crate::output::Output;
+use crate::rfc3339;
 
 /// The schema identifier; bumped on any incompatible change.
 pub const SCHEMA: &str = "dropgen.upload-manifest/1";
@@ -147,14 +147,9 @@ pub(crate) fn build(site: &Site, output: &Output, images: &Images, time: BuildTi
     let upload_order = upload_order.into_iter().map(|(_, path)| path.clone()).collect();
 
     let transitions = transitions(site);
-    let reference_time = time.reference.map(rfc3339);
+    let reference_time = time.reference.map(rfc3339::format);
     let next_transition_at = time.reference.and_then(|now| {
-        let now = rfc3339_instant(now);
-        transitions
-            .iter()
-            .map(|t| (parse(&t.at), &t.at))
-            .find(|(at, _)| *at > Some(now))
-            .map(|(_, at)| at.clone())
+        transitions.iter().find(|t| rfc3339::parse(&t.at).is_ok_and(|at| at > now)).map(|t| t.at.clone())
     });
     let id = build_id(&files);
     UploadManifest {
@@ -192,7 +187,11 @@ fn transitions(site: &Site) -> Vec<Transition> {
         let mut push = |at: OffsetDateTime, phase: &str| {
             transitions.push((
                 at,
-                Transition { at: rfc3339(at), drop: drop.slug.as_str().to_owned(), phase: phase.to_owned() },
+                Transition {
+                    at: rfc3339::format(at),
+                    drop: drop.slug.as_str().to_owned(),
+                    phase: phase.to_owned(),
+                },
             ));
         };
         push(drop.starts_at.0, "live");
@@ -231,18 +230,6 @@ fn build_id(files: &BTreeMap<String, FileEntry>) -> String {
     let canonical = serde_json::to_vec(files).expect("file entries always serialise");
     let digest = Sha256::digest(&canonical);
     crate::output::hex(&digest[..8])
-}
-
-fn rfc3339(time: OffsetDateTime) -> String {
-    time.format(&Rfc3339).unwrap_or_default()
-}
-
-fn rfc3339_instant(time: OffsetDateTime) -> i128 {
-    time.unix_timestamp_nanos()
-}
-
-fn parse(text: &str) -> Option<i128> {
-    OffsetDateTime::parse(text, &Rfc3339).ok().map(rfc3339_instant)
 }
 
 /// Cache classes and tags are their names in every file dropgen writes or reads.

@@ -3,12 +3,12 @@
 //! string rather than null so templates can print it without a check.
 
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use super::markdown;
 use crate::images::{Images, PublishedImage, placeholder_class};
 use crate::model::{Drop, ImageRef, Money, Product, Site, Sku, Timestamp};
+use crate::rfc3339;
 
 /// `site` in every template.
 #[derive(Debug, Serialize)]
@@ -237,9 +237,9 @@ pub(crate) fn drop(site: &Site, drop: &Drop, images: &Images) -> DropContext {
         canonical_url,
         title: drop.title.clone(),
         summary: drop.summary.clone(),
-        starts_at: rfc3339(drop.starts_at),
+        starts_at: rfc3339::format(drop.starts_at.0),
         starts_at_display: display_time(drop.starts_at),
-        ends_at: drop.ends_at.map(rfc3339).unwrap_or_default(),
+        ends_at: drop.ends_at.map(|ends_at| rfc3339::format(ends_at.0)).unwrap_or_default(),
         ends_at_display: drop.ends_at.map(display_time).unwrap_or_default(),
         hero,
         description_html: markdown::to_html(&drop.description),
@@ -281,10 +281,6 @@ fn absolute(base_url: &url::Url, root_relative: &str) -> String {
     base_url.join(root_relative.trim_start_matches('/')).map(|url| url.to_string()).unwrap_or_default()
 }
 
-fn rfc3339(time: Timestamp) -> String {
-    time.0.format(&Rfc3339).unwrap_or_default()
-}
-
 /// `20 Nov 2026, 15:00 UTC` or `5 Feb 2027, 10:00 UTC+01:00`: the time as the marketer wrote it.
 /// Visitors' local times are the hydration script's job.
 fn display_time(time: Timestamp) -> String {
@@ -321,7 +317,7 @@ fn json_ld(drop: &Drop, canonical_url: &str, hero: &ImageContext, products: &[Pr
                 "price": product.price.amount(),
                 "priceCurrency": product.price.currency().code(),
                 "url": format!("{canonical_url}#{}", context.id),
-                "validFrom": rfc3339(drop.starts_at),
+                "validFrom": rfc3339::format(drop.starts_at.0),
             });
             if let Some(ends_at) = drop.ends_at {
                 offer["priceValidUntil"] = serde_json::Value::String(ends_at.0.date().to_string());

@@ -17,12 +17,12 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::mock::{self, HoldRequest, Inventory, MockState, Refusal, Seed};
 use super::{App, MockOptions};
 use crate::error::Error;
 use crate::model::Site;
+use crate::rfc3339;
 
 const COOKIE: &str = "dropgen_mock_customer";
 
@@ -336,7 +336,7 @@ async fn control_json(State(app): State<Arc<App>>, body: Bytes) -> Response {
 fn control(app: &App, knobs: Knobs) -> Response {
     let Some(mock) = mock(app) else { return StatusCode::NOT_FOUND.into_response() };
     if let Some(text) = &knobs.server_time {
-        match OffsetDateTime::parse(text, &Rfc3339) {
+        match rfc3339::parse(text) {
             Ok(at) => {
                 // At most a century either way, so every time the mock derives stays printable.
                 const CENTURY_MS: i128 = 100 * 366 * 24 * 3600 * 1000;
@@ -368,14 +368,14 @@ fn control(app: &App, knobs: Knobs) -> Response {
             json!({
                 "hold_id": hold.id, "drop": hold.drop, "sku": hold.sku, "customer": hold.customer,
                 "quantity": hold.quantity, "idempotency_key": hold.idempotency_key,
-                "expires_at": mock::rfc3339(hold.expires_at),
+                "expires_at": rfc3339::format(hold.expires_at),
             })
         })
         .collect();
     let body = json!({
         "state": inventory.state(),
         "fault": mock.fault(),
-        "server_time": mock::rfc3339(mock.now()),
+        "server_time": rfc3339::format(mock.now()),
         "holds": holds,
     });
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
@@ -402,7 +402,7 @@ async fn checkout(State(app): State<Arc<App>>, Query(query): Query<CheckoutQuery
                 id = hold.id,
                 quantity = hold.quantity,
                 sku = hold.sku,
-                until = mock::rfc3339(hold.expires_at)
+                until = rfc3339::format(hold.expires_at)
             ),
         ),
         _ => (StatusCode::NOT_FOUND, "<p>This hold has expired, or the link was altered.</p>".to_owned()),

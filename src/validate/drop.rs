@@ -2,9 +2,6 @@
 
 use std::num::NonZeroU32;
 
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-
 use serde_saphyr::Spanned;
 
 use super::{Checker, closest, optional};
@@ -15,6 +12,7 @@ use crate::model::{
     CheckoutTemplate, Currency, Drop, ImageRef, ImageSettings, Money, Product, SiteConfig, SitePath, Sku,
     Slug, Stream, Timestamp,
 };
+use crate::rfc3339;
 
 /// Summaries longer than this are cut off by search engines and link previews.
 pub(crate) const SUMMARY_SOFT_LIMIT: usize = 160;
@@ -224,7 +222,7 @@ impl Checker<'_> {
 
     pub(super) fn timestamp(&mut self, value: &Spanned<String>, field: &str) -> Option<Timestamp> {
         let text = value.value.trim();
-        match OffsetDateTime::parse(text, &Rfc3339) {
+        match rfc3339::parse(text) {
             Ok(time) => Some(Timestamp(time)),
             Err(_) => {
                 // A date and time without `Z`, `+hh:mm` or `-hh:mm` after the date part.
