@@ -57,14 +57,11 @@ pub(crate) fn collect(
     // Generated, but published like a theme stylesheet, so templates link it the same way.
     let css = placeholder_css.as_bytes();
     let published = format!("{ASSET_DIR}/{}", fingerprinted_name(PLACEHOLDER_CSS, css));
-    urls.insert(
-        PLACEHOLDER_CSS.to_owned(),
-        AssetUrl { url: format!("/{published}"), integrity: integrity(css) },
-    );
-    output.insert(
-        published.clone(),
-        Artifact::bytes(css.to_vec(), &published, CacheClass::Immutable, &[CacheTag::Site]),
-    );
+    let url = AssetUrl { url: format!("/{published}"), integrity: integrity(css) };
+    let mut artifact = Artifact::bytes(css.to_vec(), &published, CacheClass::Immutable, &[CacheTag::Site]);
+    artifact.integrity = Some(url.integrity.clone());
+    urls.insert(PLACEHOLDER_CSS.to_owned(), url);
+    output.insert(published, artifact);
     for (path, file) in &theme.static_files {
         if let Some(problem) = unpublishable(path, claims) {
             diagnostics.push(
@@ -82,12 +79,12 @@ pub(crate) fn collect(
         } else {
             (path.clone(), CacheClass::Data)
         };
-        urls.insert(
-            path.clone(),
-            AssetUrl { url: format!("/{published}"), integrity: integrity(&file.content) },
-        );
-        let artifact =
+        let url = AssetUrl { url: format!("/{published}"), integrity: integrity(&file.content) };
+        let mut artifact =
             Artifact::bytes(file.content.clone(), &published, class, &[CacheTag::Site, CacheTag::Theme]);
+        // Scripts and stylesheets are what pages load with `integrity`.
+        artifact.integrity = (class == CacheClass::Immutable).then(|| url.integrity.clone());
+        urls.insert(path.clone(), url);
         output.insert_theme_file(published, artifact, &file.origin);
     }
     if diagnostics.is_empty() { Ok(urls) } else { Err(diagnostics) }

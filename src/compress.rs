@@ -38,6 +38,8 @@ pub(crate) fn siblings(output: &mut Output) {
                         digest: Digest::of(&packed),
                         bytes: packed,
                         encoding: Some(encoding),
+                        // Pages reference the original; a browser checks the decoded bytes.
+                        integrity: None,
                         variant_of: Some((*path).clone()),
                         ..(*artifact).clone()
                     };

@@ -71,6 +71,8 @@ pub(crate) struct Artifact {
     /// [`CacheTag::Site`] on every file, a drop's tag on its page and images, so a CDN can
     /// purge by tag.
     pub(crate) tags: BTreeSet<CacheTag>,
+    /// The Subresource Integrity value of a script or stylesheet, as pages reference it.
+    pub(crate) integrity: Option<String>,
     /// `br` or `gzip` for a precompressed sibling of `variant_of`.
     pub(crate) encoding: Option<&'static str>,
     pub(crate) variant_of: Option<String>,
@@ -111,6 +113,7 @@ impl Artifact {
             content_type: content_type(path),
             class,
             tags: tags.iter().cloned().collect(),
+            integrity: None,
             encoding: None,
             variant_of: None,
         }
@@ -163,7 +166,13 @@ pub(crate) fn content_type(path: &str) -> &'static str {
         return "text/plain; charset=utf-8";
     }
     let ext = name.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).unwrap_or_default();
-    match ext.as_str() {
+    media_type(&ext)
+}
+
+/// The media type of a lower-case file extension, with a charset for text: the one table of
+/// them, for `Content-Type` and for `<source type>`.
+pub(crate) fn media_type(ext: &str) -> &'static str {
+    match ext {
         "html" | "htm" => "text/html; charset=utf-8",
         "css" => "text/css; charset=utf-8",
         "js" | "mjs" => "text/javascript; charset=utf-8",

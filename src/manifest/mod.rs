@@ -120,8 +120,6 @@ pub(crate) fn build(site: &Site, output: &Output, images: &Images, time: BuildTi
     let mut files = BTreeMap::new();
     for (path, artifact) in output.iter() {
         let headers = delivery.headers(artifact.class);
-        let is_script_or_style =
-            artifact.encoding.is_none() && (path.ends_with(".js") || path.ends_with(".css"));
         files.insert(
             path.clone(),
             FileEntry {
@@ -136,7 +134,7 @@ pub(crate) fn build(site: &Site, output: &Output, images: &Images, time: BuildTi
                 variant_of: artifact.variant_of.clone(),
                 urls: if artifact.variant_of.is_some() { Vec::new() } else { urls_of(path) },
                 cache_tags: artifact.tags.iter().cloned().collect(),
-                integrity: is_script_or_style.then(|| crate::assets::integrity(&artifact.bytes)),
+                integrity: artifact.integrity.clone(),
                 upload_phase: artifact.class.upload_phase(),
             },
         );

@@ -8,6 +8,7 @@ use time::macros::format_description;
 use super::markdown;
 use crate::images::{Images, PublishedImage, placeholder_class};
 use crate::model::{Drop, ImageRef, Money, Product, Site, Sku, Timestamp};
+use crate::output::media_type;
 use crate::rfc3339;
 
 /// `site` in every template.
@@ -145,7 +146,7 @@ fn image_context(base_url: &url::Url, image: &ImageRef, published: Option<&Publi
             .formats()
             .into_iter()
             .filter(|&format| format != fallback_format)
-            .map(|format| SourceContext { mime: format.mime(), srcset: srcset(format) })
+            .map(|format| SourceContext { mime: media_type(format.extension()), srcset: srcset(format) })
             .collect(),
         width: published.width,
         height: published.height,
@@ -154,7 +155,7 @@ fn image_context(base_url: &url::Url, image: &ImageRef, published: Option<&Publi
         og: match og {
             Some(v) => OgImageContext {
                 url: absolute(base_url, &v.url),
-                mime: v.format.mime(),
+                mime: media_type(v.format.extension()),
                 width: v.width,
                 height: v.height,
             },
