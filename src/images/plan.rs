@@ -171,17 +171,7 @@ pub(crate) fn cache_key(
 /// The source's file stem in lower case with everything but ASCII letters and digits turned
 /// into single dashes, at most 60 characters; `image` when nothing is left.
 pub(crate) fn url_safe_stem(stem: &str) -> String {
-    let mut safe = String::new();
-    for c in stem.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            safe.push(c);
-        } else if !safe.is_empty() && !safe.ends_with('-') {
-            safe.push('-');
-        }
-    }
-    let safe: String = safe.trim_end_matches('-').chars().take(60).collect();
-    let safe = safe.trim_end_matches('-');
-    if safe.is_empty() { "image".to_owned() } else { safe.to_owned() }
+    crate::model::slugify(stem, 60).unwrap_or_else(|| "image".to_owned())
 }
 
 #[cfg(test)]

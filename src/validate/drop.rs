@@ -518,14 +518,5 @@ fn is_image_name(name: &str) -> bool {
 
 /// A slug suggestion for a folder or value that is not one.
 fn slugify(text: &str) -> String {
-    let mut slug = String::new();
-    for c in text.trim().chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    let slug = slug.trim_end_matches('-').to_owned();
-    if slug.is_empty() { "my-drop".to_owned() } else { slug }
+    crate::model::slugify(text, Slug::MAX_LEN).unwrap_or_else(|| "my-drop".to_owned())
 }
