@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256, Sha384};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location};
 use crate::load::ThemeFiles;
-use crate::output::{Artifact, CacheClass, CacheTag, Claim, Output};
+use crate::output::{Artifact, CacheClass, CacheTag, Claim};
 
 /// Folder of the upload root for fingerprinted theme files. Slugs cannot start with `_`.
 pub(crate) const ASSET_DIR: &str = "_assets";
@@ -43,6 +43,17 @@ pub(crate) const PLACEHOLDER_CSS: &str = "placeholders.css";
 /// Published URLs of the theme's static files, by their path under `static/`.
 pub(crate) type AssetUrls = BTreeMap<String, AssetUrl>;
 
+/// What this stage publishes.
+#[derive(Debug, Default)]
+pub(crate) struct Assets {
+    /// What templates link.
+    pub(crate) urls: AssetUrls,
+    /// Generated files (the placeholder stylesheet).
+    pub(crate) generated: Vec<(String, Artifact)>,
+    /// The theme's static files, each with the file it was read from.
+    pub(crate) theme_files: Vec<(String, Artifact, String)>,
+}
+
 /// Plans and produces the theme's static files. A static file may not take a path another
 /// stage `claims` (pages, `_headers`, `_img/`, `_assets/`, compressed siblings), nor use
 /// characters that would need escaping in URLs and header rules.
@@ -50,9 +61,8 @@ pub(crate) fn collect(
     theme: &ThemeFiles,
     claims: &[Claim],
     placeholder_css: &str,
-    output: &mut Output,
-) -> Result<AssetUrls, Diagnostics> {
-    let mut urls = AssetUrls::new();
+) -> Result<Assets, Diagnostics> {
+    let mut assets = Assets::default();
     let mut diagnostics = Diagnostics::new();
     // Generated, but published like a theme stylesheet, so templates link it the same way.
     let css = placeholder_css.as_bytes();
@@ -60,8 +70,8 @@ pub(crate) fn collect(
     let url = AssetUrl { url: format!("/{published}"), integrity: integrity(css) };
     let mut artifact = Artifact::bytes(css.to_vec(), &published, CacheClass::Immutable, &[CacheTag::Site]);
     artifact.integrity = Some(url.integrity.clone());
-    urls.insert(PLACEHOLDER_CSS.to_owned(), url);
-    output.insert(published, artifact);
+    assets.urls.insert(PLACEHOLDER_CSS.to_owned(), url);
+    assets.generated.push((published, artifact));
     for (path, file) in &theme.static_files {
         if let Some(problem) = unpublishable(path, claims) {
             diagnostics.push(
@@ -84,10 +94,10 @@ pub(crate) fn collect(
             Artifact::bytes(file.content.clone(), &published, class, &[CacheTag::Site, CacheTag::Theme]);
         // Scripts and stylesheets are what pages load with `integrity`.
         artifact.integrity = (class == CacheClass::Immutable).then(|| url.integrity.clone());
-        urls.insert(path.clone(), url);
-        output.insert_theme_file(published, artifact, &file.origin);
+        assets.urls.insert(path.clone(), url);
+        assets.theme_files.push((published, artifact, file.origin.clone()));
     }
-    if diagnostics.is_empty() { Ok(urls) } else { Err(diagnostics) }
+    if diagnostics.is_empty() { Ok(assets) } else { Err(diagnostics) }
 }
 
 /// Why a static file cannot be published at `path`, if it cannot.

@@ -19,15 +19,15 @@ pub(crate) fn claims() -> Vec<Claim> {
     vec![Claim::Suffixes(&[".br", ".gz"], "the names of dropgen's precompressed copies")]
 }
 
-/// Adds `<path>.br` and `<path>.gz` for every compressible text file of at least
-/// [`MIN_BYTES`], keeping only siblings that are actually smaller.
-pub(crate) fn siblings(output: &mut Output) {
+/// `<path>.br` and `<path>.gz` for every compressible text file of `output` of at least
+/// [`MIN_BYTES`], only those that are actually smaller.
+pub(crate) fn siblings(output: &Output) -> Vec<(String, Artifact)> {
     let candidates: Vec<(&String, &Artifact, &[u8])> = output
         .iter()
         .filter(|(_, artifact)| is_compressible(artifact.content_type) && artifact.bytes.len() >= MIN_BYTES)
         .map(|(path, artifact)| (path, artifact, artifact.bytes.as_slice()))
         .collect();
-    let compressed: Vec<(String, Artifact)> = candidates
+    candidates
         .par_iter()
         .flat_map_iter(|(path, artifact, bytes)| {
             [("br", "br", brotli(bytes)), ("gz", "gzip", gzip(bytes))]
@@ -47,10 +47,7 @@ pub(crate) fn siblings(output: &mut Output) {
                 })
                 .collect::<Vec<_>>()
         })
-        .collect();
-    for (path, artifact) in compressed {
-        output.insert(path, artifact);
-    }
+        .collect()
 }
 
 fn is_compressible(content_type: &str) -> bool {
@@ -111,7 +108,9 @@ mod tests {
         output
             .insert("small.css".into(), Artifact::bytes(b"p{}".to_vec(), "small.css", CacheClass::Data, &[]));
         output.insert("x.png".into(), Artifact::bytes(vec![0; 4096], "x.png", CacheClass::Immutable, &[]));
-        siblings(&mut output);
+        for (path, artifact) in siblings(&output) {
+            output.insert(path, artifact);
+        }
         let paths: Vec<&str> = output.iter().map(|(path, _)| path.as_str()).collect();
         assert_eq!(paths, ["a/index.html", "a/index.html.br", "a/index.html.gz", "small.css", "x.png"]);
         let (_, br) = output.iter().find(|(path, _)| path.ends_with(".br")).unwrap();

@@ -136,6 +136,13 @@ impl Output {
         }
     }
 
+    /// Adds generated files; see [`Output::insert`].
+    pub(crate) fn extend(&mut self, files: impl IntoIterator<Item = (String, Artifact)>) {
+        for (path, artifact) in files {
+            self.insert(path, artifact);
+        }
+    }
+
     /// Adds one of the theme's static files, read from `origin`.
     pub(crate) fn insert_theme_file(&mut self, path: String, artifact: Artifact, origin: &str) {
         if !self.files.contains_key(&path) {

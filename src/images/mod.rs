@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::model::SitePath;
-use crate::output::{Artifact, CacheClass, Output};
+use crate::output::{Artifact, CacheClass};
 use crate::progress::Progress;
 
 use budget::PixelBudget;
@@ -238,16 +238,15 @@ struct Timings {
     encode: BTreeMap<OutputFormat, Duration>,
 }
 
-/// Makes (or finds in `cache`) every planned variant and adds the published ones to `output`.
-/// Problems are errors at every place the broken image is referenced.
+/// Makes (or finds in `cache`) every planned variant; returns what was published, the
+/// files, sorted by path, and the problems, errors at every place a broken image is referenced.
 pub(crate) fn run(
     plan: &ImagePlan,
     root: &Path,
     cache: &Cache,
     max_pixels: u64,
     progress: &dyn Progress,
-    output: &mut Output,
-) -> (Images, Diagnostics) {
+) -> (Images, Vec<(String, Artifact)>, Diagnostics) {
     let total: usize = plan.sources.iter().map(|s| s.sizes.len() * s.encodings.len()).sum();
     progress.start("images", total as u64);
     let budget = PixelBudget::new(PIXEL_BUDGET);
@@ -288,6 +287,7 @@ pub(crate) fn run(
     let mut images = Images::default();
     let mut diagnostics = Diagnostics::new();
     let mut published: Vec<Option<PublishedImage>> = Vec::with_capacity(plan.sources.len());
+    let mut files = Vec::new();
     let stats = &mut images.stats;
     for (source, result) in plan.sources.iter().zip(results) {
         stats.sources += 1;
@@ -316,7 +316,9 @@ pub(crate) fn run(
         for (format, time) in &processed.timings.encode {
             stats.formats.entry(format.extension()).or_default().encode_time += *time;
         }
-        published.push(Some(publish(source, &processed, stats, output)));
+        let (image, variants) = publish(source, &processed, stats);
+        published.push(Some(image));
+        files.extend(variants);
     }
     for (path, &index) in &plan.by_path {
         if let Some(Some(image)) = published.get(index) {
@@ -324,16 +326,16 @@ pub(crate) fn run(
         }
     }
     images.stats.cache.corrupt = cache.corrupt();
-    (images, diagnostics)
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    (images, files, diagnostics)
 }
 
-/// Applies the AVIF rule, names the variants and adds them to the output.
+/// Applies the AVIF rule and names the variants: the image as published, and its files.
 fn publish(
     source: &SourcePlan,
     processed: &Processed,
     stats: &mut ImageStats,
-    output: &mut Output,
-) -> PublishedImage {
+) -> (PublishedImage, Vec<(String, Artifact)>) {
     let opaque = processed.analysis.opaque;
     let webp_bytes: BTreeMap<Size, usize> = processed
         .encoded
@@ -349,6 +351,7 @@ fn publish(
             && webp_bytes.get(size).is_some_and(|&webp| bytes.len() >= webp)
     });
     let mut variants = Vec::new();
+    let mut files = Vec::new();
     for (index, encoding) in source.encodings.iter().enumerate() {
         let format = encoding.format(opaque);
         for &size in &source.sizes {
@@ -373,7 +376,7 @@ fn publish(
                 url: format!("/{path}"),
                 bytes: bytes.len() as u64,
             });
-            output.insert(path, artifact);
+            files.push((path, artifact));
         }
     }
     let largest = source
@@ -381,12 +384,13 @@ fn publish(
         .last()
         .copied()
         .unwrap_or(Size { width: source.facts.width, height: source.facts.height });
-    PublishedImage {
+    let image = PublishedImage {
         width: largest.width,
         height: largest.height,
         placeholder: processed.analysis.placeholder,
         variants,
-    }
+    };
+    (image, files)
 }
 
 fn analysis_key(source: &SourcePlan) -> String {
@@ -571,7 +575,7 @@ mod tests {
         let source = source();
         let processed = processed(&source, |width| if width == 320 { 99 } else { 60 });
         let mut stats = ImageStats::default();
-        let image = publish(&source, &processed, &mut stats, &mut Output::default());
+        let (image, _) = publish(&source, &processed, &mut stats);
         let avif: Vec<u32> = image.of_format(OutputFormat::Avif).map(|v| v.width).collect();
         assert_eq!(avif, [320, 640, 1000]);
         assert_eq!(image.formats(), [OutputFormat::Avif, OutputFormat::Webp, OutputFormat::Jpeg]);
@@ -584,9 +588,8 @@ mod tests {
         // 320 and 1000 are smaller than their WebP; 640 is equal, so no width may be served
         // as AVIF: the browser would pick a narrower AVIF over the 640 WebP.
         let processed = processed(&source, |width| if width == 640 { 100 } else { 50 });
-        let mut output = Output::default();
         let mut stats = ImageStats::default();
-        let image = publish(&source, &processed, &mut stats, &mut output);
+        let (image, output) = publish(&source, &processed, &mut stats);
         assert_eq!(image.formats(), [OutputFormat::Webp, OutputFormat::Jpeg]);
         assert_eq!(image.of_format(OutputFormat::Webp).count(), 3);
         assert_eq!(image.fallback_format(), OutputFormat::Jpeg);
@@ -599,9 +602,8 @@ mod tests {
     #[test]
     fn published_variants_are_tagged_with_every_drop_that_shows_them() {
         let source = source();
-        let mut output = Output::default();
-        publish(&source, &processed(&source, |_| 10), &mut ImageStats::default(), &mut output);
-        for (path, artifact) in output.iter() {
+        let (_, output) = publish(&source, &processed(&source, |_| 10), &mut ImageStats::default());
+        for (path, artifact) in &output {
             assert!(path.starts_with("_img/hero-"), "{path}");
             assert_eq!(artifact.class, CacheClass::Immutable);
             assert_eq!(artifact.tags, source.tags);

@@ -13,9 +13,10 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::assets::{ASSET_DIR, AssetUrls};
+use crate::diagnostic::{Diagnostic, Kind, Location};
 use crate::images::IMAGE_DIR;
-use crate::model::{CacheClass, ClassHeaders, Site};
-use crate::output::Claim;
+use crate::model::{CacheClass, CacheTag, ClassHeaders, Site};
+use crate::output::{Artifact, Claim, Output};
 
 /// Rules Cloudflare Pages reads from `_headers`; later ones are ignored.
 pub const MAX_RULES: usize = 100;
@@ -28,14 +29,39 @@ pub(crate) fn claims() -> Vec<Claim> {
     vec![Claim::File(PATH.to_owned())]
 }
 
-/// The text of `_headers` and the number of rules in it. `pages` are the URL patterns of the
-/// rendered pages, as `render::page_patterns` gives them.
-pub(crate) fn render(
+/// `_headers` for the files of `output` (before compression: `_headers` is platform
+/// configuration, never served, so it gets no compressed siblings), and a warning when it has
+/// more rules than Cloudflare Pages reads. `pages` are the URL patterns of the rendered pages,
+/// as `render::page_patterns` gives them.
+pub(crate) fn file(
     site: &Site,
     assets: &AssetUrls,
-    data_paths: &[String],
     pages: &[String],
-) -> (String, usize) {
+    output: &Output,
+) -> ((String, Artifact), Option<Diagnostic>) {
+    // Stable files that are not pages get a rule each; a precompressed copy answers its
+    // original's URL.
+    let data_paths: Vec<String> = output
+        .iter()
+        .filter(|(_, artifact)| artifact.class == CacheClass::Data && artifact.variant_of.is_none())
+        .map(|(path, _)| path.clone())
+        .collect();
+    let (text, rules) = render(site, assets, &data_paths, pages);
+    let warning = (rules > MAX_RULES).then(|| {
+        Diagnostic::warning(
+            Kind::InvalidValue,
+            Location::file(crate::load::CONFIG_FILE),
+            format!("`_headers` has {rules} rules; Cloudflare Pages reads only the first {MAX_RULES}"),
+        )
+        .help("the last drops' pages get the platform's default headers; set the headers at your CDN instead")
+    });
+    let artifact = Artifact::bytes(text.into_bytes(), PATH, CacheClass::Data, &[CacheTag::Site]);
+    ((PATH.to_owned(), artifact), warning)
+}
+
+/// The text of `_headers` and the number of rules in it. `pages` are the URL patterns of the
+/// rendered pages, as `render::page_patterns` gives them.
+fn render(site: &Site, assets: &AssetUrls, data_paths: &[String], pages: &[String]) -> (String, usize) {
     let delivery = &site.config.delivery;
     let mut rules: Vec<(String, Vec<(String, String)>)> = Vec::new();
     rules.push(("/*".to_owned(), security_headers(site, assets)));

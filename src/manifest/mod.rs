@@ -21,9 +21,16 @@ use time::OffsetDateTime;
 
 use crate::error::Error;
 use crate::images::Images;
-use crate::model::{CacheClass, CacheTag, Site};
+use crate::model::{CacheClass, CacheTag, Delivery, Site};
 use crate::output::Output;
 use crate::rfc3339;
+
+/// Beside the upload root: the manifest, the comparison with the previous build, and the
+/// purge list (plain and as CDN requests).
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const CHANGES_FILE: &str = "changes.json";
+pub const PURGE_FILE: &str = "purge.txt";
+pub const PURGE_DIR: &str = "purge";
 
 /// The schema identifier; bumped on any incompatible change.
 pub const SCHEMA: &str = "dropgen.upload-manifest/1";
@@ -280,11 +287,39 @@ pub(crate) fn to_stable_json<T: Serialize>(value: &T) -> Vec<u8> {
     bytes
 }
 
+/// Files beside `public/`: their paths under `<out>` and their bytes.
+pub(crate) type Beside = Vec<(String, Vec<u8>)>;
+
+/// The files beside `public/` in `out`, in the order to write them, and what changed since the
+/// previous build: the manifest `previous` names, else `<out>/manifest.json` as it is before
+/// this build is written. The manifest comes last, so it never describes files that were not
+/// written.
+pub(crate) fn beside(
+    upload: &UploadManifest,
+    out: &Path,
+    previous: Option<&Path>,
+    delivery: &Delivery,
+    time: BuildTime,
+) -> Result<(Beside, changes::Changes), Error> {
+    let previous_path = previous.map_or_else(|| out.join(MANIFEST_FILE), Path::to_path_buf);
+    let previous = read_previous(&previous_path, previous.is_some())?;
+    let changes = changes::compare(previous.as_ref(), upload, delivery, time);
+    let mut files: Beside = vec![
+        (CHANGES_FILE.to_owned(), to_stable_json(&changes)),
+        (PURGE_FILE.to_owned(), purge::lines(changes.purge.iter().map(String::as_str))),
+    ];
+    for (name, bytes) in purge::files(&changes, upload, previous.as_ref(), delivery) {
+        files.push((format!("{PURGE_DIR}/{name}"), bytes));
+    }
+    files.push((MANIFEST_FILE.to_owned(), to_stable_json(upload)));
+    Ok((files, changes))
+}
+
 /// Reads the manifest of an earlier build. A missing default file means there is none (a
 /// first build); a file named explicitly must exist, and any file that exists must be a
 /// manifest: silently treating a typo as a first build would purge every page mid-drop and
 /// forget every hashed file to delete.
-pub(crate) fn read_previous(path: &Path, explicit: bool) -> Result<Option<UploadManifest>, Error> {
+fn read_previous(path: &Path, explicit: bool) -> Result<Option<UploadManifest>, Error> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(None),

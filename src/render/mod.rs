@@ -15,7 +15,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location, Sources};
 use crate::images::Images;
 use crate::load::ThemeFiles;
 use crate::model::Site;
-use crate::output::{Artifact, CacheClass, CacheTag, Claim, Output};
+use crate::output::{Artifact, CacheClass, CacheTag, Claim};
 
 /// Templates every theme must provide (the built-in default theme provides them all, so a
 /// site theme only has to override what it changes).
@@ -86,15 +86,15 @@ pub(crate) fn compile(theme: &ThemeFiles, sources: &mut Sources) -> Result<Templ
     if diagnostics.has_errors() { Err(diagnostics) } else { Ok(Templates { tera, origins }) }
 }
 
-/// Renders every page of the site into `output`. Errors from every page are collected.
+/// Renders every page of the site. Errors from every page are collected.
 pub(crate) fn pages(
     site: &Site,
     templates: &Templates,
     assets: &AssetUrls,
     images: &Images,
-    output: &mut Output,
-) -> Result<(), Diagnostics> {
+) -> Result<Vec<(String, Artifact)>, Diagnostics> {
     let mut diagnostics = Diagnostics::new();
+    let mut files = Vec::new();
     let drops: Vec<context::DropContext> =
         site.drops.iter().map(|drop| context::drop(site, drop, images)).collect();
     let site_context = context::site(site);
@@ -142,13 +142,13 @@ pub(crate) fn pages(
         match templates.tera.render(job.template, &job.ctx) {
             Ok(text) => {
                 let artifact = Artifact::bytes(text.into_bytes(), &job.path, job.class, &job.tags);
-                output.insert(job.path, artifact);
+                files.push((job.path, artifact));
             }
             Err(err) => diagnostics.push(template_diagnostic(&err, &templates.origins, &job.what)),
         }
     }
 
-    if diagnostics.is_empty() { Ok(()) } else { Err(diagnostics) }
+    if diagnostics.is_empty() { Ok(files) } else { Err(diagnostics) }
 }
 
 /// One file to render: the template, where the result goes, and how it is cached.
