@@ -1,10 +1,11 @@
-//! The one place that runs the stages in order:
-//! load → validate → images (plan, then run) → assets → render → headers → compress →
-//! manifest → write.
+//! The one place that runs the stages in order, as the steps of [`build`] (ARCHITECTURE.md
+//! lists them): load → validate → templates → images → render (assets, then pages) →
+//! manifest (`_headers`, compressed siblings, the manifest) → write.
 //!
-//! Each stage hands the next plain data. Problems from load, validate and render are
-//! collected and reported together; only `write` touches the output folder, and only when
-//! everything before it succeeded.
+//! Each stage takes what it needs and returns what it makes; this module only orders them
+//! and gathers their files into one `Output`. Problems from validation, templates, images,
+//! assets and pages are collected and reported together; only `write` touches the output
+//! folder, and only when everything before it succeeded.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! Stage 6, MANIFEST: what CDN upload pipelines need, beside the upload root.
+//! Stage: MANIFEST — what CDN upload pipelines need, beside the upload root.
 //!
 //! * `manifest.json` ([`UploadManifest`]): every file of `public/` with its size, hashes,
 //!   headers, URLs, cache tags and upload phase; a function of this build only.

@@ -1,4 +1,4 @@
-//! Stage 3, RENDER: the validated [`Site`] → HTML pages, `sitemap.xml` and `robots.txt`.
+//! Stage: RENDER — the validated [`Site`] → HTML pages, `sitemap.xml` and `robots.txt`.
 //!
 //! Pure: never touches the file system. Templates come from the theme, values from the model,
 //! asset and image URLs from the stages that publish them. Autoescaping is on for `.html` and

@@ -1,4 +1,4 @@
-//! Stage 2, VALIDATE: raw YAML values → the [`Site`] model, collecting every problem.
+//! Stage: VALIDATE — raw YAML values → the [`Site`] model, collecting every problem.
 //!
 //! Pure: reads nothing from disk (file facts were gathered by `load`). Each check names the
 //! field path, points at the value, and says how to fix it. Validation carries on after a

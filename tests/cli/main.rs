@@ -1,5 +1,6 @@
 //! Integration tests: the real `dropgen` binary on real fixture sites.
 
+mod architecture;
 mod build;
 mod errors;
 mod examples;
