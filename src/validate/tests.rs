@@ -486,3 +486,18 @@ fn a_tag_or_option_given_twice_is_an_error_that_names_the_first() {
     assert!(helps[0].ends_with("the first is at `drops/sneakers/drop.yaml:11:15`"), "{helps:?}");
     assert!(helps[1].ends_with("the first is at `drops/sneakers/drop.yaml:12:8`"), "{helps:?}");
 }
+
+#[test]
+fn an_image_format_given_twice_is_an_error_that_names_the_first() {
+    let config = format!("{CONFIG}images:\n  formats: [avif, webp, avif]\n");
+    let (_, diagnostics) = site(&loaded(&config, &[("sneakers", DROP)]), false);
+    let problems: Vec<String> = diagnostics
+        .sorted()
+        .iter()
+        .map(|d| format!("{}: {} ({})", d.location.line, d.message, d.help.as_deref().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        problems,
+        ["6: `avif` is listed twice (list each format once; the first is at `dropgen.yaml:6:13`)"]
+    );
+}
