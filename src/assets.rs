@@ -17,11 +17,15 @@ use sha2::{Digest, Sha256, Sha384};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location};
 use crate::load::ThemeFiles;
-use crate::model::Site;
-use crate::output::{Artifact, CacheClass, Output};
+use crate::output::{Artifact, CacheClass, CacheTag, Claim};
 
 /// Folder of the upload root for fingerprinted theme files. Slugs cannot start with `_`.
 pub(crate) const ASSET_DIR: &str = "_assets";
+
+/// What this stage generates: the fingerprinted files.
+pub(crate) fn claims() -> Vec<Claim> {
+    vec![Claim::Folder(ASSET_DIR.to_owned(), "which dropgen fills with content-hashed files".to_owned())]
+}
 
 /// Where templates find one static file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -39,30 +43,37 @@ pub(crate) const PLACEHOLDER_CSS: &str = "placeholders.css";
 /// Published URLs of the theme's static files, by their path under `static/`.
 pub(crate) type AssetUrls = BTreeMap<String, AssetUrl>;
 
-/// Plans and produces the theme's static files. A static file may not take a path that dropgen
-/// generates (pages, `_headers`, `_img/`, `_assets/`, compressed siblings), nor use characters
-/// that would need escaping in URLs and header rules.
+/// What this stage publishes.
+#[derive(Debug, Default)]
+pub(crate) struct Assets {
+    /// What templates link.
+    pub(crate) urls: AssetUrls,
+    /// Generated files (the placeholder stylesheet).
+    pub(crate) generated: Vec<(String, Artifact)>,
+    /// The theme's static files, each with the file it was read from.
+    pub(crate) theme_files: Vec<(String, Artifact, String)>,
+}
+
+/// Plans and produces the theme's static files. A static file may not take a path another
+/// stage `claims` (pages, `_headers`, `_img/`, `_assets/`, compressed siblings), nor use
+/// characters that would need escaping in URLs and header rules.
 pub(crate) fn collect(
     theme: &ThemeFiles,
-    site: &Site,
+    claims: &[Claim],
     placeholder_css: &str,
-    output: &mut Output,
-) -> Result<AssetUrls, Diagnostics> {
-    let mut urls = AssetUrls::new();
+) -> Result<Assets, Diagnostics> {
+    let mut assets = Assets::default();
     let mut diagnostics = Diagnostics::new();
     // Generated, but published like a theme stylesheet, so templates link it the same way.
     let css = placeholder_css.as_bytes();
     let published = format!("{ASSET_DIR}/{}", fingerprinted_name(PLACEHOLDER_CSS, css));
-    urls.insert(
-        PLACEHOLDER_CSS.to_owned(),
-        AssetUrl { url: format!("/{published}"), integrity: integrity(css) },
-    );
-    output.insert(
-        published.clone(),
-        Artifact::bytes(css.to_vec(), &published, CacheClass::Immutable, &["site"]),
-    );
+    let url = AssetUrl { url: format!("/{published}"), integrity: integrity(css) };
+    let mut artifact = Artifact::bytes(css.to_vec(), &published, CacheClass::Immutable, &[CacheTag::Site]);
+    artifact.integrity = Some(url.integrity.clone());
+    assets.urls.insert(PLACEHOLDER_CSS.to_owned(), url);
+    assets.generated.push((published, artifact));
     for (path, file) in &theme.static_files {
-        if let Some(problem) = reserved(path, site) {
+        if let Some(problem) = unpublishable(path, claims) {
             diagnostics.push(
                 Diagnostic::error(
                     Kind::Template,
@@ -78,39 +89,39 @@ pub(crate) fn collect(
         } else {
             (path.clone(), CacheClass::Data)
         };
-        urls.insert(
-            path.clone(),
-            AssetUrl { url: format!("/{published}"), integrity: integrity(&file.content) },
-        );
-        let artifact = Artifact::bytes(file.content.clone(), &published, class, &["site", "theme"]);
-        output.insert(published, artifact);
+        let url = AssetUrl { url: format!("/{published}"), integrity: integrity(&file.content) };
+        let mut artifact =
+            Artifact::bytes(file.content.clone(), &published, class, &[CacheTag::Site, CacheTag::Theme]);
+        // Scripts and stylesheets are what pages load with `integrity`.
+        artifact.integrity = (class == CacheClass::Immutable).then(|| url.integrity.clone());
+        assets.urls.insert(path.clone(), url);
+        assets.theme_files.push((published, artifact, file.origin.clone()));
     }
-    if diagnostics.is_empty() { Ok(urls) } else { Err(diagnostics) }
+    if diagnostics.is_empty() { Ok(assets) } else { Err(diagnostics) }
 }
 
 /// Why a static file cannot be published at `path`, if it cannot.
-fn reserved(path: &str, site: &Site) -> Option<String> {
+fn unpublishable(path: &str, claims: &[Claim]) -> Option<String> {
     let url_safe = path.split('/').all(|part| {
         !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
     });
     if !url_safe {
         return Some("has characters other than letters, digits, `.`, `_` and `-` in its name".to_owned());
     }
-    let first = path.split('/').next().unwrap_or_default();
-    let generated = ["index.html", "404.html", "sitemap.xml", "robots.txt", "_headers", PLACEHOLDER_CSS];
-    if generated.contains(&path) {
+    if path == PLACEHOLDER_CSS {
         return Some("would replace a file dropgen generates".to_owned());
     }
-    if first == ASSET_DIR || first == crate::images::IMAGE_DIR {
-        return Some(format!("is inside `{first}/`, which dropgen fills with content-hashed files"));
-    }
-    if path.ends_with(".br") || path.ends_with(".gz") {
-        return Some("ends in `.br` or `.gz`, the names of dropgen's precompressed copies".to_owned());
-    }
-    if site.drops.iter().any(|drop| drop.slug.as_str() == first) {
-        return Some(format!("is inside `{first}/`, the page of a drop"));
-    }
-    None
+    claims.iter().find_map(|claim| claim.conflict(path))
+}
+
+/// A theme file on a path that a stage generates without claiming it.
+pub(crate) fn clash(origin: &str, path: &str) -> Diagnostic {
+    Diagnostic::error(
+        Kind::Template,
+        Location::file(origin),
+        format!("the theme file takes `{path}`, which dropgen generates"),
+    )
+    .help("rename or move the file in the theme's `static/` folder")
 }
 
 /// The hydration script's path under `static/`, as templates name it (`assets['drops.js']`).
@@ -141,7 +152,7 @@ pub(crate) fn check_budget(theme: &ThemeFiles) -> Option<Diagnostic> {
         )
         .help(
             "every visitor downloads this script as the drop opens: remove code, or move words into \
-             the theme's `<body data-text>`; measure with `gzip -9c drops.js | wc -c`",
+             the theme's `data-text` block; measure with `gzip -9c drops.js | wc -c`",
         )
     })
 }

@@ -116,8 +116,26 @@ struct SiteArgs {
     cache_dir: Option<PathBuf>,
 }
 
+impl SiteArgs {
+    /// What to build: the one place the command line becomes [`BuildOptions`].
+    fn options(
+        &self,
+        out: Option<PathBuf>,
+        previous_manifest: Option<PathBuf>,
+    ) -> Result<BuildOptions, Error> {
+        Ok(BuildOptions {
+            root: self.root.clone(),
+            out,
+            drafts: self.drafts,
+            previous_manifest,
+            time: build_time(self.now)?,
+            cache_dir: self.cache_dir.clone(),
+        })
+    }
+}
+
 fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+    crate::rfc3339::parse(text)
         .map_err(|_| format!("`{text}` is not an RFC 3339 time such as `2026-11-20T15:00:00Z`"))
 }
 
@@ -200,17 +218,9 @@ fn with_threads(jobs: Option<usize>, f: impl FnOnce() -> ExitCode + Send) -> Exi
 }
 
 fn build(site: &SiteArgs, out: Option<PathBuf>, previous_manifest: Option<PathBuf>) -> ExitCode {
-    let time = match build_time(site.now) {
-        Ok(time) => time,
+    let options = match site.options(out.clone(), previous_manifest) {
+        Ok(options) => options,
         Err(err) => return report_error(&err, &Sources::new(), site.message_format),
-    };
-    let options = BuildOptions {
-        root: site.root.clone(),
-        out: out.clone(),
-        drafts: site.drafts,
-        previous_manifest,
-        time,
-        cache_dir: site.cache_dir.clone(),
     };
     let progress = progress_for(site.quiet);
     let result = pipeline::build(&options, progress.as_ref());
@@ -234,17 +244,9 @@ fn serve(
     mock: Option<crate::serve::MockOptions>,
 ) -> ExitCode {
     let out = out.unwrap_or_else(|| site.root.join("dist"));
-    let time = match build_time(site.now) {
-        Ok(time) => time,
+    let build = match site.options(Some(out), None) {
+        Ok(options) => options,
         Err(err) => return report_error(&err, &Sources::new(), site.message_format),
-    };
-    let build = BuildOptions {
-        root: site.root.clone(),
-        out: Some(out),
-        drafts: site.drafts,
-        previous_manifest: None,
-        time,
-        cache_dir: site.cache_dir.clone(),
     };
     match crate::serve::run(crate::serve::ServeOptions { build, port, mock }) {
         Ok(()) => ExitCode::SUCCESS,
@@ -255,13 +257,10 @@ fn serve(
 }
 
 fn cache_gc(site: &SiteArgs) -> ExitCode {
-    let options = BuildOptions {
-        root: site.root.clone(),
-        out: None,
-        drafts: true,
-        previous_manifest: None,
-        time: BuildTime::default(),
-        cache_dir: site.cache_dir.clone(),
+    // `pipeline::cache_gc` keeps the images of drafts too, whatever `--drafts` says.
+    let options = match site.options(None, None) {
+        Ok(options) => options,
+        Err(err) => return report_error(&err, &Sources::new(), site.message_format),
     };
     match pipeline::cache_gc(&options) {
         Ok(report) => {

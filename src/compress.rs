@@ -9,20 +9,25 @@ use std::io::Write;
 use flate2::{Compression, GzBuilder};
 use rayon::prelude::*;
 
-use crate::output::{Artifact, Digest, Output};
+use crate::output::{Artifact, Claim, Digest, Output};
 
 /// Files smaller than this gain too little to be worth a second and third upload.
 pub(crate) const MIN_BYTES: usize = 1024;
 
-/// Adds `<path>.br` and `<path>.gz` for every compressible text file of at least
-/// [`MIN_BYTES`], keeping only siblings that are actually smaller.
-pub(crate) fn siblings(output: &mut Output) {
+/// What this stage generates: a sibling of any file.
+pub(crate) fn claims() -> Vec<Claim> {
+    vec![Claim::Suffixes(&[".br", ".gz"], "the names of dropgen's precompressed copies")]
+}
+
+/// `<path>.br` and `<path>.gz` for every compressible text file of `output` of at least
+/// [`MIN_BYTES`], only those that are actually smaller.
+pub(crate) fn siblings(output: &Output) -> Vec<(String, Artifact)> {
     let candidates: Vec<(&String, &Artifact, &[u8])> = output
         .iter()
         .filter(|(_, artifact)| is_compressible(artifact.content_type) && artifact.bytes.len() >= MIN_BYTES)
         .map(|(path, artifact)| (path, artifact, artifact.bytes.as_slice()))
         .collect();
-    let compressed: Vec<(String, Artifact)> = candidates
+    candidates
         .par_iter()
         .flat_map_iter(|(path, artifact, bytes)| {
             [("br", "br", brotli(bytes)), ("gz", "gzip", gzip(bytes))]
@@ -33,6 +38,8 @@ pub(crate) fn siblings(output: &mut Output) {
                         digest: Digest::of(&packed),
                         bytes: packed,
                         encoding: Some(encoding),
+                        // Pages reference the original; a browser checks the decoded bytes.
+                        integrity: None,
                         variant_of: Some((*path).clone()),
                         ..(*artifact).clone()
                     };
@@ -40,10 +47,7 @@ pub(crate) fn siblings(output: &mut Output) {
                 })
                 .collect::<Vec<_>>()
         })
-        .collect();
-    for (path, artifact) in compressed {
-        output.insert(path, artifact);
-    }
+        .collect()
 }
 
 fn is_compressible(content_type: &str) -> bool {
@@ -99,14 +103,14 @@ mod tests {
     fn compresses_large_text_files_only() {
         let mut output = Output::default();
         let page = "<p>drop</p>\n".repeat(200).into_bytes();
-        output.insert(
-            "a/index.html".into(),
-            Artifact::bytes(page, "a/index.html", CacheClass::Document, &["a"]),
-        );
+        output
+            .insert("a/index.html".into(), Artifact::bytes(page, "a/index.html", CacheClass::Document, &[]));
         output
             .insert("small.css".into(), Artifact::bytes(b"p{}".to_vec(), "small.css", CacheClass::Data, &[]));
         output.insert("x.png".into(), Artifact::bytes(vec![0; 4096], "x.png", CacheClass::Immutable, &[]));
-        siblings(&mut output);
+        for (path, artifact) in siblings(&output) {
+            output.insert(path, artifact);
+        }
         let paths: Vec<&str> = output.iter().map(|(path, _)| path.as_str()).collect();
         assert_eq!(paths, ["a/index.html", "a/index.html.br", "a/index.html.gz", "small.css", "x.png"]);
         let (_, br) = output.iter().find(|(path, _)| path.ends_with(".br")).unwrap();

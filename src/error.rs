@@ -25,6 +25,9 @@ pub enum Error {
     /// The command line asks for something that cannot be done.
     #[error("{0}")]
     Usage(String),
+    /// dropgen broke one of its own rules.
+    #[error("{0}; this is a bug in dropgen")]
+    Internal(String),
     /// Reading or writing a file failed for a reason outside the site's content.
     #[error("`{}`: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
@@ -45,6 +48,7 @@ impl Error {
             | Error::UnsafeOutput { .. }
             | Error::PreviousManifest { .. }
             | Error::Usage(_)
+            | Error::Internal(_)
             | Error::Io { .. } => 2,
         }
     }

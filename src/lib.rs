@@ -5,13 +5,18 @@
 //!
 //! 1. `load`: read `dropgen.yaml`, `drops/*/drop.yaml`, the theme and image headers (IO only);
 //! 2. `validate`: raw values → the [`model`], collecting every problem as a diagnostic (pure);
-//! 3. [`images`]: plan the variants of every source image (pure), then make them in parallel,
+//! 3. `render`: the theme's templates are parsed right after validation, so theme and content
+//!    problems show in one run;
+//! 4. [`images`]: plan the variants of every source image (pure), then make them in parallel,
 //!    through a persistent cache;
-//! 4. `assets`: the theme's static files and the placeholder stylesheet, fingerprinted;
-//! 5. `render`: tera templates → pages, sitemap, robots.txt (pure);
-//! 6. `compress`: `.br`/`.gz` siblings of text files;
-//! 7. [`manifest`]: `_headers`, the upload manifest, changes and purge files (pure);
-//! 8. [`mod@write`]: stage the output beside `<out>` and swap it into place (the only writer).
+//! 5. `assets`: the theme's static files and the placeholder stylesheet, fingerprinted; then
+//!    `render`: tera templates → pages, sitemap, robots.txt (pure);
+//! 6. [`manifest`] and `compress`: `_headers`, `.br`/`.gz` siblings of text files, the upload
+//!    manifest (pure);
+//! 7. [`manifest`] and [`mod@write`]: changes and purge files, then the output staged beside
+//!    `<out>` and swapped into place (the only writer).
+//!
+//! `ARCHITECTURE.md` has the same list, the data between the steps and where to change what.
 
 pub(crate) mod assets;
 pub mod cli;
@@ -26,6 +31,7 @@ pub(crate) mod output;
 pub mod pipeline;
 pub mod progress;
 pub(crate) mod render;
+pub(crate) mod rfc3339;
 pub mod scaffold;
 pub mod serve;
 pub(crate) mod suggest;

@@ -7,13 +7,58 @@ use base64::Engine as _;
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
-pub(crate) use crate::model::CacheClass;
+pub(crate) use crate::model::{CacheClass, CacheTag};
 
 /// Every file of the upload root, by path relative to it (`/`-separated, no leading `/`),
 /// in sorted order so the write stage and the manifest see one fixed order.
 #[derive(Debug, Default)]
 pub(crate) struct Output {
     files: BTreeMap<String, Artifact>,
+    /// The theme file each path of the theme's static files came from.
+    theme_files: BTreeMap<String, String>,
+    clashes: Vec<Clash>,
+}
+
+/// Two files for one path: the first stays, the second is reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Clash {
+    pub(crate) path: String,
+    /// The theme file (`themes/x/static/…`) holding the path, when one does.
+    pub(crate) theme_file: Option<String>,
+}
+
+/// A part of the upload root that a stage generates. Each stage claims its own names before
+/// anything is produced, so the theme's static files are checked against every claim without
+/// any module listing another's files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// One file, e.g. `robots.txt`.
+    File(String),
+    /// A folder and everything in it, and what it holds, e.g. "the page of a drop".
+    Folder(String, String),
+    /// Every name ending in one of these, and what such files are.
+    Suffixes(&'static [&'static str], &'static str),
+}
+
+impl Claim {
+    /// Why a theme file at `path` would clash with this claim, if it would.
+    pub(crate) fn conflict(&self, path: &str) -> Option<String> {
+        let inside = |dir: &str| path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'));
+        match self {
+            Claim::File(file) if path == file => Some("would replace a file dropgen generates".to_owned()),
+            Claim::File(file) if inside(file) => {
+                Some(format!("is inside `{file}`, a file dropgen generates"))
+            }
+            Claim::Folder(dir, what) if path == dir || inside(dir) => {
+                Some(format!("is inside `{dir}/`, {what}"))
+            }
+            Claim::Suffixes(suffixes, what) if suffixes.iter().any(|suffix| path.ends_with(suffix)) => {
+                let names: Vec<String> = suffixes.iter().map(|suffix| format!("`{suffix}`")).collect();
+                Some(format!("ends in {}, {what}", names.join(" or ")))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One output file.
@@ -23,9 +68,11 @@ pub(crate) struct Artifact {
     pub(crate) bytes: Vec<u8>,
     pub(crate) content_type: &'static str,
     pub(crate) class: CacheClass,
-    /// Cache tags (`[a-z0-9._-]`): `site` on every file, the drop slug on a drop's page and
-    /// images, so a CDN can purge by tag.
-    pub(crate) tags: BTreeSet<String>,
+    /// [`CacheTag::Site`] on every file, a drop's tag on its page and images, so a CDN can
+    /// purge by tag.
+    pub(crate) tags: BTreeSet<CacheTag>,
+    /// The Subresource Integrity value of a script or stylesheet, as pages reference it.
+    pub(crate) integrity: Option<String>,
     /// `br` or `gzip` for a precompressed sibling of `variant_of`.
     pub(crate) encoding: Option<&'static str>,
     pub(crate) variant_of: Option<String>,
@@ -59,13 +106,14 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 impl Artifact {
     /// A file produced in memory.
-    pub(crate) fn bytes(bytes: Vec<u8>, path: &str, class: CacheClass, tags: &[&str]) -> Artifact {
+    pub(crate) fn bytes(bytes: Vec<u8>, path: &str, class: CacheClass, tags: &[CacheTag]) -> Artifact {
         Artifact {
             digest: Digest::of(&bytes),
             bytes,
             content_type: content_type(path),
             class,
-            tags: tags.iter().map(|tag| (*tag).to_owned()).collect(),
+            tags: tags.iter().cloned().collect(),
+            integrity: None,
             encoding: None,
             variant_of: None,
         }
@@ -73,13 +121,40 @@ impl Artifact {
 }
 
 impl Output {
-    /// Adds a file. Two stages claiming one path is a bug in dropgen, not in the site: names
-    /// are built so they cannot collide (slugs cannot contain `.` or `_`).
+    /// Adds a generated file. A path that already holds other bytes keeps them, and the clash
+    /// is reported by [`Output::clashes`] rather than crashing the build.
     pub(crate) fn insert(&mut self, path: String, artifact: Artifact) {
-        if let Some(existing) = self.files.get(&path) {
-            assert_eq!(existing, &artifact, "two different outputs claim `{path}`");
+        match self.files.get(&path) {
+            Some(existing) if *existing != artifact => {
+                let theme_file = self.theme_files.get(&path).cloned();
+                self.clashes.push(Clash { path, theme_file });
+            }
+            Some(_) => {}
+            None => {
+                self.files.insert(path, artifact);
+            }
         }
-        self.files.insert(path, artifact);
+    }
+
+    /// Adds generated files; see [`Output::insert`].
+    pub(crate) fn extend(&mut self, files: impl IntoIterator<Item = (String, Artifact)>) {
+        for (path, artifact) in files {
+            self.insert(path, artifact);
+        }
+    }
+
+    /// Adds one of the theme's static files, read from `origin`.
+    pub(crate) fn insert_theme_file(&mut self, path: String, artifact: Artifact, origin: &str) {
+        if !self.files.contains_key(&path) {
+            self.theme_files.insert(path.clone(), origin.to_owned());
+        }
+        self.insert(path, artifact);
+    }
+
+    /// Every path two files were added for. Claims keep theme files off generated paths, so a
+    /// clash means a stage generates a path it did not claim.
+    pub(crate) fn clashes(&self) -> &[Clash] {
+        &self.clashes
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &Artifact)> {
@@ -98,7 +173,13 @@ pub(crate) fn content_type(path: &str) -> &'static str {
         return "text/plain; charset=utf-8";
     }
     let ext = name.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).unwrap_or_default();
-    match ext.as_str() {
+    media_type(&ext)
+}
+
+/// The media type of a lower-case file extension, with a charset for text: the one table of
+/// them, for `Content-Type` and for `<source type>`.
+pub(crate) fn media_type(ext: &str) -> &'static str {
+    match ext {
         "html" | "htm" => "text/html; charset=utf-8",
         "css" => "text/css; charset=utf-8",
         "js" | "mjs" => "text/javascript; charset=utf-8",
@@ -138,5 +219,42 @@ mod tests {
         assert_eq!(content_type("_img/x-1.JPG"), "image/jpeg");
         assert_eq!(content_type("_headers"), "text/plain; charset=utf-8");
         assert_eq!(content_type("LICENSE"), "application/octet-stream");
+    }
+
+    /// Issue 12: generated paths belonged to no one, and `insert` asserted on a clash, so a
+    /// generated file nobody listed as reserved, meeting a theme file of that name, panicked
+    /// the build.
+    #[test]
+    fn a_clash_between_two_files_is_not_a_panic() {
+        let mut output = Output::default();
+        let file = |text: &str| Artifact::bytes(text.as_bytes().to_vec(), "x.txt", CacheClass::Data, &[]);
+        output.insert_theme_file("x.txt".to_owned(), file("first"), "themes/t/static/x.txt");
+        let clash = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            output.insert("x.txt".to_owned(), file("second"));
+        }));
+        assert!(clash.is_ok(), "a clash panicked");
+        assert_eq!(output.iter().next().map(|(_, artifact)| artifact.bytes.as_slice()), Some(&b"first"[..]));
+        let theme_file = Some("themes/t/static/x.txt".to_owned());
+        assert_eq!(output.clashes(), [Clash { path: "x.txt".to_owned(), theme_file }]);
+        output.insert("x.txt".to_owned(), file("first"));
+        assert_eq!(output.clashes().len(), 1, "the same bytes twice are no clash");
+    }
+
+    #[test]
+    fn claims_cover_their_files_folders_and_suffixes() {
+        let file = Claim::File("robots.txt".to_owned());
+        assert_eq!(file.conflict("robots.txt").as_deref(), Some("would replace a file dropgen generates"));
+        assert_eq!(
+            file.conflict("robots.txt/x").as_deref(),
+            Some("is inside `robots.txt`, a file dropgen generates")
+        );
+        assert_eq!(file.conflict("robots.txt.bak"), None);
+        let folder = Claim::Folder("launch".to_owned(), "the page of a drop".to_owned());
+        assert_eq!(folder.conflict("launch").as_deref(), Some("is inside `launch/`, the page of a drop"));
+        assert!(folder.conflict("launch/a/b.txt").is_some());
+        assert_eq!(folder.conflict("launcher/a.txt"), None);
+        let suffixes = Claim::Suffixes(&[".br", ".gz"], "copies");
+        assert_eq!(suffixes.conflict("a/b.gz").as_deref(), Some("ends in `.br` or `.gz`, copies"));
+        assert_eq!(suffixes.conflict("a.gzip"), None);
     }
 }

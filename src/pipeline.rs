@@ -1,22 +1,23 @@
-//! The one place that runs the stages in order:
-//! load → validate → images (plan, then run) → assets → render → headers → compress →
-//! manifest → write.
+//! The one place that runs the stages in order, as the steps of [`build`] (ARCHITECTURE.md
+//! lists them): load → validate → templates → images → render (assets, then pages) →
+//! manifest (`_headers`, compressed siblings, the manifest) → write.
 //!
-//! Each stage hands the next plain data. Problems from load, validate and render are
-//! collected and reported together; only `write` touches the output folder, and only when
-//! everything before it succeeded.
+//! Each stage takes what it needs and returns what it makes; this module only orders them
+//! and gathers their files into one `Output`. Problems from validation, templates, images,
+//! assets and pages are collected and reported together; only `write` touches the output
+//! folder, and only when everything before it succeeded.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location, Sources};
+use crate::diagnostic::{Diagnostics, Sources};
 use crate::error::Error;
 use crate::images::ImageStats;
 use crate::images::cache::GcReport;
 use crate::manifest::BuildTime;
 use crate::manifest::changes::Changes;
-use crate::model::{CacheClass, Site};
-use crate::output::{Artifact, Output};
+use crate::model::Site;
+use crate::output::{Artifact, Claim, Output};
 use crate::progress::Progress;
 use crate::write::WriteReport;
 use crate::{assets, compress, images, load, manifest, render, validate, write};
@@ -45,16 +46,12 @@ impl BuildOptions {
     }
 }
 
-/// Beside the upload root: the manifest, the comparison with the previous build, and the
-/// purge list (plain and as CDN requests).
-pub const MANIFEST_FILE: &str = "manifest.json";
-pub const CHANGES_FILE: &str = "changes.json";
-pub const PURGE_FILE: &str = "purge.txt";
-pub const PURGE_DIR: &str = "purge";
-
 /// The result of a successful run.
 #[derive(Debug)]
 pub struct BuildReport {
+    /// The site as built, for `serve`'s mock inventory (which must not read the files again:
+    /// they may have changed since).
+    pub site: Site,
     pub drops: usize,
     pub files: usize,
     /// Present when the output was written.
@@ -85,133 +82,54 @@ pub struct BuildFailure {
 /// Runs the pipeline. Returns every problem at once on failure. Long stages report to
 /// `progress`.
 pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport, Box<BuildFailure>> {
-    let mut timings = Vec::new();
-    let mut sources = Sources::new();
-    let fail = |error: Error, sources: Sources| Box::new(BuildFailure { error, sources });
-    let mut timed = |name: &'static str, start: Instant| timings.push((name, start.elapsed()));
-
+    let mut run = Run::default();
     if let Some(out) = &options.out {
-        write::check_out_dir(&options.root, out).map_err(|err| fail(err, Sources::new()))?;
-        let (cache, out) = (std::path::absolute(options.cache_dir()), std::path::absolute(out));
-        if let (Ok(cache), Ok(out)) = (cache, out)
-            && cache.starts_with(&out)
-        {
-            let message = format!(
-                "the image cache `{}` is inside the output folder `{}`, which every build replaces; \
-                 give `--cache-dir` (or DROPGEN_CACHE_DIR) a folder outside it",
-                cache.display(),
-                out.display()
-            );
-            return Err(fail(Error::Usage(message), Sources::new()));
-        }
+        write::check_out_dir(&options.root, out).map_err(|err| run.fail(err))?;
+        images::cache::check_outside(&options.cache_dir(), out).map_err(|err| run.fail(err))?;
     }
-
-    let start = Instant::now();
-    let loaded = load::site(&options.root).map_err(|err| fail(err, Sources::new()))?;
-    timed("load", start);
-
-    let start = Instant::now();
-    let (site, mut diagnostics) = validate::site(&loaded, options.drafts);
-    sources.extend(loaded.sources.clone());
-    timed("validate", start);
-
+    let loaded = run.timed("load", |_| load::site(&options.root)).map_err(|err| run.fail(err))?;
+    let site = run.timed("validate", |run| validate(run, &loaded, options.drafts));
     // Template syntax is checked even when the content has errors, so a theme author and a
     // marketer each see their problems in one run.
-    let start = Instant::now();
-    if let Some(over_budget) = assets::check_budget(&loaded.theme) {
-        diagnostics.push(over_budget);
-    }
-    let templates = render::compile(&loaded.theme, &mut sources);
-    let (site, templates): (Site, render::Templates) = match (site, templates) {
-        (Some(site), Ok(templates)) if !diagnostics.has_errors() => (site, templates),
-        (_, templates) => {
-            if let Err(template_errors) = templates {
-                diagnostics.extend(template_errors);
-            }
-            return Err(fail(Error::Content(diagnostics), sources));
-        }
-    };
+    let templates = run.timed("templates", |run| templates(run, &loaded));
+    let (Some(site), Some(templates)) = (site, templates) else { return Err(run.content_failure()) };
+    run.stop_on_errors()?;
 
-    timed("templates", start);
-
-    let start = Instant::now();
-    let mut output = Output::default();
-    let image_plan = images::plan(&site);
     let cache_dir = options.cache_dir();
-    let cache = images::cache::Cache::open(&cache_dir)
-        .map_err(|err| fail(Error::io(&cache_dir, err), sources.clone()))?;
-    let max_pixels = u64::from(site.config.images.max_megapixels) * 1_000_000;
-    let (images, image_errors) =
-        images::run(&image_plan, &options.root, &cache, max_pixels, progress, &mut output);
-    diagnostics.extend(image_errors);
-    timed("images", start);
-
+    let cache = images::cache::Cache::open(&cache_dir).map_err(|err| run.fail(Error::io(&cache_dir, err)))?;
+    let (images, image_files) = run.timed("images", |run| {
+        let max_pixels = u64::from(site.config.images.max_megapixels) * 1_000_000;
+        let (images, files, problems) =
+            images::run(&images::plan(&site), &options.root, &cache, max_pixels, progress);
+        run.diagnostics.extend(problems);
+        (images, files)
+    });
     // Pages are rendered even when an image failed, so template problems show in the same run.
-    let start = Instant::now();
-    let asset_urls = match assets::collect(&loaded.theme, &site, &images.placeholder_css(), &mut output) {
-        Ok(urls) => urls,
-        Err(asset_errors) => {
-            diagnostics.extend(asset_errors);
-            return Err(fail(Error::Content(diagnostics), sources));
-        }
-    };
-    if let Err(render_errors) = render::pages(&site, &templates, &asset_urls, &images, &mut output) {
-        diagnostics.extend(render_errors);
-    }
-    if diagnostics.has_errors() {
-        return Err(fail(Error::Content(diagnostics), sources));
-    }
-    timed("render", start);
+    let (assets, pages) = run
+        .timed("render", |run| {
+            let assets =
+                run.keep(assets::collect(&loaded.theme, &claims(&site), &images.placeholder_css()))?;
+            let pages = run.keep(render::pages(&site, &templates, &assets.urls, &images))?;
+            Some((assets, pages))
+        })
+        .ok_or_else(|| run.content_failure())?;
+    run.stop_on_errors()?;
 
-    let start = Instant::now();
-    let data_paths: Vec<String> = output
-        .iter()
-        .filter(|(_, artifact)| artifact.class == CacheClass::Data && artifact.variant_of.is_none())
-        .map(|(path, _)| path.clone())
-        .collect();
-    let (headers, rules) = manifest::headers::render(&site, &asset_urls, &data_paths);
-    if rules > manifest::headers::MAX_RULES {
-        diagnostics.push(Diagnostic::warning(
-            Kind::InvalidValue,
-            Location::file(crate::load::CONFIG_FILE),
-            format!("`_headers` has {rules} rules; Cloudflare Pages reads only the first {}", manifest::headers::MAX_RULES),
-        ).help("the last drops' pages get the platform's default headers; set the headers at your CDN instead"));
-    }
-    // `_headers` is platform configuration, never served, so it gets no compressed siblings.
-    compress::siblings(&mut output);
-    let headers_path = manifest::headers::PATH;
-    output.insert(
-        headers_path.to_owned(),
-        Artifact::bytes(headers.into_bytes(), headers_path, CacheClass::Data, &["site"]),
-    );
-    let upload_manifest = manifest::build(&site, &output, &images, options.time);
-    timed("manifest", start);
-
+    let (output, upload) = run.timed("manifest", |run| {
+        let output =
+            gather(run, &site, image_files, assets.generated, assets.theme_files, pages, &assets.urls)?;
+        let upload = manifest::build(&site, &output, &images, options.time);
+        Ok::<_, Box<BuildFailure>>((output, upload))
+    })?;
     let (written, changes) = match &options.out {
-        Some(out) => {
-            let start = Instant::now();
-            let previous_path = options.previous_manifest.clone().unwrap_or_else(|| out.join(MANIFEST_FILE));
-            let explicit = options.previous_manifest.is_some();
-            let previous = manifest::read_previous(&previous_path, explicit)
-                .map_err(|err| fail(err, sources.clone()))?;
+        Some(out) => run.timed("write", |run| {
             let delivery = &site.config.delivery;
-            let changes =
-                manifest::changes::compare(previous.as_ref(), &upload_manifest, delivery, options.time);
-            let mut beside: Vec<(String, Vec<u8>)> = vec![
-                (CHANGES_FILE.to_owned(), manifest::to_stable_json(&changes)),
-                (PURGE_FILE.to_owned(), manifest::purge::lines(changes.purge.iter().map(String::as_str))),
-            ];
-            for (name, bytes) in
-                manifest::purge::files(&changes, &upload_manifest, previous.as_ref(), delivery)
-            {
-                beside.push((format!("{PURGE_DIR}/{name}"), bytes));
-            }
-            // Last, so a manifest never describes files that were not written.
-            beside.push((MANIFEST_FILE.to_owned(), manifest::to_stable_json(&upload_manifest)));
-            let report = write::all(&output, out, &beside).map_err(|err| fail(err, sources.clone()))?;
-            timed("write", start);
-            (Some(report), Some(changes))
-        }
+            let previous = options.previous_manifest.as_deref();
+            let (beside, changes) = manifest::beside(&upload, out, previous, delivery, options.time)
+                .map_err(|err| run.fail(err))?;
+            let report = write::all(&output, out, &beside).map_err(|err| run.fail(err))?;
+            Ok::<_, Box<BuildFailure>>((Some(report), Some(changes)))
+        })?,
         None => (None, None),
     };
 
@@ -220,13 +138,115 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
         files: output.len(),
         written,
         changes,
-        next_transition_at: upload_manifest.build.next_transition_at,
+        next_transition_at: upload.build.next_transition_at,
         script_gzip_bytes: assets::script_gzip_size(&loaded.theme),
         images: images.stats,
-        diagnostics,
-        sources,
-        timings,
+        diagnostics: run.diagnostics,
+        sources: run.sources,
+        timings: run.timings,
+        site,
     })
+}
+
+/// What a run has gathered so far: its timings, the sources to show problems in, and the
+/// problems themselves.
+#[derive(Default)]
+struct Run {
+    timings: Vec<(&'static str, Duration)>,
+    sources: Sources,
+    diagnostics: Diagnostics,
+}
+
+impl Run {
+    /// Runs one stage and records how long it took.
+    fn timed<T>(&mut self, name: &'static str, stage: impl FnOnce(&mut Run) -> T) -> T {
+        let start = Instant::now();
+        let result = stage(self);
+        self.timings.push((name, start.elapsed()));
+        result
+    }
+
+    /// Keeps a stage's problems; its result when it has none.
+    fn keep<T>(&mut self, result: Result<T, Diagnostics>) -> Option<T> {
+        result.map_err(|problems| self.diagnostics.extend(problems)).ok()
+    }
+
+    fn fail(&mut self, error: Error) -> Box<BuildFailure> {
+        Box::new(BuildFailure { error, sources: self.sources.clone() })
+    }
+
+    fn content_failure(&mut self) -> Box<BuildFailure> {
+        let diagnostics = std::mem::take(&mut self.diagnostics);
+        self.fail(Error::Content(diagnostics))
+    }
+
+    fn stop_on_errors(&mut self) -> Result<(), Box<BuildFailure>> {
+        if self.diagnostics.has_errors() { Err(self.content_failure()) } else { Ok(()) }
+    }
+}
+
+/// Raw values → the model.
+fn validate(run: &mut Run, loaded: &load::LoadedSite, drafts: bool) -> Option<Site> {
+    let (site, problems) = validate::site(loaded, drafts);
+    run.sources.extend(loaded.sources.clone());
+    run.diagnostics.extend(problems);
+    site
+}
+
+/// The theme's templates, parsed, and its script within budget.
+fn templates(run: &mut Run, loaded: &load::LoadedSite) -> Option<render::Templates> {
+    if let Some(over_budget) = assets::check_budget(&loaded.theme) {
+        run.diagnostics.push(over_budget);
+    }
+    let templates = render::compile(&loaded.theme, &mut run.sources);
+    run.keep(templates)
+}
+
+/// The paths every stage generates, which the theme's static files may not take.
+fn claims(site: &Site) -> Vec<Claim> {
+    [
+        render::claims(site),
+        images::claims(),
+        assets::claims(),
+        compress::claims(),
+        manifest::headers::claims(),
+    ]
+    .concat()
+}
+
+/// Every file of the upload root: what the stages made, `_headers` and the compressed
+/// siblings. A clash at a theme file is a problem there; any other is a bug.
+fn gather(
+    run: &mut Run,
+    site: &Site,
+    images: Vec<(String, Artifact)>,
+    generated: Vec<(String, Artifact)>,
+    theme_files: Vec<(String, Artifact, String)>,
+    pages: Vec<(String, Artifact)>,
+    asset_urls: &assets::AssetUrls,
+) -> Result<Output, Box<BuildFailure>> {
+    let mut output = Output::default();
+    output.extend(images);
+    output.extend(generated);
+    for (path, artifact, origin) in theme_files {
+        output.insert_theme_file(path, artifact, &origin);
+    }
+    output.extend(pages);
+    let ((path, headers), warning) =
+        manifest::headers::file(site, asset_urls, &render::page_patterns(site), &output);
+    if let Some(too_many_rules) = warning {
+        run.diagnostics.push(too_many_rules);
+    }
+    output.extend(compress::siblings(&output));
+    output.insert(path, headers);
+    for clash in output.clashes() {
+        match &clash.theme_file {
+            Some(origin) => run.diagnostics.push(assets::clash(origin, &clash.path)),
+            None => return Err(run.fail(Error::Internal(format!("two stages generate `{}`", clash.path)))),
+        }
+    }
+    run.stop_on_errors()?;
+    Ok(output)
 }
 
 /// `dropgen cache gc`: deletes the cache entries the site (drafts included) no longer uses.

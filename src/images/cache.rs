@@ -19,6 +19,20 @@ use walkdir::WalkDir;
 /// The cache folder a site uses when none is given.
 pub const DEFAULT_DIR: &str = ".dropgen-cache";
 
+/// Refuses a cache folder inside the output folder `out`, which every build replaces.
+pub(crate) fn check_outside(cache: &Path, out: &Path) -> Result<(), crate::error::Error> {
+    let (Ok(cache), Ok(out)) = (std::path::absolute(cache), std::path::absolute(out)) else { return Ok(()) };
+    if !cache.starts_with(&out) {
+        return Ok(());
+    }
+    Err(crate::error::Error::Usage(format!(
+        "the image cache `{}` is inside the output folder `{}`, which every build replaces; \
+         give `--cache-dir` (or DROPGEN_CACHE_DIR) a folder outside it",
+        cache.display(),
+        out.display()
+    )))
+}
+
 /// Entries live under a folder named after the layout, so a future layout starts empty.
 const LAYOUT: &str = "v1";
 const MAGIC: &[u8; 16] = b"dropgen-cache-v1";

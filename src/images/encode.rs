@@ -47,15 +47,6 @@ impl OutputFormat {
         }
     }
 
-    pub(crate) fn mime(self) -> &'static str {
-        match self {
-            OutputFormat::Avif => "image/avif",
-            OutputFormat::Webp => "image/webp",
-            OutputFormat::Jpeg => "image/jpeg",
-            OutputFormat::Png => "image/png",
-        }
-    }
-
     /// The fallback every browser reads: PNG keeps transparency, JPEG is smaller otherwise.
     pub(crate) fn fallback(opaque: bool) -> OutputFormat {
         if opaque { OutputFormat::Jpeg } else { OutputFormat::Png }

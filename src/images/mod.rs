@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::model::SitePath;
-use crate::output::{Artifact, CacheClass, Output};
+use crate::output::{Artifact, CacheClass};
 use crate::progress::Progress;
 
 use budget::PixelBudget;
@@ -44,6 +44,12 @@ use plan::{Size, SourcePlan};
 /// so it can never collide with a drop page.
 pub(crate) const IMAGE_DIR: &str = "_img";
 
+/// What this stage generates.
+pub(crate) fn claims() -> Vec<crate::output::Claim> {
+    let what = "which dropgen fills with content-hashed files".to_owned();
+    vec![crate::output::Claim::Folder(IMAGE_DIR.to_owned(), what)]
+}
+
 /// Decoded source pixels allowed in memory at once. A 24-megapixel photo takes about 9 bytes
 /// per pixel while it is converted (8-bit plus 16-bit linear copies), so this keeps two such
 /// photos in flight, about 450 MB, whatever `--jobs` says; a larger source runs alone.
@@ -51,6 +57,9 @@ pub(crate) const PIXEL_BUDGET: u64 = 48_000_000;
 
 /// One variant of a source: which of its encodings, at which size.
 type Slot = (usize, Size);
+
+/// One variant's bytes, as made.
+type Made = (Slot, Vec<u8>);
 
 /// One published variant of a source.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,6 +177,56 @@ pub struct FormatStats {
     pub encode_time: Duration,
 }
 
+/// Why a source image could not be published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ImageError {
+    /// The source, as the first drop that refers to it names it.
+    pub(crate) source: SitePath,
+    pub(crate) failure: Failure,
+}
+
+/// The step of the image stage that failed, with the width and format it failed at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    Read(String),
+    /// Its bytes are no longer those `load` hashed.
+    Changed,
+    Decode(String),
+    Resize {
+        width: u32,
+        reason: String,
+    },
+    Encode {
+        width: u32,
+        format: OutputFormat,
+        reason: String,
+    },
+    /// A decoder or encoder panicked.
+    Crashed,
+}
+
+impl std::fmt::Display for ImageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let source = &self.source;
+        match &self.failure {
+            Failure::Read(reason) => write!(f, "`{source}` cannot be read: {reason}"),
+            Failure::Changed => write!(f, "`{source}` changed while the site was being built"),
+            Failure::Decode(reason) => write!(f, "`{source}` cannot be decoded: {reason}"),
+            Failure::Resize { width, reason } => {
+                write!(f, "`{source}` cannot be resized to {width} px wide: {reason}")
+            }
+            Failure::Encode { width, format, reason } => write!(
+                f,
+                "`{source}` cannot be converted to {} at {width} px wide: {reason}",
+                format.extension()
+            ),
+            Failure::Crashed => {
+                write!(f, "`{source}` could not be processed: its decoder or encoder crashed")
+            }
+        }
+    }
+}
+
 /// Everything decided for one source, by the parallel part.
 struct Processed {
     analysis: Analysis,
@@ -186,20 +245,19 @@ struct Timings {
     encode: BTreeMap<OutputFormat, Duration>,
 }
 
-/// Makes (or finds in `cache`) every planned variant and adds the published ones to `output`.
-/// Problems are errors at every place the broken image is referenced.
+/// Makes (or finds in `cache`) every planned variant; returns what was published, the
+/// files, sorted by path, and the problems, errors at every place a broken image is referenced.
 pub(crate) fn run(
     plan: &ImagePlan,
     root: &Path,
     cache: &Cache,
     max_pixels: u64,
     progress: &dyn Progress,
-    output: &mut Output,
-) -> (Images, Diagnostics) {
+) -> (Images, Vec<(String, Artifact)>, Diagnostics) {
     let total: usize = plan.sources.iter().map(|source| source.slots().count()).sum();
     progress.start("images", total as u64);
     let budget = PixelBudget::new(PIXEL_BUDGET);
-    let slots: Vec<Mutex<Option<Result<Processed, String>>>> =
+    let slots: Vec<Mutex<Option<Result<Processed, Failure>>>> =
         plan.sources.iter().map(|_| Mutex::new(None)).collect();
     // The one parallel call site: sources in parallel, and inside each source its widths and
     // formats (see `make`). Sources are admitted here, in plan order, once their pixels fit
@@ -217,9 +275,7 @@ pub(crate) fn run(
                         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                             make(source, root, cache, max_pixels, progress, encoded)
                         }))
-                        .unwrap_or_else(|_| {
-                            Err("could not be processed: its decoder or encoder crashed".to_owned())
-                        });
+                        .unwrap_or(Err(Failure::Crashed));
                         drop(permit);
                         *lock(slot) = Some(result);
                     });
@@ -228,24 +284,28 @@ pub(crate) fn run(
         }
     });
     progress.finish();
+    // `rayon::scope` returns once every spawned job has, so every slot is filled; a job that
+    // panicked outside `catch_unwind` leaves its slot empty.
     let results = slots.into_iter().map(|slot| {
         let result = slot.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-        result.unwrap_or_else(|| Err("was not processed".to_owned()))
+        result.unwrap_or(Err(Failure::Crashed))
     });
 
     let mut images = Images::default();
     let mut diagnostics = Diagnostics::new();
     let mut published: Vec<Option<PublishedImage>> = Vec::with_capacity(plan.sources.len());
+    let mut files = Vec::new();
     let stats = &mut images.stats;
     for (source, result) in plan.sources.iter().zip(results) {
         stats.sources += 1;
         stats.bytes_in += source.facts.bytes;
         let processed = match result {
             Ok(processed) => processed,
-            Err(reason) => {
+            Err(failure) => {
+                let error = ImageError { source: source.path.clone(), failure };
                 for image_use in &source.uses {
                     diagnostics.push(
-                        Diagnostic::error(Kind::Image, image_use.location.clone(), format!("`{}` {reason}", source.path))
+                        Diagnostic::error(Kind::Image, image_use.location.clone(), error.to_string())
                             .field(&image_use.field)
                             .help("export the image again from the original (as JPEG, PNG or WebP) and replace the file"),
                     );
@@ -263,7 +323,9 @@ pub(crate) fn run(
         for (format, time) in &processed.timings.encode {
             stats.formats.entry(format.extension()).or_default().encode_time += *time;
         }
-        published.push(Some(publish(source, &processed, stats, output)));
+        let (image, variants) = publish(source, &processed, stats);
+        published.push(Some(image));
+        files.extend(variants);
     }
     for (path, &index) in &plan.by_path {
         if let Some(Some(image)) = published.get(index) {
@@ -275,16 +337,16 @@ pub(crate) fn run(
     if makes_avif {
         images.stats.avif_encoder = Some(avif::encoder().describe());
     }
-    (images, diagnostics)
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    (images, files, diagnostics)
 }
 
-/// Applies the AVIF rule, names the variants and adds them to the output.
+/// Applies the AVIF rule and names the variants: the image as published, and its files.
 fn publish(
     source: &SourcePlan,
     processed: &Processed,
     stats: &mut ImageStats,
-    output: &mut Output,
-) -> PublishedImage {
+) -> (PublishedImage, Vec<(String, Artifact)>) {
     let opaque = processed.analysis.opaque;
     let webp_bytes: BTreeMap<Size, usize> = processed
         .encoded
@@ -299,6 +361,7 @@ fn publish(
         source.encodings[*index].is_avif() && webp_bytes.get(size).is_some_and(|&webp| bytes.len() >= webp)
     });
     let mut variants = Vec::new();
+    let mut files = Vec::new();
     for (index, encoding) in source.encodings.iter().enumerate() {
         let format = encoding.format(opaque);
         for &size in source.sizes_of(encoding) {
@@ -330,7 +393,7 @@ fn publish(
                 url: format!("/{path}"),
                 bytes: bytes.len() as u64,
             });
-            output.insert(path, artifact);
+            files.push((path, artifact));
         }
     }
     let largest = source
@@ -338,12 +401,13 @@ fn publish(
         .last()
         .copied()
         .unwrap_or(Size { width: source.facts.width, height: source.facts.height });
-    PublishedImage {
+    let image = PublishedImage {
         width: largest.width,
         height: largest.height,
         placeholder: processed.analysis.placeholder,
         variants,
-    }
+    };
+    (image, files)
 }
 
 fn analysis_key(source: &SourcePlan) -> String {
@@ -416,16 +480,15 @@ fn make(
     max_pixels: u64,
     progress: &dyn Progress,
     mut encoded: BTreeMap<Slot, Vec<u8>>,
-) -> Result<Processed, String> {
+) -> Result<Processed, Failure> {
     let analysis_key = analysis_key(source);
     let mut timings = Timings::default();
     let start = Instant::now();
-    let bytes = std::fs::read(source.path.to_path(root)).map_err(|err| format!("cannot be read: {err}"))?;
+    let bytes = std::fs::read(source.path.to_path(root)).map_err(|err| Failure::Read(err.to_string()))?;
     if crate::load::hex_sha256(&bytes) != source.facts.sha256 {
-        return Err("changed while the site was being built".to_owned());
+        return Err(Failure::Changed);
     }
-    let (decoded, analysis) =
-        decode::decode(&bytes, max_pixels).map_err(|err| format!("cannot be decoded: {err}"))?;
+    let (decoded, analysis) = decode::decode(&bytes, max_pixels).map_err(Failure::Decode)?;
     drop(bytes);
     timings.decode = start.elapsed();
     if let Ok(json) = serde_json::to_vec(&analysis) {
@@ -435,37 +498,42 @@ fn make(
     let keys = variant_keys(source, analysis.opaque);
     let missing: Vec<&(Slot, String)> = keys.iter().filter(|(slot, _)| !encoded.contains_key(slot)).collect();
     let timings = Mutex::new(timings);
-    let fresh: Vec<(Slot, Vec<u8>)> = source
+    // Every width and format runs to the end, and the failure reported is the first in plan
+    // order (narrowest width, then the configured format order), whichever thread met it first.
+    let fresh: Vec<Result<Vec<Made>, Failure>> = source
         .sizes
         .par_iter()
-        .map(|&size| -> Result<Vec<(Slot, Vec<u8>)>, String> {
+        .map(|&size| -> Result<Vec<Made>, Failure> {
             let wanted: Vec<&&(Slot, String)> = missing.iter().filter(|((_, s), _)| *s == size).collect();
             if wanted.is_empty() {
                 return Ok(Vec::new());
             }
             let start = Instant::now();
             let pixels = resize::resize(&decoded, size.width, size.height)
-                .map_err(|err| format!("cannot be resized: {err}"))?;
+                .map_err(|reason| Failure::Resize { width: size.width, reason })?;
             lock(&timings).resize += start.elapsed();
-            wanted
+            let encoded: Vec<Result<Made, Failure>> = wanted
                 .par_iter()
                 .map(|(slot, key)| {
                     let encoding = &source.encodings[slot.0];
+                    let format = encoding.format(analysis.opaque);
                     let start = Instant::now();
-                    let bytes =
-                        encoding.encode(&pixels).map_err(|err| format!("cannot be converted: {err}"))?;
-                    *lock(&timings).encode.entry(encoding.format(analysis.opaque)).or_default() +=
-                        start.elapsed();
+                    let bytes = encoding.encode(&pixels).map_err(|reason| Failure::Encode {
+                        width: size.width,
+                        format,
+                        reason,
+                    })?;
+                    *lock(&timings).encode.entry(format).or_default() += start.elapsed();
                     let _ = cache.put(key, &bytes);
                     progress.advance(1);
                     Ok((*slot, bytes))
                 })
-                .collect()
+                .collect();
+            encoded.into_iter().collect()
         })
-        .collect::<Result<Vec<_>, String>>()?
-        .into_iter()
-        .flatten()
         .collect();
+    let fresh: Vec<(Slot, Vec<u8>)> =
+        fresh.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
     let fresh_count = fresh.len();
     encoded.extend(fresh);
     let timings = timings.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -481,7 +549,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::model::{ImageFacts, ImageSettings, SourceFormat};
+    use crate::model::{CacheTag, ImageFacts, ImageSettings, SourceFormat};
 
     fn source() -> SourcePlan {
         let settings = ImageSettings::default();
@@ -496,7 +564,7 @@ mod tests {
                 sha256: "ab".repeat(32),
             },
             uses: Vec::new(),
-            tags: BTreeSet::from(["site".to_owned(), "a".to_owned()]),
+            tags: BTreeSet::from([CacheTag::Site, CacheTag::Drop(crate::model::Slug::parse("a").unwrap())]),
             sizes: plan::sizes(1000, 500, &[320, 640, 1280]),
             fallback_sizes: plan::fallback_sizes(&plan::sizes(1000, 500, &[320, 640, 1280])),
             encodings: vec![
@@ -529,7 +597,7 @@ mod tests {
         let source = source();
         let processed = processed(&source, |width| if width == 320 { 99 } else { 60 });
         let mut stats = ImageStats::default();
-        let image = publish(&source, &processed, &mut stats, &mut Output::default());
+        let (image, _) = publish(&source, &processed, &mut stats);
         let avif: Vec<u32> = image.of_format(OutputFormat::Avif).map(|v| v.width).collect();
         assert_eq!(avif, [320, 640, 1000]);
         assert_eq!(image.formats(), [OutputFormat::Avif, OutputFormat::Webp, OutputFormat::Jpeg]);
@@ -542,9 +610,8 @@ mod tests {
         // 320 and 1000 are smaller than their WebP; 640 is equal, so no width may be served
         // as AVIF: the browser would pick a narrower AVIF over the 640 WebP.
         let processed = processed(&source, |width| if width == 640 { 100 } else { 50 });
-        let mut output = Output::default();
         let mut stats = ImageStats::default();
-        let image = publish(&source, &processed, &mut stats, &mut output);
+        let (image, output) = publish(&source, &processed, &mut stats);
         assert_eq!(image.formats(), [OutputFormat::Webp, OutputFormat::Jpeg]);
         assert_eq!(image.of_format(OutputFormat::Webp).count(), 3);
         assert_eq!(image.fallback_format(), OutputFormat::Jpeg);
@@ -558,9 +625,8 @@ mod tests {
     #[test]
     fn published_variants_are_tagged_with_every_drop_that_shows_them() {
         let source = source();
-        let mut output = Output::default();
-        publish(&source, &processed(&source, |_| 10), &mut ImageStats::default(), &mut output);
-        for (path, artifact) in output.iter() {
+        let (_, output) = publish(&source, &processed(&source, |_| 10), &mut ImageStats::default());
+        for (path, artifact) in &output {
             assert!(path.starts_with("_img/hero-"), "{path}");
             assert_eq!(artifact.class, CacheClass::Immutable);
             assert_eq!(artifact.tags, source.tags);

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::Location;
-use crate::model::{ImageFacts, ImageFormat, ImageSettings, Site, SitePath};
+use crate::model::{CacheTag, ImageFacts, ImageFormat, ImageSettings, Site, SitePath};
 
 use super::encode::{self, Encoding, OutputFormat};
 
@@ -29,7 +29,7 @@ pub(crate) struct SourcePlan {
     /// Every place it is referenced, for errors found while decoding.
     pub(crate) uses: Vec<ImageUse>,
     /// Drops that show it, for cache tags.
-    pub(crate) tags: BTreeSet<String>,
+    pub(crate) tags: BTreeSet<CacheTag>,
     /// Output sizes of the modern formats, narrowest first.
     pub(crate) sizes: Vec<Size>,
     /// The few of them the JPEG or PNG fallback is made at (see [`fallback_sizes`]).
@@ -91,7 +91,7 @@ pub(crate) fn plan(site: &Site) -> ImagePlan {
                     stem: url_safe_stem(image.source.stem()),
                     facts: image.facts.clone(),
                     uses: Vec::new(),
-                    tags: BTreeSet::from(["site".to_owned()]),
+                    tags: BTreeSet::from([CacheTag::Site]),
                     fallback_sizes: fallback_sizes(&sizes),
                     sizes,
                     encodings: encodings(settings),
@@ -100,7 +100,7 @@ pub(crate) fn plan(site: &Site) -> ImagePlan {
             });
             let source = &mut plan.sources[index];
             source.uses.push(ImageUse { location: image.location.clone(), field: image.field.clone() });
-            source.tags.insert(drop.slug.as_str().to_owned());
+            source.tags.insert(CacheTag::Drop(drop.slug.clone()));
             plan.by_path.insert(image.source.clone(), index);
         }
     }
@@ -206,17 +206,7 @@ pub(crate) fn cache_key(
 /// The source's file stem in lower case with everything but ASCII letters and digits turned
 /// into single dashes, at most 60 characters; `image` when nothing is left.
 pub(crate) fn url_safe_stem(stem: &str) -> String {
-    let mut safe = String::new();
-    for c in stem.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            safe.push(c);
-        } else if !safe.is_empty() && !safe.ends_with('-') {
-            safe.push('-');
-        }
-    }
-    let safe: String = safe.trim_end_matches('-').chars().take(60).collect();
-    let safe = safe.trim_end_matches('-');
-    if safe.is_empty() { "image".to_owned() } else { safe.to_owned() }
+    crate::model::slugify(stem, 60).unwrap_or_else(|| "image".to_owned())
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Stage 1, LOAD: everything the build reads from disk, and nothing else.
+//! Stage: LOAD — everything the build reads from disk, and nothing else.
 //!
 //! Reads `dropgen.yaml`, every `drops/<slug>/drop.yaml` (in sorted order), the theme, and the
 //! header of every image a drop refers to. Produces a [`LoadedSite`]: raw, unvalidated values

@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 
 use super::{BuildTime, FileEntry, UploadManifest};
-use crate::model::{CacheClass, Delivery};
+use crate::model::{CacheClass, CacheTag, Delivery};
+use crate::rfc3339;
 
 /// `<out>/changes.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +35,7 @@ pub struct Changes {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Removal {
     pub path: String,
-    pub cache_class: String,
+    pub cache_class: CacheClass,
     /// Content-hashed files stay online for the grace period, because pages cached before
     /// this build still refer to them. Absent for stable files (delete now) and when the
     /// build has no reference time (then keep them `grace_days` after upload).
@@ -69,15 +69,14 @@ pub(crate) fn compare(
         .iter()
         .filter(|(path, _)| !current.files.contains_key(*path))
         .map(|(path, old)| {
-            let immutable = old.cache_class == CacheClass::Immutable.name();
+            let immutable = old.cache_class == CacheClass::Immutable;
             let grace_days = if immutable { delivery.removed_asset_grace_days } else { 0 };
             let delete_after = match (immutable, time.reference) {
-                (true, Some(now)) => {
-                    (now + time::Duration::days(i64::from(grace_days))).format(&Rfc3339).ok()
-                }
+                (true, Some(now)) => Some(rfc3339::format(now + time::Duration::days(i64::from(grace_days))))
+                    .filter(|text| !text.is_empty()),
                 _ => None,
             };
-            Removal { path: path.clone(), cache_class: old.cache_class.clone(), delete_after, grace_days }
+            Removal { path: path.clone(), cache_class: old.cache_class, delete_after, grace_days }
         })
         .collect();
 
@@ -96,7 +95,7 @@ pub(crate) fn compare(
 }
 
 /// What an object store keeps with an object besides its bytes.
-fn metadata(entry: &FileEntry) -> (&str, &str, Option<&str>, Option<&str>, &[String]) {
+fn metadata(entry: &FileEntry) -> (&str, &str, Option<&str>, Option<&str>, &[CacheTag]) {
     (
         &entry.content_type,
         &entry.cache_control,
@@ -119,7 +118,7 @@ fn purge_urls(
     removed: &[Removal],
 ) -> Vec<String> {
     let base = &current.build.base_url;
-    let stable = |entry: &FileEntry| entry.cache_class != CacheClass::Immutable.name();
+    let stable = |entry: &FileEntry| entry.cache_class != CacheClass::Immutable;
     let mut paths: BTreeSet<String> = BTreeSet::new();
     let mut urls_of = |files: &BTreeMap<String, FileEntry>, path: &String| {
         let Some(entry) = files.get(path) else { return };

@@ -1,4 +1,4 @@
-//! Stage 6, MANIFEST: what CDN upload pipelines need, beside the upload root.
+//! Stage: MANIFEST — what CDN upload pipelines need, beside the upload root.
 //!
 //! * `manifest.json` ([`UploadManifest`]): every file of `public/` with its size, hashes,
 //!   headers, URLs, cache tags and upload phase; a function of this build only.
@@ -18,12 +18,19 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::error::Error;
 use crate::images::Images;
-use crate::model::Site;
+use crate::model::{CacheClass, CacheTag, Delivery, Site};
 use crate::output::Output;
+use crate::rfc3339;
+
+/// Beside the upload root: the manifest, the comparison with the previous build, and the
+/// purge list (plain and as CDN requests).
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const CHANGES_FILE: &str = "changes.json";
+pub const PURGE_FILE: &str = "purge.txt";
+pub const PURGE_DIR: &str = "purge";
 
 /// The schema identifier; bumped on any incompatible change.
 pub const SCHEMA: &str = "dropgen.upload-manifest/1";
@@ -85,7 +92,7 @@ pub struct FileEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cdn_cache_control: Option<String>,
     /// `immutable`, `data` or `document`.
-    pub cache_class: String,
+    pub cache_class: CacheClass,
     /// `br` or `gzip` for a precompressed sibling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_encoding: Option<String>,
@@ -95,7 +102,9 @@ pub struct FileEntry {
     /// Root-relative URLs the file answers (`/x/` and `/x/index.html`); empty for
     /// precompressed siblings, which answer their original's URLs.
     pub urls: Vec<String>,
-    pub cache_tags: Vec<String>,
+    /// `_site` on every file, `_theme` on the theme's, `_index` on the index page, and a
+    /// drop's slug on its page and images.
+    pub cache_tags: Vec<CacheTag>,
     /// Subresource Integrity of scripts and stylesheets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrity: Option<String>,
@@ -118,8 +127,6 @@ pub(crate) fn build(site: &Site, output: &Output, images: &Images, time: BuildTi
     let mut files = BTreeMap::new();
     for (path, artifact) in output.iter() {
         let headers = delivery.headers(artifact.class);
-        let is_script_or_style =
-            artifact.encoding.is_none() && (path.ends_with(".js") || path.ends_with(".css"));
         files.insert(
             path.clone(),
             FileEntry {
@@ -129,12 +136,12 @@ pub(crate) fn build(site: &Site, output: &Output, images: &Images, time: BuildTi
                 content_type: artifact.content_type.to_owned(),
                 cache_control: headers.cache_control.clone(),
                 cdn_cache_control: headers.cdn_cache_control.clone(),
-                cache_class: artifact.class.name().to_owned(),
+                cache_class: artifact.class,
                 content_encoding: artifact.encoding.map(str::to_owned),
                 variant_of: artifact.variant_of.clone(),
                 urls: if artifact.variant_of.is_some() { Vec::new() } else { urls_of(path) },
                 cache_tags: artifact.tags.iter().cloned().collect(),
-                integrity: is_script_or_style.then(|| crate::assets::integrity(&artifact.bytes)),
+                integrity: artifact.integrity.clone(),
                 upload_phase: artifact.class.upload_phase(),
             },
         );
@@ -145,14 +152,9 @@ pub(crate) fn build(site: &Site, output: &Output, images: &Images, time: BuildTi
     let upload_order = upload_order.into_iter().map(|(_, path)| path.clone()).collect();
 
     let transitions = transitions(site);
-    let reference_time = time.reference.map(rfc3339);
+    let reference_time = time.reference.map(rfc3339::format);
     let next_transition_at = time.reference.and_then(|now| {
-        let now = rfc3339_instant(now);
-        transitions
-            .iter()
-            .map(|t| (parse(&t.at), &t.at))
-            .find(|(at, _)| *at > Some(now))
-            .map(|(_, at)| at.clone())
+        transitions.iter().find(|t| rfc3339::parse(&t.at).is_ok_and(|at| at > now)).map(|t| t.at.clone())
     });
     let id = build_id(&files);
     UploadManifest {
@@ -190,7 +192,11 @@ fn transitions(site: &Site) -> Vec<Transition> {
         let mut push = |at: OffsetDateTime, phase: &str| {
             transitions.push((
                 at,
-                Transition { at: rfc3339(at), drop: drop.slug.as_str().to_owned(), phase: phase.to_owned() },
+                Transition {
+                    at: rfc3339::format(at),
+                    drop: drop.slug.as_str().to_owned(),
+                    phase: phase.to_owned(),
+                },
             ));
         };
         push(drop.starts_at.0, "live");
@@ -231,16 +237,32 @@ fn build_id(files: &BTreeMap<String, FileEntry>) -> String {
     crate::output::hex(&digest[..8])
 }
 
-fn rfc3339(time: OffsetDateTime) -> String {
-    time.format(&Rfc3339).unwrap_or_default()
+/// Cache classes and tags are their names in every file dropgen writes or reads.
+impl Serialize for CacheClass {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
 }
 
-fn rfc3339_instant(time: OffsetDateTime) -> i128 {
-    time.unix_timestamp_nanos()
+impl<'de> Deserialize<'de> for CacheClass {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        CacheClass::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{name}` is not a cache class")))
+    }
 }
 
-fn parse(text: &str) -> Option<i128> {
-    OffsetDateTime::parse(text, &Rfc3339).ok().map(rfc3339_instant)
+impl Serialize for CacheTag {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for CacheTag {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        CacheTag::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("`{name}` is not a cache tag")))
+    }
 }
 
 /// Pretty JSON with keys sorted at every level and a trailing newline: the stable form of
@@ -265,11 +287,39 @@ pub(crate) fn to_stable_json<T: Serialize>(value: &T) -> Vec<u8> {
     bytes
 }
 
+/// Files beside `public/`: their paths under `<out>` and their bytes.
+pub(crate) type Beside = Vec<(String, Vec<u8>)>;
+
+/// The files beside `public/` in `out`, in the order to write them, and what changed since the
+/// previous build: the manifest `previous` names, else `<out>/manifest.json` as it is before
+/// this build is written. The manifest comes last, so it never describes files that were not
+/// written.
+pub(crate) fn beside(
+    upload: &UploadManifest,
+    out: &Path,
+    previous: Option<&Path>,
+    delivery: &Delivery,
+    time: BuildTime,
+) -> Result<(Beside, changes::Changes), Error> {
+    let previous_path = previous.map_or_else(|| out.join(MANIFEST_FILE), Path::to_path_buf);
+    let previous = read_previous(&previous_path, previous.is_some())?;
+    let changes = changes::compare(previous.as_ref(), upload, delivery, time);
+    let mut files: Beside = vec![
+        (CHANGES_FILE.to_owned(), to_stable_json(&changes)),
+        (PURGE_FILE.to_owned(), purge::lines(changes.purge.iter().map(String::as_str))),
+    ];
+    for (name, bytes) in purge::files(&changes, upload, previous.as_ref(), delivery) {
+        files.push((format!("{PURGE_DIR}/{name}"), bytes));
+    }
+    files.push((MANIFEST_FILE.to_owned(), to_stable_json(upload)));
+    Ok((files, changes))
+}
+
 /// Reads the manifest of an earlier build. A missing default file means there is none (a
 /// first build); a file named explicitly must exist, and any file that exists must be a
 /// manifest: silently treating a typo as a first build would purge every page mid-drop and
 /// forget every hashed file to delete.
-pub(crate) fn read_previous(path: &Path, explicit: bool) -> Result<Option<UploadManifest>, Error> {
+fn read_previous(path: &Path, explicit: bool) -> Result<Option<UploadManifest>, Error> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(None),

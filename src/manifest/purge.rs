@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::changes::Changes;
 use super::{UploadManifest, to_stable_json};
-use crate::model::Delivery;
+use crate::model::{CacheTag, Delivery};
 
 /// Surrogate keys per Fastly batch purge request.
 pub const FASTLY_MAX_KEYS: usize = 256;
@@ -31,11 +31,11 @@ pub(crate) fn files(
 
     let mut files = Vec::new();
     files.push(("paths.txt".to_owned(), lines(paths.iter().copied())));
-    files.push(("tags.txt".to_owned(), lines(tags.iter().map(String::as_str))));
+    let tags: Vec<std::borrow::Cow<'_, str>> = tags.iter().map(CacheTag::name).collect();
+    files.push(("tags.txt".to_owned(), lines(tags.iter().map(|tag| tag.as_ref()))));
     for (index, batch) in changes.purge.chunks(delivery.cloudflare_batch_size.max(1)).enumerate() {
         files.push((format!("cloudflare-{:03}.json", index + 1), to_stable_json(&json!({ "files": batch }))));
     }
-    let tags: Vec<&String> = tags.iter().collect();
     for (index, batch) in tags.chunks(FASTLY_MAX_KEYS).enumerate() {
         files.push((
             format!("fastly-{:03}.json", index + 1),
@@ -65,14 +65,15 @@ pub(crate) fn files(
 }
 
 /// The cache tags of the purged stable files, so a tag-based CDN can purge those instead
-/// of URLs. Empty when nothing is purged.
-fn purged_tags(changes: &Changes, manifest: &UploadManifest) -> BTreeSet<String> {
+/// of URLs; never [`CacheTag::Site`], which would purge every file. Empty when nothing is
+/// purged.
+fn purged_tags(changes: &Changes, manifest: &UploadManifest) -> BTreeSet<CacheTag> {
     let purged: BTreeSet<&str> = changes.purge.iter().map(String::as_str).collect();
     let base = manifest.build.base_url.trim_end_matches('/');
     let mut tags = BTreeSet::new();
     for entry in manifest.files.values() {
         if entry.urls.iter().any(|url| purged.contains(format!("{base}{url}").as_str())) {
-            tags.extend(entry.cache_tags.iter().filter(|tag| *tag != "site").cloned());
+            tags.extend(entry.cache_tags.iter().filter(|tag| **tag != CacheTag::Site).cloned());
         }
     }
     tags
@@ -98,11 +99,11 @@ mod tests {
             content_type: "text/html; charset=utf-8".into(),
             cache_control: "no-cache".into(),
             cdn_cache_control: None,
-            cache_class: "document".into(),
+            cache_class: crate::model::CacheClass::Document,
             content_encoding: None,
             variant_of: None,
             urls: vec![format!("/{slug}/"), format!("/{slug}/index.html")],
-            cache_tags: vec![slug.to_owned(), "site".into()],
+            cache_tags: vec![CacheTag::Drop(crate::model::Slug::parse(slug).unwrap()), CacheTag::Site],
             integrity: None,
             upload_phase: 2,
         }

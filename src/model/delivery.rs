@@ -1,6 +1,9 @@
-//! How files are delivered: cache classes, their headers, and purge settings.
+//! How files are delivered: cache classes and tags, their headers, and purge settings.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+use super::Slug;
 
 /// How a file may be cached, which decides its headers and upload order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -25,6 +28,11 @@ impl CacheClass {
         }
     }
 
+    /// The class [`CacheClass::name`] names.
+    pub fn parse(name: &str) -> Option<CacheClass> {
+        CacheClass::ALL.into_iter().find(|class| class.name() == name)
+    }
+
     /// Position in the upload order: assets before the data and pages that refer to them.
     pub fn upload_phase(self) -> u8 {
         match self {
@@ -32,6 +40,57 @@ impl CacheClass {
             CacheClass::Data => 1,
             CacheClass::Document => 2,
         }
+    }
+}
+
+/// A group of files a CDN can purge at once (Fastly surrogate keys, Cloudflare cache tags).
+///
+/// A drop's tag is its slug; the site's own tags start with `_`, which no slug can, so the
+/// two kinds never share a name (a drop slugged `site` or `theme` once did).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CacheTag {
+    /// Every file of the site.
+    Site,
+    /// The theme's static files.
+    Theme,
+    /// The index page.
+    Index,
+    /// A drop's page and the images it shows.
+    Drop(Slug),
+}
+
+impl CacheTag {
+    /// The tag as CDNs and the manifest see it.
+    pub fn name(&self) -> Cow<'_, str> {
+        match self {
+            CacheTag::Site => Cow::Borrowed("_site"),
+            CacheTag::Theme => Cow::Borrowed("_theme"),
+            CacheTag::Index => Cow::Borrowed("_index"),
+            CacheTag::Drop(slug) => Cow::Borrowed(slug.as_str()),
+        }
+    }
+
+    /// The tag [`CacheTag::name`] names.
+    pub fn parse(name: &str) -> Option<CacheTag> {
+        match name {
+            "_site" => Some(CacheTag::Site),
+            "_theme" => Some(CacheTag::Theme),
+            "_index" => Some(CacheTag::Index),
+            _ => Slug::parse(name).map(CacheTag::Drop),
+        }
+    }
+}
+
+/// Tags sort by name, the order the manifest lists them in.
+impl Ord for CacheTag {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(&other.name())
+    }
+}
+
+impl PartialOrd for CacheTag {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -94,5 +153,23 @@ impl Default for Delivery {
         ]);
         // Cloudflare's purge-by-URL API takes 30 URLs per call on most plans.
         Delivery { headers, cloudflare_batch_size: 30, removed_asset_grace_days: 7 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_tags_and_classes_read_back_what_they_print() {
+        let slug = |text: &str| CacheTag::Drop(Slug::parse(text).unwrap());
+        for tag in [CacheTag::Site, CacheTag::Theme, CacheTag::Index, slug("site"), slug("theme")] {
+            assert_eq!(CacheTag::parse(&tag.name()), Some(tag));
+        }
+        assert_ne!(slug("site").name(), CacheTag::Site.name());
+        assert_eq!(CacheTag::parse("_other"), None);
+        for class in CacheClass::ALL {
+            assert_eq!(CacheClass::parse(class.name()), Some(class));
+        }
     }
 }

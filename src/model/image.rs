@@ -19,23 +19,3 @@ pub enum SourceFormat {
     Png,
     Webp,
 }
-
-impl SourceFormat {
-    /// The file extension used for this format in output names.
-    pub fn extension(self) -> &'static str {
-        match self {
-            SourceFormat::Jpeg => "jpg",
-            SourceFormat::Png => "png",
-            SourceFormat::Webp => "webp",
-        }
-    }
-
-    /// The `Content-Type` of the format.
-    pub fn mime(self) -> &'static str {
-        match self {
-            SourceFormat::Jpeg => "image/jpeg",
-            SourceFormat::Png => "image/png",
-            SourceFormat::Webp => "image/webp",
-        }
-    }
-}

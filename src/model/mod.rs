@@ -10,7 +10,7 @@ pub(crate) mod site_path;
 
 use std::num::NonZeroU32;
 
-pub use delivery::{CacheClass, ClassHeaders, Delivery};
+pub use delivery::{CacheClass, CacheTag, ClassHeaders, Delivery};
 pub use image::{ImageFacts, SourceFormat};
 pub use money::{Currency, Money};
 pub use site_path::SitePath;
@@ -154,9 +154,12 @@ impl Default for ImageSettings {
 pub struct Slug(String);
 
 impl Slug {
+    /// The longest slug, in bytes.
+    pub const MAX_LEN: usize = 100;
+
     pub fn parse(text: &str) -> Option<Slug> {
         let valid = !text.is_empty()
-            && text.len() <= 100
+            && text.len() <= Slug::MAX_LEN
             && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !text.starts_with('-')
             && !text.ends_with('-');
@@ -166,6 +169,23 @@ impl Slug {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The one slug algorithm, for slug suggestions and image file names: `text` in lower case,
+/// every run of characters other than ASCII letters and digits one dash, no dash at either
+/// end, at most `max_chars` long. `None` when nothing is left.
+pub(crate) fn slugify(text: &str, max_chars: usize) -> Option<String> {
+    let mut slug = String::new();
+    for c in text.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_end_matches('-').chars().take(max_chars).collect();
+    let slug = slug.trim_end_matches('-');
+    (!slug.is_empty()).then(|| slug.to_owned())
 }
 
 /// A product's stock-keeping unit: `[A-Za-z0-9._-]+`, unique across the site.

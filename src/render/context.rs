@@ -3,12 +3,13 @@
 //! string rather than null so templates can print it without a check.
 
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use super::markdown;
 use crate::images::{Images, PublishedImage, placeholder_class};
-use crate::model::{Drop, ImageRef, Money, Product, Site, Timestamp};
+use crate::model::{Drop, ImageRef, Money, Product, Site, Sku, Timestamp};
+use crate::output::media_type;
+use crate::rfc3339;
 
 /// `site` in every template.
 #[derive(Debug, Serialize)]
@@ -139,7 +140,7 @@ fn image_context(base_url: &url::Url, image: &ImageRef, published: Option<&Publi
             .formats()
             .into_iter()
             .filter(|&format| format != fallback_format)
-            .map(|format| SourceContext { mime: format.mime(), srcset: srcset(format) })
+            .map(|format| SourceContext { mime: media_type(format.extension()), srcset: srcset(format) })
             .collect(),
         width: published.width,
         height: published.height,
@@ -148,7 +149,7 @@ fn image_context(base_url: &url::Url, image: &ImageRef, published: Option<&Publi
         og: match wide {
             Some(v) => OgImageContext {
                 url: absolute(base_url, &v.url),
-                mime: v.format.mime(),
+                mime: media_type(v.format.extension()),
                 width: v.width,
                 height: v.height,
             },
@@ -160,6 +161,8 @@ fn image_context(base_url: &url::Url, image: &ImageRef, published: Option<&Publi
 #[derive(Debug, Serialize)]
 pub(crate) struct ProductContext {
     pub(crate) sku: String,
+    /// The product's element id, for links to it: see [`element_id`].
+    pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) price: MoneyContext,
     pub(crate) compare_at_price: Option<MoneyContext>,
@@ -209,6 +212,7 @@ pub(crate) fn drop(site: &Site, drop: &Drop, images: &Images) -> DropContext {
         .iter()
         .map(|product| ProductContext {
             sku: product.sku.as_str().to_owned(),
+            id: element_id(&product.sku),
             name: product.name.clone(),
             price: money(product.price),
             compare_at_price: product.compare_at_price.map(money),
@@ -228,9 +232,9 @@ pub(crate) fn drop(site: &Site, drop: &Drop, images: &Images) -> DropContext {
         canonical_url,
         title: drop.title.clone(),
         summary: drop.summary.clone(),
-        starts_at: rfc3339(drop.starts_at),
+        starts_at: rfc3339::format(drop.starts_at.0),
         starts_at_display: display_time(drop.starts_at),
-        ends_at: drop.ends_at.map(rfc3339).unwrap_or_default(),
+        ends_at: drop.ends_at.map(|ends_at| rfc3339::format(ends_at.0)).unwrap_or_default(),
         ends_at_display: drop.ends_at.map(display_time).unwrap_or_default(),
         hero,
         description_html: markdown::to_html(&drop.description),
@@ -252,6 +256,13 @@ pub(crate) fn sitemap_urls(site: &Site, drops: &[DropContext]) -> Vec<String> {
     urls
 }
 
+/// A product's element id: `product-<sku>`. Never the SKU alone, which may be any name the
+/// page itself uses (`main`, the skip link's target); the prefix keeps it apart from every
+/// id the theme writes, and SKUs are unique, so ids are too.
+pub(crate) fn element_id(sku: &Sku) -> String {
+    format!("product-{}", sku.as_str())
+}
+
 fn money(money: Money) -> MoneyContext {
     MoneyContext {
         amount: money.amount(),
@@ -263,10 +274,6 @@ fn money(money: Money) -> MoneyContext {
 
 fn absolute(base_url: &url::Url, root_relative: &str) -> String {
     base_url.join(root_relative.trim_start_matches('/')).map(|url| url.to_string()).unwrap_or_default()
-}
-
-fn rfc3339(time: Timestamp) -> String {
-    time.0.format(&Rfc3339).unwrap_or_default()
 }
 
 /// `20 Nov 2026, 15:00 UTC` or `5 Feb 2027, 10:00 UTC+01:00`: the time as the marketer wrote it.
@@ -304,8 +311,8 @@ fn json_ld(drop: &Drop, canonical_url: &str, hero: &ImageContext, products: &[Pr
                 "@type": "Offer",
                 "price": product.price.amount(),
                 "priceCurrency": product.price.currency().code(),
-                "url": format!("{canonical_url}#{}", product.sku.as_str()),
-                "validFrom": rfc3339(drop.starts_at),
+                "url": format!("{canonical_url}#{}", context.id),
+                "validFrom": rfc3339::format(drop.starts_at.0),
             });
             if let Some(ends_at) = drop.ends_at {
                 offer["priceValidUntil"] = serde_json::Value::String(ends_at.0.date().to_string());
@@ -322,8 +329,13 @@ fn json_ld(drop: &Drop, canonical_url: &str, hero: &ImageContext, products: &[Pr
             })
         })
         .collect();
-    let json = serde_json::to_string(&items).expect("JSON values always serialise");
-    // Inside <script>, `</script>` or `<!--` in a product name would end the element. These
-    // characters only occur inside JSON strings, where the \u escapes mean the same thing.
+    script_json(&items)
+}
+
+/// JSON safe to place inside `<script>`: `</script>` or `<!--` in a string would end the
+/// element, so `<`, `>` and `&` are escaped. They only occur inside JSON strings, where the
+/// `\u` escapes mean the same thing.
+pub(crate) fn script_json(value: &impl Serialize) -> String {
+    let json = serde_json::to_string(value).expect("template values always serialise");
     json.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
 }

@@ -1,4 +1,4 @@
-//! Stage 3, RENDER: the validated [`Site`] → HTML pages, `sitemap.xml` and `robots.txt`.
+//! Stage: RENDER — the validated [`Site`] → HTML pages, `sitemap.xml` and `robots.txt`.
 //!
 //! Pure: never touches the file system. Templates come from the theme, values from the model,
 //! asset and image URLs from the stages that publish them. Autoescaping is on for `.html` and
@@ -15,12 +15,34 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location, Sources};
 use crate::images::Images;
 use crate::load::ThemeFiles;
 use crate::model::Site;
-use crate::output::{Artifact, CacheClass, Output};
+use crate::output::{Artifact, CacheClass, CacheTag, Claim};
 
 /// Templates every theme must provide (the built-in default theme provides them all, so a
 /// site theme only has to override what it changes).
 pub(crate) const REQUIRED_TEMPLATES: [&str; 5] =
     ["drop.html", "index.html", "404.html", "sitemap.xml", "robots.txt"];
+
+/// The files rendered from the template of the same name; drop pages go to `<slug>/`.
+const FIXED_PAGES: [&str; 4] = ["index.html", "404.html", "sitemap.xml", "robots.txt"];
+
+/// What this stage generates: [`FIXED_PAGES`] and a folder per drop.
+pub(crate) fn claims(site: &Site) -> Vec<Claim> {
+    let mut claims: Vec<Claim> = FIXED_PAGES.iter().map(|path| Claim::File((*path).to_owned())).collect();
+    claims.extend(
+        site.drops
+            .iter()
+            .map(|drop| Claim::Folder(drop.slug.as_str().to_owned(), "the page of a drop".to_owned())),
+    );
+    claims
+}
+
+/// The URL patterns of the pages, for `_headers`: the index and the 404 page first, then one
+/// folder per drop, so a platform's rule limit cuts the last drops, never the index.
+pub(crate) fn page_patterns(site: &Site) -> Vec<String> {
+    let mut patterns = vec!["/".to_owned(), "/index.html".to_owned(), "/404.html".to_owned()];
+    patterns.extend(site.drops.iter().map(|drop| format!("/{}/*", drop.slug.as_str())));
+    patterns
+}
 
 /// A theme's templates, parsed.
 pub(crate) struct Templates {
@@ -52,6 +74,11 @@ pub(crate) fn compile(theme: &ThemeFiles, sources: &mut Sources) -> Result<Templ
     }
     let mut tera = Tera::new();
     tera.autoescape_on([".html", ".htm", ".xml"]);
+    // `{{ value | json_script }}`: a value as JSON for a `<script type="application/json">`
+    // block, such as the words the hydration script shows.
+    tera.register_filter("json_script", |value: tera::Value, _: tera::Kwargs, _: &tera::State<'_>| {
+        tera::Value::safe_string(&context::script_json(&value))
+    });
     let templates = theme.templates.iter().map(|(name, file)| (name.clone(), file.content.clone()));
     if let Err(err) = tera.add_raw_templates(templates) {
         diagnostics.push(template_diagnostic(&err, &origins, "the theme's templates"));
@@ -59,15 +86,15 @@ pub(crate) fn compile(theme: &ThemeFiles, sources: &mut Sources) -> Result<Templ
     if diagnostics.has_errors() { Err(diagnostics) } else { Ok(Templates { tera, origins }) }
 }
 
-/// Renders every page of the site into `output`. Errors from every page are collected.
+/// Renders every page of the site. Errors from every page are collected.
 pub(crate) fn pages(
     site: &Site,
     templates: &Templates,
     assets: &AssetUrls,
     images: &Images,
-    output: &mut Output,
-) -> Result<(), Diagnostics> {
+) -> Result<Vec<(String, Artifact)>, Diagnostics> {
     let mut diagnostics = Diagnostics::new();
+    let mut files = Vec::new();
     let drops: Vec<context::DropContext> =
         site.drops.iter().map(|drop| context::drop(site, drop, images)).collect();
     let site_context = context::site(site);
@@ -81,7 +108,7 @@ pub(crate) fn pages(
     };
 
     let mut jobs: Vec<PageJob<'_>> = Vec::new();
-    for drop in &drops {
+    for (model, drop) in site.drops.iter().zip(&drops) {
         let mut ctx = base(context::PageContext::for_drop(drop));
         ctx.insert("drop", drop);
         jobs.push(PageJob {
@@ -89,7 +116,7 @@ pub(crate) fn pages(
             path: format!("{}/index.html", drop.slug),
             what: format!("the page of `{}`", drop.file),
             class: CacheClass::Document,
-            tags: vec![drop.slug.as_str(), "site"],
+            tags: vec![CacheTag::Drop(model.slug.clone()), CacheTag::Site],
             ctx,
         });
     }
@@ -99,29 +126,29 @@ pub(crate) fn pages(
         "index.html",
         "the index page",
         CacheClass::Document,
-        vec!["index", "site"],
+        vec![CacheTag::Index, CacheTag::Site],
         ctx,
     ));
     let ctx = base(context::PageContext::not_found());
-    jobs.push(PageJob::fixed("404.html", "the 404 page", CacheClass::Document, vec!["site"], ctx));
+    jobs.push(PageJob::fixed("404.html", "the 404 page", CacheClass::Document, vec![CacheTag::Site], ctx));
     let mut ctx = base(context::PageContext::not_found());
     ctx.insert("urls", &context::sitemap_urls(site, &drops));
-    jobs.push(PageJob::fixed("sitemap.xml", "the sitemap", CacheClass::Data, vec!["site"], ctx));
+    jobs.push(PageJob::fixed("sitemap.xml", "the sitemap", CacheClass::Data, vec![CacheTag::Site], ctx));
     let mut ctx = base(context::PageContext::not_found());
     ctx.insert("sitemap_url", &format!("{}sitemap.xml", site.config.base_url));
-    jobs.push(PageJob::fixed("robots.txt", "robots.txt", CacheClass::Data, vec!["site"], ctx));
+    jobs.push(PageJob::fixed("robots.txt", "robots.txt", CacheClass::Data, vec![CacheTag::Site], ctx));
 
     for job in jobs {
         match templates.tera.render(job.template, &job.ctx) {
             Ok(text) => {
                 let artifact = Artifact::bytes(text.into_bytes(), &job.path, job.class, &job.tags);
-                output.insert(job.path, artifact);
+                files.push((job.path, artifact));
             }
             Err(err) => diagnostics.push(template_diagnostic(&err, &templates.origins, &job.what)),
         }
     }
 
-    if diagnostics.is_empty() { Ok(()) } else { Err(diagnostics) }
+    if diagnostics.is_empty() { Ok(files) } else { Err(diagnostics) }
 }
 
 /// One file to render: the template, where the result goes, and how it is cached.
@@ -131,13 +158,13 @@ struct PageJob<'a> {
     /// What the page is, for error messages.
     what: String,
     class: CacheClass,
-    tags: Vec<&'a str>,
+    tags: Vec<CacheTag>,
     ctx: Context,
 }
 
 impl<'a> PageJob<'a> {
     /// A page whose output path is its template's name.
-    fn fixed(template: &'a str, what: &str, class: CacheClass, tags: Vec<&'a str>, ctx: Context) -> Self {
+    fn fixed(template: &'a str, what: &str, class: CacheClass, tags: Vec<CacheTag>, ctx: Context) -> Self {
         PageJob { template, path: template.to_owned(), what: what.to_owned(), class, tags, ctx }
     }
 }

@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::model::Site;
+use crate::rfc3339;
 
 /// Units each SKU starts with when the seed file does not say.
 pub(crate) const DEFAULT_STOCK: u32 = 20;
@@ -278,7 +278,7 @@ impl Inventory {
             .collect();
         Ok(Stock {
             drop: slug.to_owned(),
-            server_time: rfc3339(now),
+            server_time: rfc3339::format(now),
             status: self.status(drop, now),
             items,
             poll_after_ms: POLL_AFTER_MS,
@@ -360,7 +360,7 @@ impl Inventory {
         Ok(HoldCreated {
             checkout_url: format!("/_dropgen/checkout?hold={id}&token={}", token(&id)),
             hold_id: id,
-            expires_at: rfc3339(expires_at),
+            expires_at: rfc3339::format(expires_at),
         })
     }
 }
@@ -371,10 +371,6 @@ pub(crate) fn token(hold_id: &str) -> String {
     use sha2::Digest as _;
     let hash = sha2::Sha256::digest(format!("dropgen-mock:{hold_id}").as_bytes());
     crate::output::hex(&hash[..8])
-}
-
-pub(crate) fn rfc3339(time: OffsetDateTime) -> String {
-    time.format(&Rfc3339).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -17,12 +17,12 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::mock::{self, HoldRequest, Inventory, MockState, Refusal, Seed};
 use super::{App, MockOptions};
 use crate::error::Error;
-use crate::pipeline::BuildOptions;
+use crate::model::Site;
+use crate::rfc3339;
 
 const COOKIE: &str = "dropgen_mock_customer";
 
@@ -59,16 +59,14 @@ pub(super) struct Mock {
 }
 
 impl Mock {
-    pub(super) fn new(build: &BuildOptions, options: &MockOptions) -> Result<Mock, Error> {
+    /// A mock seeded from the built `site`; with none (the first build failed) it has no drops
+    /// until the first good build reseeds it.
+    pub(super) fn new(site: Option<&Site>, options: &MockOptions) -> Result<Mock, Error> {
         let units = match &options.seed_file {
             Some(path) => super::read_seed_file(path)?,
             None => BTreeMap::new(),
         };
-        // A site with problems starts with no drops; the first good build seeds them.
-        let seed = match load_seed(build, &units) {
-            Err(Error::Content(_)) => Seed::new(),
-            other => other?,
-        };
+        let seed = site.map(|site| mock::seed(site, &units)).unwrap_or_default();
         if let (Some(path), false) = (&options.seed_file, seed.is_empty()) {
             let known: Vec<&String> = seed.values().flat_map(|drop| drop.skus.keys()).collect();
             if let Some(unknown) = units.keys().find(|sku| !known.contains(sku)) {
@@ -89,11 +87,10 @@ impl Mock {
     }
 
     /// Takes the drops of a new build (new times, SKUs and limits), keeping stock and holds.
-    pub(super) fn reseed(&self, build: &BuildOptions) {
-        if let Ok(seed) = load_seed(build, &self.units) {
-            self.lock_inventory().reseed(&seed);
-            *self.seed.lock().unwrap_or_else(PoisonError::into_inner) = seed;
-        }
+    pub(super) fn reseed(&self, site: &Site) {
+        let seed = mock::seed(site, &self.units);
+        self.lock_inventory().reseed(&seed);
+        *self.seed.lock().unwrap_or_else(PoisonError::into_inner) = seed;
     }
 
     fn lock_inventory(&self) -> MutexGuard<'_, Inventory> {
@@ -111,12 +108,6 @@ impl Mock {
     fn fault(&self) -> MockFault {
         *self.fault.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-fn load_seed(build: &BuildOptions, units: &BTreeMap<String, u32>) -> Result<Seed, Error> {
-    let loaded = crate::load::site(&build.root)?;
-    let (site, diagnostics) = crate::validate::site(&loaded, build.drafts);
-    site.map(|site| mock::seed(&site, units)).ok_or(Error::Content(diagnostics))
 }
 
 pub(super) fn routes() -> Router<Arc<App>> {
@@ -345,7 +336,7 @@ async fn control_json(State(app): State<Arc<App>>, body: Bytes) -> Response {
 fn control(app: &App, knobs: Knobs) -> Response {
     let Some(mock) = mock(app) else { return StatusCode::NOT_FOUND.into_response() };
     if let Some(text) = &knobs.server_time {
-        match OffsetDateTime::parse(text, &Rfc3339) {
+        match rfc3339::parse(text) {
             Ok(at) => {
                 // At most a century either way, so every time the mock derives stays printable.
                 const CENTURY_MS: i128 = 100 * 366 * 24 * 3600 * 1000;
@@ -377,14 +368,14 @@ fn control(app: &App, knobs: Knobs) -> Response {
             json!({
                 "hold_id": hold.id, "drop": hold.drop, "sku": hold.sku, "customer": hold.customer,
                 "quantity": hold.quantity, "idempotency_key": hold.idempotency_key,
-                "expires_at": mock::rfc3339(hold.expires_at),
+                "expires_at": rfc3339::format(hold.expires_at),
             })
         })
         .collect();
     let body = json!({
         "state": inventory.state(),
         "fault": mock.fault(),
-        "server_time": mock::rfc3339(mock.now()),
+        "server_time": rfc3339::format(mock.now()),
         "holds": holds,
     });
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
@@ -411,7 +402,7 @@ async fn checkout(State(app): State<Arc<App>>, Query(query): Query<CheckoutQuery
                 id = hold.id,
                 quantity = hold.quantity,
                 sku = hold.sku,
-                until = mock::rfc3339(hold.expires_at)
+                until = rfc3339::format(hold.expires_at)
             ),
         ),
         _ => (StatusCode::NOT_FOUND, "<p>This hold has expired, or the link was altered.</p>".to_owned()),

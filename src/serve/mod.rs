@@ -88,19 +88,19 @@ pub fn run(options: ServeOptions) -> Result<(), Error> {
 
     // Problems in the content do not stop the preview: they show in the page until fixed.
     // Anything else (not a site, an unsafe `--out`) does.
-    let first_failure = match pipeline::build(&options.build, &crate::progress::Silent) {
+    let (site, first_failure) = match pipeline::build(&options.build, &crate::progress::Silent) {
         Ok(report) => {
             print_built(&report);
-            None
+            (Some(report.site), None)
         }
         Err(failure) if matches!(failure.error, Error::Content(_)) => {
-            Some(print_failure(&failure.error, &failure.sources))
+            (None, Some(print_failure(&failure.error, &failure.sources)))
         }
         Err(failure) => return Err(failure.error),
     };
 
     let mock = match &options.mock {
-        Some(mock_options) => Some(mock_http::Mock::new(&options.build, mock_options)?),
+        Some(mock_options) => Some(mock_http::Mock::new(site.as_ref(), mock_options)?),
         None => None,
     };
     let (events, _) = broadcast::channel(16);
@@ -163,7 +163,7 @@ fn rebuild(app: &App, build: &BuildOptions) {
         Ok(report) => {
             print_built(&report);
             if let Some(mock) = &app.mock {
-                mock.reseed(build);
+                mock.reseed(&report.site);
             }
             *app.failure.lock().unwrap_or_else(PoisonError::into_inner) = None;
             Notice::Reload

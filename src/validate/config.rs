@@ -5,11 +5,12 @@ use std::collections::BTreeSet;
 use serde_saphyr::Spanned;
 
 use super::{Checker, closest};
-use crate::diagnostic::Kind;
+use crate::diagnostic::{Kind, Location};
 use crate::load::raw::{self, RawConfig, RawHeaders, RawPurge, ScalarText};
 use crate::load::theme::DEFAULT_THEME;
 use crate::model::{
-    AvifChroma, CacheClass, CheckoutTemplate, Currency, Delivery, ImageFormat, ImageSettings, SiteConfig,
+    AvifChroma, CacheClass, CheckoutTemplate, Currency, Delivery, ImageFormat, ImageSettings, Quality,
+    SiteConfig,
 };
 
 /// Accepted range of `images.widths` entries, in pixels.
@@ -330,128 +331,165 @@ impl Checker<'_> {
         Some(CheckoutTemplate::new_unchecked(text.to_owned()))
     }
 
+    /// `images:`: each setting has its own rules below; a missing one takes its default.
     pub(super) fn image_settings(
         &mut self,
         images: &Spanned<raw::RawImageSettings>,
     ) -> Option<ImageSettings> {
         let raw = &images.value;
         let defaults = ImageSettings::default();
+        let widths = self.image_widths(raw.widths.as_ref(), &defaults.widths);
+        let formats = self.image_formats(raw.formats.as_ref(), &defaults.formats);
+        let quality = self.image_quality(raw.quality.as_ref(), defaults.quality);
+        let max_megapixels = self.setting_in(
+            raw.max_megapixels.as_ref(),
+            "images.max_megapixels",
+            1..=1000,
+            defaults.max_megapixels,
+        );
+        let avif_speed = self.setting_in(
+            raw.avif_speed.as_ref(),
+            "images.avif_speed",
+            0..=10,
+            u32::from(defaults.avif_speed),
+        );
+        let avif_chroma = self.avif_chroma(raw.avif_chroma.as_ref(), defaults.avif_chroma);
+        Some(ImageSettings {
+            widths: widths?,
+            formats: formats?,
+            quality: quality?,
+            max_megapixels: max_megapixels?,
+            avif_speed: u8::try_from(avif_speed?).unwrap_or(10),
+            avif_chroma: avif_chroma?,
+        })
+    }
+
+    /// `images.widths`: 1 to [`MAX_IMAGE_WIDTHS`] widths in [`IMAGE_WIDTH_RANGE`], sorted,
+    /// without duplicates.
+    fn image_widths(
+        &mut self,
+        widths: Option<&Spanned<Vec<Spanned<ScalarText>>>>,
+        default: &[u32],
+    ) -> Option<Vec<u32>> {
+        let Some(widths) = widths else { return Some(default.to_vec()) };
         let mut ok = true;
-        let widths = match &raw.widths {
-            None => defaults.widths.clone(),
-            Some(widths) => {
-                let mut values = BTreeSet::new();
-                if widths.value.is_empty() || widths.value.len() > MAX_IMAGE_WIDTHS {
-                    self.error(
-                        Kind::InvalidValue,
-                        widths,
-                        "images.widths",
-                        format!("give between 1 and {MAX_IMAGE_WIDTHS} widths"),
-                        "for example `widths: [320, 640, 960, 1280, 1920]`",
-                    );
-                    ok = false;
-                }
-                for (index, width) in widths.value.iter().enumerate() {
-                    let field = format!("images.widths[{index}]");
-                    match self.integer_in(width, &field, IMAGE_WIDTH_RANGE) {
-                        Some(w) => {
-                            values.insert(w);
-                        }
-                        None => ok = false,
-                    }
-                }
-                values.into_iter().collect()
-            }
-        };
-        let formats = match &raw.formats {
-            None => defaults.formats.clone(),
-            Some(formats) => {
-                let mut seen = Vec::new();
-                for (index, format) in formats.value.iter().enumerate() {
-                    let field = format!("images.formats[{index}]");
-                    let name = format.value.trim().to_lowercase();
-                    match ImageFormat::ALL.iter().find(|f| f.name() == name) {
-                        Some(f) if seen.contains(f) => {
-                            self.error(
-                                Kind::Duplicate,
-                                format,
-                                &field,
-                                format!("`{name}` is listed twice"),
-                                "list each format once",
-                            );
-                            ok = false;
-                        }
-                        Some(f) => seen.push(*f),
-                        None => {
-                            let help = match closest(&name, ImageFormat::ALL.iter().map(|f| f.name())) {
-                                Some(s) => format!("did you mean `{s}`? JPEG (or PNG for transparent images) is always produced as the fallback"),
-                                None => "the formats are `avif` and `webp`; JPEG (or PNG for transparent images) is always produced as the fallback".to_owned(),
-                            };
-                            self.error(
-                                Kind::InvalidValue,
-                                format,
-                                &field,
-                                format!("unknown image format `{}`", format.value),
-                                help,
-                            );
-                            ok = false;
-                        }
-                    }
-                }
-                seen
-            }
-        };
-        let mut quality = defaults.quality;
-        if let Some(raw_quality) = &raw.quality {
-            let q = &raw_quality.value;
-            for (value, slot, name) in [
-                (&q.avif, &mut quality.avif, "avif"),
-                (&q.webp, &mut quality.webp, "webp"),
-                (&q.jpeg, &mut quality.jpeg, "jpeg"),
-            ] {
-                if let Some(value) = value {
-                    match self.integer_in(value, &format!("images.quality.{name}"), QUALITY_RANGE) {
-                        Some(v) => *slot = u8::try_from(v).unwrap_or(100),
-                        None => ok = false,
-                    }
-                }
-            }
+        if widths.value.is_empty() || widths.value.len() > MAX_IMAGE_WIDTHS {
+            self.error(
+                Kind::InvalidValue,
+                widths,
+                "images.widths",
+                format!("give between 1 and {MAX_IMAGE_WIDTHS} widths"),
+                "for example `widths: [320, 640, 960, 1280, 1920]`",
+            );
+            ok = false;
         }
-        let mut max_megapixels = defaults.max_megapixels;
-        if let Some(value) = &raw.max_megapixels {
-            match self.integer_in(value, "images.max_megapixels", 1..=1000) {
-                Some(limit) => max_megapixels = limit,
+        let mut values = BTreeSet::new();
+        for (index, width) in widths.value.iter().enumerate() {
+            match self.integer_in(width, &format!("images.widths[{index}]"), IMAGE_WIDTH_RANGE) {
+                Some(width) => {
+                    values.insert(width);
+                }
                 None => ok = false,
             }
         }
-        let mut avif_speed = defaults.avif_speed;
-        if let Some(value) = &raw.avif_speed {
-            match self.integer_in(value, "images.avif_speed", 0..=10) {
-                Some(speed) => avif_speed = u8::try_from(speed).unwrap_or(10),
-                None => ok = false,
+        ok.then(|| values.into_iter().collect())
+    }
+
+    /// `images.formats`: known formats, each once, in preference order.
+    fn image_formats(
+        &mut self,
+        formats: Option<&Spanned<Vec<Spanned<String>>>>,
+        default: &[ImageFormat],
+    ) -> Option<Vec<ImageFormat>> {
+        let Some(formats) = formats else { return Some(default.to_vec()) };
+        let mut ok = true;
+        let mut seen: Vec<(ImageFormat, Location)> = Vec::new();
+        for (index, format) in formats.value.iter().enumerate() {
+            let field = format!("images.formats[{index}]");
+            let name = format.value.trim().to_lowercase();
+            let Some(known) = ImageFormat::ALL.into_iter().find(|f| f.name() == name) else {
+                let help = match closest(&name, ImageFormat::ALL.iter().map(|f| f.name())) {
+                    Some(s) => format!("did you mean `{s}`? JPEG (or PNG for transparent images) is always produced as the fallback"),
+                    None => "the formats are `avif` and `webp`; JPEG (or PNG for transparent images) is always produced as the fallback".to_owned(),
+                };
+                self.error(
+                    Kind::InvalidValue,
+                    format,
+                    &field,
+                    format!("unknown image format `{}`", format.value),
+                    help,
+                );
+                ok = false;
+                continue;
+            };
+            if let Some((_, first)) = seen.iter().find(|(seen, _)| *seen == known) {
+                let help = format!("list each format once; {}", super::first_at(first));
+                self.error(Kind::Duplicate, format, &field, format!("`{name}` is listed twice"), help);
+                ok = false;
+            } else {
+                seen.push((known, self.at(format)));
             }
         }
-        let mut avif_chroma = defaults.avif_chroma;
-        if let Some(value) = &raw.avif_chroma {
-            let text = value.value.0.trim();
-            match AvifChroma::ALL
-                .iter()
-                .find(|chroma| chroma.name() == text || chroma.name().replace(':', "") == text)
-            {
-                Some(chroma) => avif_chroma = *chroma,
-                None => {
-                    self.error(
-                        Kind::InvalidValue,
-                        value,
-                        "images.avif_chroma",
-                        format!("`{text}` is not a chroma subsampling dropgen knows"),
-                        "use `auto` (chosen per image from its pixels, the default), `\"4:2:0\"` (smaller files) or `\"4:4:4\"` (sharper colour edges), in quotes",
-                    );
-                    ok = false;
-                }
-            }
+        ok.then(|| seen.into_iter().map(|(format, _)| format).collect())
+    }
+
+    /// `images.quality`: each format's quality in [`QUALITY_RANGE`].
+    fn image_quality(
+        &mut self,
+        quality: Option<&Spanned<raw::RawQuality>>,
+        default: Quality,
+    ) -> Option<Quality> {
+        let Some(raw) = quality.map(|quality| &quality.value) else { return Some(default) };
+        let mut setting = |value: &Option<Spanned<ScalarText>>, name: &str, default: u8| {
+            let value = self.setting_in(
+                value.as_ref(),
+                &format!("images.quality.{name}"),
+                QUALITY_RANGE,
+                u32::from(default),
+            );
+            value.map(|value| u8::try_from(value).unwrap_or(100))
+        };
+        let avif = setting(&raw.avif, "avif", default.avif);
+        let webp = setting(&raw.webp, "webp", default.webp);
+        let jpeg = setting(&raw.jpeg, "jpeg", default.jpeg);
+        Some(Quality { avif: avif?, webp: webp?, jpeg: jpeg? })
+    }
+
+    /// A whole-number setting in `range`, or `default` when absent.
+    fn setting_in(
+        &mut self,
+        value: Option<&Spanned<ScalarText>>,
+        field: &str,
+        range: std::ops::RangeInclusive<u32>,
+        default: u32,
+    ) -> Option<u32> {
+        match value {
+            Some(value) => self.integer_in(value, field, range),
+            None => Some(default),
         }
-        ok.then_some(ImageSettings { widths, formats, quality, max_megapixels, avif_speed, avif_chroma })
+    }
+
+    /// `images.avif_chroma`: `4:2:0` or `4:4:4` (with or without the colons).
+    fn avif_chroma(
+        &mut self,
+        value: Option<&Spanned<ScalarText>>,
+        default: AvifChroma,
+    ) -> Option<AvifChroma> {
+        let Some(value) = value else { return Some(default) };
+        let text = value.value.0.trim();
+        let chroma = AvifChroma::ALL
+            .into_iter()
+            .find(|chroma| chroma.name() == text || chroma.name().replace(':', "") == text);
+        if chroma.is_none() {
+            self.error(
+                Kind::InvalidValue,
+                value,
+                "images.avif_chroma",
+                format!("`{text}` is not a chroma subsampling dropgen knows"),
+                "use `auto` (chosen per image from its pixels, the default), `\"4:2:0\"` (smaller files) or `\"4:4:4\"` (sharper colour edges), in quotes",
+            );
+        }
+        chroma
     }
 
     pub(super) fn integer_in(

@@ -2,24 +2,24 @@
 
 use std::num::NonZeroU32;
 
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-
 use serde_saphyr::Spanned;
 
 use super::{Checker, closest, optional};
 use crate::diagnostic::{Diagnostic, Kind, Location};
-use crate::load::raw::{RawDrop, RawImage, RawProduct, ScalarText};
+use crate::load::raw::{RawDrop, RawImage, RawProduct, RawStream, ScalarText};
 use crate::load::{FileFact, LoadedDrop};
 use crate::model::{
     CheckoutTemplate, Currency, Drop, ImageRef, ImageSettings, Money, Product, SiteConfig, SitePath, Sku,
     Slug, Stream, Timestamp,
 };
+use crate::rfc3339;
 
 /// Summaries longer than this are cut off by search engines and link previews.
 pub(crate) const SUMMARY_SOFT_LIMIT: usize = 160;
 
 impl Checker<'_> {
+    /// One drop file: each group of fields has its own rules below, and every problem of
+    /// every group is reported before the drop is given up.
     pub(super) fn drop(
         &mut self,
         loaded_drop: &LoadedDrop,
@@ -27,19 +27,71 @@ impl Checker<'_> {
         config: Option<&SiteConfig>,
     ) -> Option<Drop> {
         let raw = &drop.value;
-        let folder_name = loaded_drop.folder.file_name().to_owned();
-        let slug = match &raw.slug {
-            Some(slug) => Slug::parse(slug.value.trim()).or_else(|| {
-                self.error(Kind::InvalidValue, slug, "slug", format!("`{}` is not a valid slug", slug.value), format!("use lower-case letters, digits and dashes, e.g. `{}`", slugify(&slug.value)));
-                None
-            }),
-            None => Slug::parse(&folder_name).or_else(|| {
+        let folder = &loaded_drop.folder;
+        let slug = self.slug(raw, folder.file_name());
+        let (title, summary) = self.drop_texts(drop);
+        let (starts_at, ends_at) = self.schedule(drop);
+        let hero = self
+            .required(
+                &raw.hero,
+                drop,
+                "hero",
+                "add `hero:` with `src:` (an image in the drop folder) and `alt:` (what the image shows)",
+            )
+            .and_then(|hero| self.image(hero, folder, "hero"));
+        let checkout = self.drop_checkout(drop, config);
+        let slug_text = slug.as_ref().map_or(folder.file_name(), Slug::as_str);
+        let currency = config.map(|config| config.currency);
+        let products = self.products(drop, folder, currency, checkout.as_ref(), slug_text);
+        let stream = raw.stream.as_ref().map(|stream| self.stream(stream));
+        let tags = self.tags(raw.tags.as_ref());
+        if let Some(settings) = config.map(|config| &config.images)
+            && !self.images_fit(hero.as_ref(), products.as_deref(), settings)
+        {
+            return None;
+        }
+
+        Some(Drop {
+            slug: slug?,
+            file: self.file.to_owned(),
+            title: title?,
+            summary: summary?,
+            starts_at: starts_at?,
+            ends_at: optional(ends_at)?,
+            hero: hero?,
+            description: self.markdown(&raw.description, "description"),
+            products: products?,
+            stream: optional(stream)?,
+            tags: tags?,
+            draft: raw.draft.as_ref().is_some_and(|draft| draft.value),
+        })
+    }
+
+    /// `slug:`, else the folder name, which becomes the page URL.
+    fn slug(&mut self, raw: &RawDrop, folder_name: &str) -> Option<Slug> {
+        let Some(slug) = &raw.slug else {
+            return Slug::parse(folder_name).or_else(|| {
                 let diagnostic = Diagnostic::error(Kind::InvalidValue, Location::file(self.file), format!("folder name `{folder_name}` is not a valid slug"))
-                    .help(format!("the folder name becomes the page URL: rename it to `{}` (lower-case letters, digits, dashes), or set `slug:`", slugify(&folder_name)));
+                    .help(format!("the folder name becomes the page URL: rename it to `{}` (lower-case letters, digits, dashes), or set `slug:`", slugify(folder_name)));
                 self.diagnostics.push(diagnostic);
                 None
-            }),
+            });
         };
+        Slug::parse(slug.value.trim()).or_else(|| {
+            self.error(
+                Kind::InvalidValue,
+                slug,
+                "slug",
+                format!("`{}` is not a valid slug", slug.value),
+                format!("use lower-case letters, digits and dashes, e.g. `{}`", slugify(&slug.value)),
+            );
+            None
+        })
+    }
+
+    /// `title` and `summary`, which also feed link previews.
+    fn drop_texts(&mut self, drop: &Spanned<RawDrop>) -> (Option<String>, Option<String>) {
+        let raw = &drop.value;
         let title = self.required_text(
             &raw.title,
             drop,
@@ -58,6 +110,12 @@ impl Checker<'_> {
                 self.warning(value, "summary", format!("the summary is {length} characters long"), format!("search results and link previews cut summaries at about {SUMMARY_SOFT_LIMIT} characters; shorten it"));
             }
         }
+        (title, summary)
+    }
+
+    /// `starts_at` and `ends_at`: the end, when given, after the start.
+    fn schedule(&mut self, drop: &Spanned<RawDrop>) -> (Option<Timestamp>, Option<Option<Timestamp>>) {
+        let raw = &drop.value;
         let starts_at = self
             .required(
                 &raw.starts_at,
@@ -78,105 +136,104 @@ impl Checker<'_> {
                 "set the end after the start, or remove `ends_at` for a drop that runs until stock is gone",
             );
         }
-        let hero = self
-            .required(
-                &raw.hero,
-                drop,
-                "hero",
-                "add `hero:` with `src:` (an image in the drop folder) and `alt:` (what the image shows)",
-            )
-            .and_then(|hero| self.image(hero, &loaded_drop.folder, "hero"));
-        let checkout = match &raw.checkout_url {
-            Some(value) => self.checkout_template(value, "checkout_url"),
-            None => config.and_then(|config| config.checkout_url.clone()),
-        };
-        if raw.checkout_url.is_none() && config.is_some_and(|config| config.checkout_url.is_none()) {
+        (starts_at, ends_at)
+    }
+
+    /// The drop's `checkout_url`, else the site's; one of them must be set.
+    fn drop_checkout(
+        &mut self,
+        drop: &Spanned<RawDrop>,
+        config: Option<&SiteConfig>,
+    ) -> Option<CheckoutTemplate> {
+        let raw = &drop.value;
+        if let Some(value) = &raw.checkout_url {
+            return self.checkout_template(value, "checkout_url");
+        }
+        let config = config?;
+        if config.checkout_url.is_none() {
             let diagnostic = Diagnostic::error(Kind::MissingField, self.at(drop), "no checkout URL for this drop's buy links")
                 .field("checkout_url")
                 .help("set `checkout_url: https://shop.example.com/checkout?sku={sku}&drop={drop}` in dropgen.yaml (for every drop) or in this file");
             self.diagnostics.push(diagnostic);
         }
-        let products = self
-            .required(
-                &raw.products,
-                drop,
+        config.checkout_url.clone()
+    }
+
+    /// `products`: at least one, each checked alone (SKUs across the site are checked by
+    /// `check_unique`).
+    fn products(
+        &mut self,
+        drop: &Spanned<RawDrop>,
+        folder: &SitePath,
+        currency: Option<Currency>,
+        checkout: Option<&CheckoutTemplate>,
+        slug: &str,
+    ) -> Option<Vec<Product>> {
+        let products = self.required(
+            &drop.value.products,
+            drop,
+            "products",
+            "add `products:` with at least one product (`sku`, `name`, `price`)",
+        )?;
+        if products.value.is_empty() {
+            self.error(
+                Kind::MissingField,
+                products,
                 "products",
-                "add `products:` with at least one product (`sku`, `name`, `price`)",
+                "a drop needs at least one product",
+                "add a product with `sku`, `name` and `price`",
+            );
+            return None;
+        }
+        let checked: Vec<Option<Product>> = products
+            .value
+            .iter()
+            .enumerate()
+            .map(|(index, product)| self.product(product, index, folder, currency, checkout, slug))
+            .collect();
+        checked.into_iter().collect()
+    }
+
+    /// `stream`: an embed URL, and an optional link for when the player cannot load.
+    fn stream(&mut self, stream: &Spanned<RawStream>) -> Option<Stream> {
+        let embed_url = self
+            .required(
+                &stream.value.embed_url,
+                stream,
+                "stream.embed_url",
+                "add `embed_url: https://…`, the player's embed address",
             )
-            .and_then(|products| {
-                if products.value.is_empty() {
-                    self.error(
-                        Kind::MissingField,
-                        products,
-                        "products",
-                        "a drop needs at least one product",
-                        "add a product with `sku`, `name` and `price`",
-                    );
-                    return None;
-                }
-                let currency = config.map(|config| config.currency);
-                let slug = slug.as_ref().map_or(folder_name.as_str(), Slug::as_str);
-                let checked: Vec<Option<Product>> = products
-                    .value
-                    .iter()
-                    .enumerate()
-                    .map(|(index, product)| {
-                        self.product(product, index, &loaded_drop.folder, currency, checkout.as_ref(), slug)
-                    })
-                    .collect();
-                checked.into_iter().collect::<Option<Vec<_>>>()
-            });
-        let stream = raw.stream.as_ref().map(|stream| {
-            let embed_url = self
-                .required(
-                    &stream.value.embed_url,
-                    stream,
-                    "stream.embed_url",
-                    "add `embed_url: https://…`, the player's embed address",
-                )
-                .and_then(|value| self.absolute_url(value, "stream.embed_url", true));
-            let fallback_url = stream
-                .value
-                .fallback_url
-                .as_ref()
-                .map(|value| self.absolute_url(value, "stream.fallback_url", false));
-            Some(Stream {
-                embed_url: embed_url?,
-                fallback_url: fallback_url.unwrap_or(Some(String::new())).filter(|u| !u.is_empty()),
-            })
-        });
-        let tags = self.tags(raw.tags.as_ref());
-        if let Some(settings) = config.map(|config| &config.images) {
-            let mut images: Vec<(String, &ImageRef)> =
-                hero.iter().map(|hero| ("hero.src".to_owned(), hero)).collect();
-            for (index, product) in products.iter().flatten().enumerate() {
-                for (i, image) in product.images.iter().enumerate() {
-                    images.push((format!("products[{index}].images[{i}].src"), image));
-                }
-            }
-            let mut fits = true;
-            for (field, image) in images {
-                fits &= self.image_size(image, &field, settings);
-            }
-            if !fits {
-                return None;
+            .and_then(|value| self.absolute_url(value, "stream.embed_url", true));
+        let fallback_url = stream
+            .value
+            .fallback_url
+            .as_ref()
+            .map(|value| self.absolute_url(value, "stream.fallback_url", false));
+        Some(Stream {
+            embed_url: embed_url?,
+            fallback_url: fallback_url.unwrap_or(Some(String::new())).filter(|u| !u.is_empty()),
+        })
+    }
+
+    /// Every image of the drop within the pixel budget; see [`Checker::image_size`].
+    fn images_fit(
+        &mut self,
+        hero: Option<&ImageRef>,
+        products: Option<&[Product]>,
+        settings: &ImageSettings,
+    ) -> bool {
+        let mut images: Vec<(String, &ImageRef)> =
+            hero.iter().map(|hero| ("hero.src".to_owned(), *hero)).collect();
+        for (index, product) in products.into_iter().flatten().enumerate() {
+            for (i, image) in product.images.iter().enumerate() {
+                images.push((format!("products[{index}].images[{i}].src"), image));
             }
         }
-
-        Some(Drop {
-            slug: slug?,
-            file: self.file.to_owned(),
-            title: title?,
-            summary: summary?,
-            starts_at: starts_at?,
-            ends_at: optional(ends_at)?,
-            hero: hero?,
-            description: self.markdown(&raw.description, "description"),
-            products: products?,
-            stream: optional(stream)?,
-            tags: tags?,
-            draft: raw.draft.as_ref().is_some_and(|draft| draft.value),
-        })
+        let mut fits = true;
+        for (field, image) in images {
+            fits &= self.image_size(image, &field, settings);
+        }
+        fits
     }
 
     /// Source images must fit the pixel budget (a decompression bomb is refused before it is
@@ -224,7 +281,7 @@ impl Checker<'_> {
 
     pub(super) fn timestamp(&mut self, value: &Spanned<String>, field: &str) -> Option<Timestamp> {
         let text = value.value.trim();
-        match OffsetDateTime::parse(text, &Rfc3339) {
+        match rfc3339::parse(text) {
             Ok(time) => Some(Timestamp(time)),
             Err(_) => {
                 // A date and time without `Z`, `+hh:mm` or `-hh:mm` after the date part.
@@ -458,56 +515,40 @@ impl Checker<'_> {
         options: Option<&Spanned<Vec<Spanned<String>>>>,
         field: &str,
     ) -> Option<Vec<String>> {
-        let mut values: Vec<String> = Vec::new();
-        let mut ok = true;
-        for (index, option) in options.iter().flat_map(|o| o.value.iter()).enumerate() {
-            let text = option.value.trim();
-            let item = format!("{field}[{index}]");
-            if text.is_empty() {
-                self.error(
-                    Kind::InvalidValue,
-                    option,
-                    &item,
-                    "the option is empty",
-                    "remove it or give it a name, e.g. `US 9`",
-                );
-                ok = false;
-            } else if values.iter().any(|v| v == text) {
-                self.error(
-                    Kind::Duplicate,
-                    option,
-                    &item,
-                    format!("option `{text}` is listed twice"),
-                    "list each option once",
-                );
-                ok = false;
-            } else {
-                values.push(text.to_owned());
-            }
-        }
-        ok.then_some(values)
+        self.names(options, field, "option", "remove it or give it a name, e.g. `US 9`")
     }
 
     pub(super) fn tags(&mut self, tags: Option<&Spanned<Vec<Spanned<String>>>>) -> Option<Vec<String>> {
-        let mut values: Vec<String> = Vec::new();
+        self.names(tags, "tags", "tag", "remove it or give it a name")
+    }
+
+    /// A list of names (a product's options, a drop's tags): trimmed, none empty, none given
+    /// twice. A name given twice is an error at the second that says where the first is.
+    fn names(
+        &mut self,
+        list: Option<&Spanned<Vec<Spanned<String>>>>,
+        field: &str,
+        what: &str,
+        empty_help: &str,
+    ) -> Option<Vec<String>> {
+        let mut names: Vec<(String, Location)> = Vec::new();
         let mut ok = true;
-        for (index, tag) in tags.iter().flat_map(|t| t.value.iter()).enumerate() {
-            let text = tag.value.trim();
-            let field = format!("tags[{index}]");
+        for (index, name) in list.iter().flat_map(|list| list.value.iter()).enumerate() {
+            let text = name.value.trim();
+            let item = format!("{field}[{index}]");
             if text.is_empty() {
-                self.error(
-                    Kind::InvalidValue,
-                    tag,
-                    &field,
-                    "the tag is empty",
-                    "remove it or give it a name",
-                );
+                self.error(Kind::InvalidValue, name, &item, format!("the {what} is empty"), empty_help);
                 ok = false;
-            } else if !values.iter().any(|v| v == text) {
-                values.push(text.to_owned());
+            } else if let Some((_, first)) = names.iter().find(|(seen, _)| seen == text) {
+                let message = format!("{what} `{text}` is listed twice");
+                let help = format!("list each {what} once; {}", super::first_at(first));
+                self.error(Kind::Duplicate, name, &item, message, help);
+                ok = false;
+            } else {
+                names.push((text.to_owned(), self.at(name)));
             }
         }
-        ok.then_some(values)
+        ok.then(|| names.into_iter().map(|(name, _)| name).collect())
     }
 }
 
@@ -520,14 +561,5 @@ fn is_image_name(name: &str) -> bool {
 
 /// A slug suggestion for a folder or value that is not one.
 fn slugify(text: &str) -> String {
-    let mut slug = String::new();
-    for c in text.trim().chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    let slug = slug.trim_end_matches('-').to_owned();
-    if slug.is_empty() { "my-drop".to_owned() } else { slug }
+    crate::model::slugify(text, Slug::MAX_LEN).unwrap_or_else(|| "my-drop".to_owned())
 }

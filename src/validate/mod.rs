@@ -1,4 +1,4 @@
-//! Stage 2, VALIDATE: raw YAML values → the [`Site`] model, collecting every problem.
+//! Stage: VALIDATE — raw YAML values → the [`Site`] model, collecting every problem.
 //!
 //! Pure: reads nothing from disk (file facts were gathered by `load`). Each check names the
 //! field path, points at the value, and says how to fix it. Validation carries on after a
@@ -46,24 +46,34 @@ pub(crate) fn site(loaded: &LoadedSite, include_drafts: bool) -> (Option<Site>, 
 /// API, and a slug names a page. Checked on the values as written in every parsed drop, so a
 /// duplicate is reported even when the drops involved have other problems too.
 fn check_unique(loaded: &LoadedSite, diagnostics: &mut Diagnostics) {
-    let mut slugs: BTreeMap<String, &str> = BTreeMap::new();
-    let mut skus: BTreeMap<String, &str> = BTreeMap::new();
+    // Value → where it was first given.
+    let mut slugs: BTreeMap<String, Location> = BTreeMap::new();
+    let mut skus: BTreeMap<String, Location> = BTreeMap::new();
     for loaded_drop in &loaded.drops {
         let Some(raw) = &loaded_drop.raw else { continue };
         let file = loaded_drop.file.as_str();
         let text = loaded.sources.get(file).map(String::as_str).unwrap_or_default();
         let slug = raw.value.slug.as_ref().map_or(loaded_drop.folder.file_name(), |slug| slug.value.trim());
-        if let Some(first) = slugs.insert(slug.to_owned(), file) {
-            let at = raw
-                .value
-                .slug
-                .as_ref()
-                .map_or_else(|| Location::file(file), |slug| raw::location(file, text, &slug.referenced));
+        let at = raw
+            .value
+            .slug
+            .as_ref()
+            .map_or_else(|| Location::file(file), |slug| raw::location(file, text, &slug.referenced));
+        if let Some(first) = slugs.get(slug) {
             diagnostics.push(
-                Diagnostic::error(Kind::Duplicate, at, format!("slug `{slug}` is already used by `{first}`"))
-                    .field("slug")
-                    .help("every drop needs its own page URL: change `slug` or rename the folder"),
+                Diagnostic::error(
+                    Kind::Duplicate,
+                    at,
+                    format!("slug `{slug}` is already used by `{}`", first.file),
+                )
+                .field("slug")
+                .help(format!(
+                    "every drop needs its own page URL: change `slug` or rename the folder; {}",
+                    first_at(first)
+                )),
             );
+        } else {
+            slugs.insert(slug.to_owned(), at);
         }
         let products = raw.value.products.iter().flat_map(|products| products.value.iter());
         for (index, product) in products.enumerate() {
@@ -72,21 +82,32 @@ fn check_unique(loaded: &LoadedSite, diagnostics: &mut Diagnostics) {
             if text_sku.is_empty() {
                 continue;
             }
-            if let Some(first) = skus.insert(text_sku.to_owned(), file) {
-                let where_ =
-                    if first == file { "earlier in this file".to_owned() } else { format!("in `{first}`") };
-                diagnostics.push(
-                    Diagnostic::error(
-                        Kind::Duplicate,
-                        raw::location(file, text, &sku.referenced),
-                        format!("SKU `{text_sku}` is already used {where_}"),
-                    )
+            let at = raw::location(file, text, &sku.referenced);
+            let Some(first) = skus.get(text_sku) else {
+                skus.insert(text_sku.to_owned(), at);
+                continue;
+            };
+            let where_ = if first.file == file {
+                "earlier in this file".to_owned()
+            } else {
+                format!("in `{}`", first.file)
+            };
+            diagnostics.push(
+                Diagnostic::error(Kind::Duplicate, at, format!("SKU `{text_sku}` is already used {where_}"))
                     .field(format!("products[{index}].sku"))
-                    .help("SKUs identify stock in the inventory API and must be unique across the site"),
-                );
-            }
+                    .help(format!(
+                        "SKUs identify stock in the inventory API and must be unique across the site; {}",
+                        first_at(first)
+                    )),
+            );
         }
     }
+}
+
+/// Where the first of two equal values is, for the help of the error at the second: every
+/// duplicate dropgen reports names both places.
+fn first_at(first: &Location) -> String {
+    format!("the first is at `{}:{}:{}`", first.file, first.line, first.column)
 }
 
 /// Checks the values of one file, recording problems with their positions.

@@ -469,3 +469,35 @@ fn oversized_images_are_refused_and_small_ones_warned_about() {
         ]
     );
 }
+
+#[test]
+fn a_tag_or_option_given_twice_is_an_error_that_names_the_first() {
+    let drop = format!("{DROP}    options: [S, M, S]\ntags: [new, new]\n");
+    let found = problems(CONFIG, &[("sneakers", &drop)]);
+    assert_eq!(
+        found,
+        [
+            "drops/sneakers/drop.yaml:11:21 products[0].options[2]: option `S` is listed twice",
+            "drops/sneakers/drop.yaml:12:13 tags[1]: tag `new` is listed twice",
+        ]
+    );
+    let (_, diagnostics) = site(&loaded(CONFIG, &[("sneakers", &drop)]), false);
+    let helps: Vec<&str> = diagnostics.sorted().iter().filter_map(|d| d.help.as_deref()).collect();
+    assert!(helps[0].ends_with("the first is at `drops/sneakers/drop.yaml:11:15`"), "{helps:?}");
+    assert!(helps[1].ends_with("the first is at `drops/sneakers/drop.yaml:12:8`"), "{helps:?}");
+}
+
+#[test]
+fn an_image_format_given_twice_is_an_error_that_names_the_first() {
+    let config = format!("{CONFIG}images:\n  formats: [avif, webp, avif]\n");
+    let (_, diagnostics) = site(&loaded(&config, &[("sneakers", DROP)]), false);
+    let problems: Vec<String> = diagnostics
+        .sorted()
+        .iter()
+        .map(|d| format!("{}: {} ({})", d.location.line, d.message, d.help.as_deref().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        problems,
+        ["6: `avif` is listed twice (list each format once; the first is at `dropgen.yaml:6:13`)"]
+    );
+}

@@ -24,9 +24,9 @@ fn builds_the_basic_fixture_as_expected() {
             "public/404.html",
             "public/404.html.br",
             "public/404.html.gz",
-            "public/_assets/drops-6589ec5095.js",
-            "public/_assets/drops-6589ec5095.js.br",
-            "public/_assets/drops-6589ec5095.js.gz",
+            "public/_assets/drops-82a1af09b4.js",
+            "public/_assets/drops-82a1af09b4.js.br",
+            "public/_assets/drops-82a1af09b4.js.gz",
             "public/_assets/placeholders-ab1e490224.css",
             "public/_assets/style-3e54bc23e7.css",
             "public/_assets/style-3e54bc23e7.css.br",
@@ -93,7 +93,7 @@ fn drop_pages_work_without_javascript() {
         r#"loading="lazy""#,
         r#"<link rel="canonical" href="https://drops.test/launch/">"#,
         r#"<meta property="og:image" content="https://drops.test/_img/hero-93a346e3e0-96.jpg">"#,
-        r#"<script src="/_assets/drops-6589ec5095.js" integrity="sha384-"#,
+        r#"<script src="/_assets/drops-82a1af09b4.js" integrity="sha384-"#,
         r#"<source type="image/webp" srcset="/_img/hero-8610188388-96.webp 96w""#,
         r#"src="/_img/hero-93a346e3e0-96.jpg" srcset="/_img/hero-93a346e3e0-96.jpg 96w" sizes="(min-width: 72rem) 41rem, (min-width: 48rem) 58vw, calc(100vw - 2rem)" width="96" height="64" alt="A blue gradient" loading="eager""#,
     ] {
@@ -118,7 +118,7 @@ fn marketer_text_cannot_inject_script() {
     assert!(!page.contains("javascript:"));
     assert!(page.contains(r#""name":"First \u003c/script\u003e product""#));
     let scripts = page.matches("<script").count();
-    assert_eq!(scripts, 2, "only the theme script and JSON-LD");
+    assert_eq!(scripts, 3, "only the theme script, its words and JSON-LD");
     // JSON-LD carries price and currency but never a stock claim.
     assert!(page.contains(r#""price":"79.50","priceCurrency":"USD""#));
     assert!(!page.contains("availability"));

@@ -1,11 +1,13 @@
 //! Integration tests: the real `dropgen` binary on real fixture sites.
 
+mod architecture;
 mod build;
 mod errors;
 mod examples;
 mod images;
 mod manifest;
 mod readme;
+mod regression;
 mod s3;
 mod scaffold;
 mod support;

@@ -55,14 +55,14 @@ fn the_manifest_describes_exactly_the_upload_root() {
     );
     let page = &files["launch/index.html"];
     assert_eq!(page["urls"], serde_json::json!(["/launch/", "/launch/index.html"]));
-    assert_eq!(page["cache_tags"], serde_json::json!(["launch", "site"]));
+    assert_eq!(page["cache_tags"], serde_json::json!(["_site", "launch"]));
     assert_eq!(page["cache_class"], "document");
     let sibling = &files["launch/index.html.br"];
     assert_eq!(
         (sibling["content_encoding"].as_str(), sibling["variant_of"].as_str()),
         (Some("br"), Some("launch/index.html"))
     );
-    let script = &files["_assets/drops-6589ec5095.js"];
+    let script = &files["_assets/drops-82a1af09b4.js"];
     assert_eq!(script["cache_control"], "public, max-age=31536000, immutable");
     assert!(script["integrity"].as_str().unwrap().starts_with("sha384-"));
     assert!(site.read("out/public/launch/index.html").contains(script["integrity"].as_str().unwrap()));
@@ -139,7 +139,7 @@ fn editing_a_drop_purges_its_page_and_the_index_only() {
         changes["changed"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert!(changed.contains(&"launch/index.html") && changed.contains(&"launch/index.html.br"));
     assert!(!changed.iter().any(|path| path.starts_with("other/")));
-    assert_eq!(site.read("out/purge/tags.txt"), "index\nlaunch\n");
+    assert_eq!(site.read("out/purge/tags.txt"), "_index\nlaunch\n");
     let cloudfront = json(&site, "out/purge/cloudfront-001.json");
     assert_eq!(cloudfront["Paths"]["Quantity"].as_u64(), Some(4));
     assert_eq!(cloudfront["Paths"]["Items"][2], "/launch/");
@@ -243,7 +243,7 @@ fn headers_file_has_a_strict_policy_and_no_overlapping_cache_rules() {
     build(&site);
     let headers = site.read("out/public/_headers");
     let csp = headers.lines().find(|line| line.trim_start().starts_with("Content-Security-Policy:")).unwrap();
-    assert!(csp.contains("script-src https://drops.test/_assets/drops-6589ec5095.js 'sha384-"), "{csp}");
+    assert!(csp.contains("script-src https://drops.test/_assets/drops-82a1af09b4.js 'sha384-"), "{csp}");
     assert!(csp.contains("connect-src 'self' https://inventory.drops.test;"), "{csp}");
     assert!(csp.contains("frame-src https://player.drops.test;"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");

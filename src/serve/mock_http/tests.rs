@@ -149,3 +149,36 @@ fn checkout_links_use_the_request_host_only_when_it_is_plain() {
     headers.insert(header::HOST, HeaderValue::from_static("evil.test/<script>"));
     assert_eq!(host(&headers), "127.0.0.1");
 }
+
+/// Issue 12: every `serve` build loaded and validated the site a second time to seed the mock,
+/// re-hashing every image and seeding from whatever the files held by then. Here the drops
+/// are gone after the build: a mock that reads the files again finds none.
+#[test]
+fn serve_seeds_the_mock_from_the_site_it_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("site");
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/basic");
+    for entry in walkdir::WalkDir::new(&fixture) {
+        let entry = entry.unwrap();
+        let dest = root.join(entry.path().strip_prefix(&fixture).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+    let build = crate::pipeline::BuildOptions {
+        root: root.clone(),
+        out: None,
+        drafts: false,
+        previous_manifest: None,
+        time: Default::default(),
+        cache_dir: Some(dir.path().join("cache")),
+    };
+    let report = crate::pipeline::build(&build, &crate::progress::Silent).expect("the fixture builds");
+    std::fs::remove_dir_all(root.join("drops")).unwrap();
+    let mock = Mock::new(Some(&report.site), &MockOptions::default()).expect("a mock");
+    let seed = mock.seed.lock().unwrap();
+    assert_eq!(seed.keys().collect::<Vec<_>>(), ["launch"], "built {} drop(s)", report.drops);
+    assert!(seed["launch"].skus.contains_key("LAUNCH-1"));
+}

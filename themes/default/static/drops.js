@@ -1,5 +1,5 @@
 (() => {
-	const d = document, R = d.querySelector("[data-drop]"), D = R?.dataset || {}, T = JSON.parse(d.body.dataset.text);
+	const d = document, R = d.querySelector("[data-drop]"), D = R?.dataset || {}, T = JSON.parse(d.querySelector("[data-text]").text);
 	const api = (D.inventoryApi || "").replace(/\/+$/, ""), calm = matchMedia("(prefers-reduced-motion: reduce)").matches;
 	const P = d.querySelectorAll("[data-sku]");
 	let off = 0, ok, fails = 0, timer, t0 = 1;
