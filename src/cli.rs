@@ -84,10 +84,15 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum CacheCommand {
-    /// Delete every cache entry the site in its current state does not use.
+    /// Delete every cache entry the site in its current state does not use: images it does
+    /// not show, and compressed copies of files the last build into `--out` did not publish.
     Gc {
         #[command(flatten)]
         site: SiteArgs,
+        /// The output folder whose `manifest.json` says which compressed copies are in use
+        /// [default: <root>/dist]; without one, every compressed copy is deleted.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -172,7 +177,7 @@ pub fn run(args: Args) -> ExitCode {
             with_threads(jobs, || build(&site, Some(out), previous_manifest))
         }
         Command::Check { site } => build(&site, None, None),
-        Command::Cache { command: CacheCommand::Gc { site } } => cache_gc(&site),
+        Command::Cache { command: CacheCommand::Gc { site, out } } => cache_gc(&site, out),
         Command::Serve { site, out, port, mock_inventory, mock_seed, mock_state, mock_fault } => {
             let mock = mock_inventory.then_some(crate::serve::MockOptions {
                 seed_file: mock_seed,
@@ -256,22 +261,29 @@ fn serve(
     }
 }
 
-fn cache_gc(site: &SiteArgs) -> ExitCode {
+fn cache_gc(site: &SiteArgs, out: Option<PathBuf>) -> ExitCode {
     // `pipeline::cache_gc` keeps the images of drafts too, whatever `--drafts` says.
-    let options = match site.options(None, None) {
+    let out = out.unwrap_or_else(|| site.root.join("dist"));
+    let options = match site.options(Some(out), None) {
         Ok(options) => options,
         Err(err) => return report_error(&err, &Sources::new(), site.message_format),
     };
     match pipeline::cache_gc(&options) {
         Ok(report) => {
             if !site.quiet {
+                let (images, compressed) = (report.images, report.compressed);
                 eprintln!(
-                    "cache {}: removed {} entries ({}), kept {} ({})",
+                    "cache {}: removed {} image entries ({}), kept {} ({}); removed {} compressed \
+                     copies ({}), kept {} ({})",
                     options.cache_dir().display(),
-                    report.removed,
-                    human_bytes(report.removed_bytes),
-                    report.kept,
-                    human_bytes(report.kept_bytes)
+                    images.removed,
+                    human_bytes(images.removed_bytes),
+                    images.kept,
+                    human_bytes(images.kept_bytes),
+                    compressed.removed,
+                    human_bytes(compressed.removed_bytes),
+                    compressed.kept,
+                    human_bytes(compressed.kept_bytes)
                 );
             }
             ExitCode::SUCCESS
@@ -419,6 +431,13 @@ fn print_summary(report: &BuildReport, out: Option<&Path>) {
                 );
             }
             print_image_summary(&report.images);
+            let compressed = report.compressed;
+            if compressed.reused + compressed.compressed > 0 {
+                eprintln!(
+                    "compressed copies: {} made, {} reused from the cache",
+                    compressed.compressed, compressed.reused
+                );
+            }
             if let Some(next) = &report.next_transition_at {
                 eprintln!("next phase change: {next}");
             }

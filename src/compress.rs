@@ -3,13 +3,31 @@
 //! CDNs and object stores serve a sibling with `Content-Encoding` set when the client accepts
 //! it, so visitors get brotli at maximum quality without the edge compressing on the fly.
 //! Output is deterministic: brotli has no timestamps, and the gzip header's mtime is zero.
+//! Brotli at quality 11 is the slowest step of a build with many pages, so every copy is kept
+//! in the cache under the hash of its original and the settings: a rebuild compresses only
+//! the files whose bytes changed.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use flate2::{Compression, GzBuilder};
 use rayon::prelude::*;
+use sha2::{Digest as _, Sha256};
 
-use crate::output::{Artifact, Claim, Digest, Output};
+use crate::cache::Cache;
+use crate::output::{Artifact, Claim, Digest, Output, hex};
+
+/// Everything besides the original's bytes that decides a copy's bytes: the settings of
+/// [`brotli`] and [`gzip`] and the crates that implement them (a test keeps the versions
+/// equal to Cargo.lock).
+const SETTINGS: &str = "br q11 lgwin22, gzip 9 mtime0; brotli 8.0.4, flate2 1.1.11, miniz_oxide 0.9.1";
+
+/// What the stage compressed and what it found in the cache, counted in copies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompressCounts {
+    pub reused: u64,
+    pub compressed: u64,
+}
 
 /// Files smaller than this gain too little to be worth a second and third upload.
 pub(crate) const MIN_BYTES: usize = 1024;
@@ -20,34 +38,100 @@ pub(crate) fn claims() -> Vec<Claim> {
 }
 
 /// `<path>.br` and `<path>.gz` for every compressible text file of `output` of at least
-/// [`MIN_BYTES`], only those that are actually smaller.
-pub(crate) fn siblings(output: &Output) -> Vec<(String, Artifact)> {
-    let candidates: Vec<(&String, &Artifact, &[u8])> = output
+/// [`MIN_BYTES`], only those that are actually smaller; each copy comes from `cache` when an
+/// earlier build made it, and goes into it otherwise.
+pub(crate) fn siblings(output: &Output, cache: &Cache) -> (Vec<(String, Artifact)>, CompressCounts) {
+    let candidates: Vec<(&String, &Artifact)> = output
         .iter()
         .filter(|(_, artifact)| is_compressible(artifact.content_type) && artifact.bytes.len() >= MIN_BYTES)
-        .map(|(path, artifact)| (path, artifact, artifact.bytes.as_slice()))
         .collect();
-    candidates
+    let (reused, compressed) = (AtomicU64::new(0), AtomicU64::new(0));
+    let files = candidates
         .par_iter()
-        .flat_map_iter(|(path, artifact, bytes)| {
-            [("br", "br", brotli(bytes)), ("gz", "gzip", gzip(bytes))]
+        .flat_map_iter(|(path, artifact)| {
+            [Method::Brotli, Method::Gzip]
                 .into_iter()
-                .filter(|(_, _, packed)| packed.len() < bytes.len())
-                .map(|(ext, encoding, packed)| {
-                    let sibling = Artifact {
-                        digest: Digest::of(&packed),
-                        bytes: packed,
-                        encoding: Some(encoding),
-                        // Pages reference the original; a browser checks the decoded bytes.
-                        integrity: None,
-                        variant_of: Some((*path).clone()),
-                        ..(*artifact).clone()
+                .filter_map(|method| {
+                    let key = cache_key(method, artifact.digest.size, &artifact.digest.sha256);
+                    let packed = match cache.get(&key) {
+                        Some(packed) => {
+                            reused.fetch_add(1, Ordering::Relaxed);
+                            packed
+                        }
+                        None => {
+                            compressed.fetch_add(1, Ordering::Relaxed);
+                            let packed = method.compress(&artifact.bytes);
+                            // A failed write only costs compressing again next time.
+                            let _ = cache.put(&key, &packed);
+                            packed
+                        }
                     };
-                    (format!("{path}.{ext}"), sibling)
+                    (packed.len() < artifact.bytes.len()).then(|| {
+                        let sibling = Artifact {
+                            digest: Digest::of(&packed),
+                            bytes: packed,
+                            encoding: Some(method.encoding()),
+                            // Pages reference the original; a browser checks the decoded bytes.
+                            integrity: None,
+                            variant_of: Some((*path).clone()),
+                            ..(*artifact).clone()
+                        };
+                        (format!("{path}.{}", method.extension()), sibling)
+                    })
                 })
                 .collect::<Vec<_>>()
         })
+        .collect();
+    (files, CompressCounts { reused: reused.into_inner(), compressed: compressed.into_inner() })
+}
+
+/// The cache keys of the copies of every file `manifest` lists as compressed, for `dropgen
+/// cache gc`: what the last build published is what the next one most likely needs.
+pub(crate) fn cache_keys(manifest: &crate::manifest::UploadManifest) -> std::collections::BTreeSet<String> {
+    let originals = manifest.files.values().filter_map(|entry| entry.variant_of.as_deref());
+    originals
+        .filter_map(|path| manifest.files.get(path))
+        .flat_map(|original| {
+            [Method::Brotli, Method::Gzip].map(|method| cache_key(method, original.size, &original.sha256))
+        })
         .collect()
+}
+
+/// The two encodings every CDN and browser understands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Method {
+    Brotli,
+    Gzip,
+}
+
+impl Method {
+    fn compress(self, bytes: &[u8]) -> Vec<u8> {
+        match self {
+            Method::Brotli => brotli(bytes),
+            Method::Gzip => gzip(bytes),
+        }
+    }
+
+    /// The `Content-Encoding` value.
+    fn encoding(self) -> &'static str {
+        match self {
+            Method::Brotli => "br",
+            Method::Gzip => "gzip",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Method::Brotli => "br",
+            Method::Gzip => "gz",
+        }
+    }
+}
+
+/// The cache key of `method`'s copy of the file of `size` bytes with hex SHA-256 `sha256`.
+fn cache_key(method: Method, size: u64, sha256: &str) -> String {
+    let identity = format!("{} {SETTINGS} {size} {sha256}", method.encoding());
+    hex(&Sha256::digest(identity.as_bytes()))
 }
 
 fn is_compressible(content_type: &str) -> bool {
@@ -83,7 +167,14 @@ mod tests {
     use std::io::Read;
 
     use super::*;
+    use crate::cache::Kind;
     use crate::output::CacheClass;
+
+    fn cache() -> (tempfile::TempDir, Cache) {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open_kind(dir.path(), Kind::Compressed).unwrap();
+        (dir, cache)
+    }
 
     #[test]
     fn round_trips_and_is_deterministic() {
@@ -108,7 +199,10 @@ mod tests {
         output
             .insert("small.css".into(), Artifact::bytes(b"p{}".to_vec(), "small.css", CacheClass::Data, &[]));
         output.insert("x.png".into(), Artifact::bytes(vec![0; 4096], "x.png", CacheClass::Immutable, &[]));
-        for (path, artifact) in siblings(&output) {
+        let (_dir, cache) = cache();
+        let (files, counts) = siblings(&output, &cache);
+        assert_eq!(counts, CompressCounts { reused: 0, compressed: 2 });
+        for (path, artifact) in files {
             output.insert(path, artifact);
         }
         let paths: Vec<&str> = output.iter().map(|(path, _)| path.as_str()).collect();
@@ -119,5 +213,45 @@ mod tests {
             (Some("br"), Some("a/index.html"), "text/html; charset=utf-8")
         );
         assert_eq!(br.class, CacheClass::Document);
+    }
+
+    #[test]
+    fn copies_are_reused_from_the_cache_only_for_the_same_bytes() {
+        let page = |text: &str| {
+            let mut output = Output::default();
+            let bytes = text.repeat(300).into_bytes();
+            output.insert(
+                "p/index.html".into(),
+                Artifact::bytes(bytes, "p/index.html", CacheClass::Document, &[]),
+            );
+            output
+        };
+        let (_dir, cache) = cache();
+        let (cold, counts) = siblings(&page("<p>one</p>"), &cache);
+        assert_eq!(counts, CompressCounts { reused: 0, compressed: 2 });
+        let (warm, counts) = siblings(&page("<p>one</p>"), &cache);
+        assert_eq!(counts, CompressCounts { reused: 2, compressed: 0 });
+        let bytes = |files: &[(String, Artifact)]| {
+            files.iter().map(|(p, a)| (p.clone(), a.bytes.clone())).collect::<Vec<_>>()
+        };
+        assert_eq!(bytes(&warm), bytes(&cold), "a reused copy differs from a fresh one");
+        let (edited, counts) = siblings(&page("<p>two</p>"), &cache);
+        assert_eq!(counts, CompressCounts { reused: 0, compressed: 2 });
+        assert_ne!(bytes(&edited), bytes(&cold));
+    }
+
+    #[test]
+    fn compressor_versions_match_cargo_lock() {
+        let locked = crate::locked_crates();
+        let versions = SETTINGS.split("; ").nth(1).unwrap();
+        for crate_version in versions.split(", ") {
+            assert!(
+                locked.iter().any(|l| l == crate_version),
+                "Cargo.lock has no {crate_version}: update SETTINGS"
+            );
+        }
+        for name in ["brotli", "flate2"] {
+            assert!(versions.contains(&format!("{name} ")), "SETTINGS does not name {name}'s version");
+        }
     }
 }

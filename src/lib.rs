@@ -19,6 +19,7 @@
 //! `ARCHITECTURE.md` has the same list, the data between the steps and where to change what.
 
 pub(crate) mod assets;
+pub mod cache;
 pub mod cli;
 pub(crate) mod compress;
 pub mod diagnostic;
@@ -37,3 +38,20 @@ pub mod serve;
 pub(crate) mod suggest;
 pub(crate) mod validate;
 pub mod write;
+
+/// Every `name version` in Cargo.lock, for the tests that keep the encoder and compressor
+/// versions named in cache keys equal to the ones built.
+#[cfg(test)]
+pub(crate) fn locked_crates() -> Vec<String> {
+    include_str!("../Cargo.lock")
+        .split("[[package]]")
+        .filter_map(|package| {
+            let field = |key: &str| {
+                package
+                    .lines()
+                    .find_map(|line| line.strip_prefix(key)?.strip_prefix(" = \"")?.strip_suffix('"'))
+            };
+            Some(format!("{} {}", field("name")?, field("version")?))
+        })
+        .collect()
+}

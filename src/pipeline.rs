@@ -10,17 +10,18 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::cache::GcReport;
+use crate::compress::CompressCounts;
 use crate::diagnostic::{Diagnostics, Sources};
 use crate::error::Error;
 use crate::images::ImageStats;
-use crate::images::cache::GcReport;
 use crate::manifest::BuildTime;
 use crate::manifest::changes::Changes;
 use crate::model::Site;
 use crate::output::{Artifact, Claim, Output};
 use crate::progress::Progress;
 use crate::write::WriteReport;
-use crate::{assets, compress, images, load, manifest, render, validate, write};
+use crate::{assets, cache, compress, images, load, manifest, render, validate, write};
 
 /// What to build and how.
 #[derive(Clone, Debug)]
@@ -42,7 +43,7 @@ pub struct BuildOptions {
 impl BuildOptions {
     /// The image cache folder this build uses.
     pub fn cache_dir(&self) -> PathBuf {
-        self.cache_dir.clone().unwrap_or_else(|| self.root.join(images::cache::DEFAULT_DIR))
+        self.cache_dir.clone().unwrap_or_else(|| self.root.join(cache::DEFAULT_DIR))
     }
 }
 
@@ -64,6 +65,8 @@ pub struct BuildReport {
     pub script_gzip_bytes: Option<usize>,
     /// What the image stage made, reused and dropped.
     pub images: ImageStats,
+    /// How many compressed copies were made and how many came from the cache.
+    pub compressed: CompressCounts,
     /// Warnings (never errors: a report means the build succeeded).
     pub diagnostics: Diagnostics,
     /// Source texts for rendering the warnings.
@@ -85,7 +88,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
     let mut run = Run::default();
     if let Some(out) = &options.out {
         write::check_out_dir(&options.root, out).map_err(|err| run.fail(err))?;
-        images::cache::check_outside(&options.cache_dir(), out).map_err(|err| run.fail(err))?;
+        cache::check_outside(&options.cache_dir(), out).map_err(|err| run.fail(err))?;
     }
     let loaded = run.timed("load", |_| load::site(&options.root)).map_err(|err| run.fail(err))?;
     let site = run.timed("validate", |run| validate(run, &loaded, options.drafts));
@@ -96,7 +99,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
     run.stop_on_errors()?;
 
     let cache_dir = options.cache_dir();
-    let cache = images::cache::Cache::open(&cache_dir).map_err(|err| run.fail(Error::io(&cache_dir, err)))?;
+    let cache = cache::Cache::open(&cache_dir).map_err(|err| run.fail(Error::io(&cache_dir, err)))?;
     let (images, image_files) = run.timed("images", |run| {
         let max_pixels = u64::from(site.config.images.max_megapixels) * 1_000_000;
         let (images, files, problems) =
@@ -115,11 +118,18 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
         .ok_or_else(|| run.content_failure())?;
     run.stop_on_errors()?;
 
-    let (output, upload) = run.timed("manifest", |run| {
-        let output =
-            gather(run, &site, image_files, assets.generated, assets.theme_files, pages, &assets.urls)?;
+    let compressed_cache = cache::Cache::open_kind(&cache_dir, cache::Kind::Compressed)
+        .map_err(|err| run.fail(Error::io(&cache_dir, err)))?;
+    let (output, upload, compressed) = run.timed("manifest", |run| {
+        let files = StageFiles {
+            images: image_files,
+            generated: assets.generated,
+            theme_files: assets.theme_files,
+            pages,
+        };
+        let (output, compressed) = gather(run, &site, files, &assets.urls, &compressed_cache)?;
         let upload = manifest::build(&site, &output, &images, options.time);
-        Ok::<_, Box<BuildFailure>>((output, upload))
+        Ok::<_, Box<BuildFailure>>((output, upload, compressed))
     })?;
     let (written, changes) = match &options.out {
         Some(out) => run.timed("write", |run| {
@@ -141,6 +151,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
         next_transition_at: upload.build.next_transition_at,
         script_gzip_bytes: assets::script_gzip_size(&loaded.theme),
         images: images.stats,
+        compressed,
         diagnostics: run.diagnostics,
         sources: run.sources,
         timings: run.timings,
@@ -214,30 +225,39 @@ fn claims(site: &Site) -> Vec<Claim> {
     .concat()
 }
 
+/// The files the stages made, before `gather` puts them into one `Output`.
+struct StageFiles {
+    images: Vec<(String, Artifact)>,
+    generated: Vec<(String, Artifact)>,
+    /// With the theme file each came from.
+    theme_files: Vec<(String, Artifact, String)>,
+    pages: Vec<(String, Artifact)>,
+}
+
 /// Every file of the upload root: what the stages made, `_headers` and the compressed
-/// siblings. A clash at a theme file is a problem there; any other is a bug.
+/// siblings (through `compressed_cache`). A clash at a theme file is a problem there; any
+/// other is a bug.
 fn gather(
     run: &mut Run,
     site: &Site,
-    images: Vec<(String, Artifact)>,
-    generated: Vec<(String, Artifact)>,
-    theme_files: Vec<(String, Artifact, String)>,
-    pages: Vec<(String, Artifact)>,
+    files: StageFiles,
     asset_urls: &assets::AssetUrls,
-) -> Result<Output, Box<BuildFailure>> {
+    compressed_cache: &cache::Cache,
+) -> Result<(Output, CompressCounts), Box<BuildFailure>> {
     let mut output = Output::default();
-    output.extend(images);
-    output.extend(generated);
-    for (path, artifact, origin) in theme_files {
+    output.extend(files.images);
+    output.extend(files.generated);
+    for (path, artifact, origin) in files.theme_files {
         output.insert_theme_file(path, artifact, &origin);
     }
-    output.extend(pages);
+    output.extend(files.pages);
     let ((path, headers), warning) =
         manifest::headers::file(site, asset_urls, &render::page_patterns(site), &output);
     if let Some(too_many_rules) = warning {
         run.diagnostics.push(too_many_rules);
     }
-    output.extend(compress::siblings(&output));
+    let (siblings, compressed) = compress::siblings(&output, compressed_cache);
+    output.extend(siblings);
     output.insert(path, headers);
     for clash in output.clashes() {
         match &clash.theme_file {
@@ -246,12 +266,14 @@ fn gather(
         }
     }
     run.stop_on_errors()?;
-    Ok(output)
+    Ok((output, compressed))
 }
 
-/// `dropgen cache gc`: deletes the cache entries the site (drafts included) no longer uses.
-/// Refused while the site has errors, because a drop with errors would lose its images.
-pub fn cache_gc(options: &BuildOptions) -> Result<GcReport, Box<BuildFailure>> {
+/// `dropgen cache gc`: deletes the cache entries the site (drafts included) no longer uses:
+/// images the site does not show, and compressed copies of files that the last build in
+/// `options.out` (its `manifest.json`) did not publish. Refused while the site has errors,
+/// because a drop with errors would lose its images.
+pub fn cache_gc(options: &BuildOptions) -> Result<CacheGc, Box<BuildFailure>> {
     let fail = |error: Error, sources: Sources| Box::new(BuildFailure { error, sources });
     let loaded = load::site(&options.root).map_err(|err| fail(err, Sources::new()))?;
     let (site, diagnostics) = validate::site(&loaded, true);
@@ -260,8 +282,25 @@ pub fn cache_gc(options: &BuildOptions) -> Result<GcReport, Box<BuildFailure>> {
         _ => return Err(fail(Error::Content(diagnostics), loaded.sources.clone())),
     };
     let cache_dir = options.cache_dir();
-    let cache = images::cache::Cache::open(&cache_dir)
-        .map_err(|err| fail(Error::io(&cache_dir, err), Sources::new()))?;
-    let keep = images::cache_keys(&images::plan(&site), &cache);
-    cache.gc(&keep).map_err(|err| fail(Error::io(&cache_dir, err), Sources::new()))
+    let io = |err| fail(Error::io(&cache_dir, err), Sources::new());
+    let images_cache = cache::Cache::open(&cache_dir).map_err(io)?;
+    let keep = images::cache_keys(&images::plan(&site), &images_cache);
+    let images = images_cache.gc(&keep).map_err(io)?;
+
+    let published = match &options.out {
+        Some(out) => manifest::read_previous(&out.join(manifest::MANIFEST_FILE), false)
+            .map_err(|err| fail(err, Sources::new()))?,
+        None => None,
+    };
+    let keep = published.map(|published| compress::cache_keys(&published)).unwrap_or_default();
+    let compressed_cache = cache::Cache::open_kind(&cache_dir, cache::Kind::Compressed).map_err(io)?;
+    let compressed = compressed_cache.gc(&keep).map_err(io)?;
+    Ok(CacheGc { images, compressed })
+}
+
+/// What `dropgen cache gc` removed and kept, of each kind.
+#[derive(Clone, Copy, Debug)]
+pub struct CacheGc {
+    pub images: GcReport,
+    pub compressed: GcReport,
 }

@@ -215,18 +215,7 @@ mod tests {
 
     #[test]
     fn pixel_crates_match_cargo_lock() {
-        let lock = include_str!("../../Cargo.lock");
-        let locked: Vec<String> = lock
-            .split("[[package]]")
-            .filter_map(|package| {
-                let field = |key: &str| {
-                    package
-                        .lines()
-                        .find_map(|line| line.strip_prefix(key)?.strip_prefix(" = \"")?.strip_suffix('"'))
-                };
-                Some(format!("{} {}", field("name")?, field("version")?))
-            })
-            .collect();
+        let locked = crate::locked_crates();
         assert!(locked.iter().any(|l| l == MOZJPEG_VERSION), "Cargo.lock has no {MOZJPEG_VERSION}");
         let listed: Vec<&str> = PIXEL_CRATES.split(", ").collect();
         for crate_version in &listed {

@@ -2,7 +2,7 @@
 //!
 //! `plan` is pure: the distinct sources (by content), their output sizes, formats and
 //! names. `run` does the work, in parallel at one call site: for each source, every variant
-//! found in the [`cache`] is reused; otherwise the source is decoded once (`decode`: EXIF
+//! found in the [`crate::cache`] is reused; otherwise the source is decoded once (`decode`: EXIF
 //! orientation, ICC → sRGB, linear light), resized once per width (`resize`) and encoded
 //! once per format (`encode`). A `budget` of decoded pixels bounds memory whatever the
 //! number of images or threads. Pages are rendered after this stage because the markup
@@ -12,7 +12,7 @@
 
 mod avif;
 mod budget;
-pub mod cache;
+
 mod decode;
 pub(crate) mod encode;
 pub(crate) mod plan;
@@ -33,8 +33,8 @@ use crate::model::SitePath;
 use crate::output::{Artifact, CacheClass};
 use crate::progress::Progress;
 
+use crate::cache::{Cache, CacheCounts};
 use budget::PixelBudget;
-use cache::{Cache, CacheCounts};
 use decode::Analysis;
 use encode::{Encoding, OutputFormat};
 pub(crate) use plan::{ImagePlan, plan};

@@ -319,7 +319,7 @@ pub(crate) fn beside(
 /// first build); a file named explicitly must exist, and any file that exists must be a
 /// manifest: silently treating a typo as a first build would purge every page mid-drop and
 /// forget every hashed file to delete.
-fn read_previous(path: &Path, explicit: bool) -> Result<Option<UploadManifest>, Error> {
+pub(crate) fn read_previous(path: &Path, explicit: bool) -> Result<Option<UploadManifest>, Error> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(None),

@@ -238,6 +238,13 @@ fn a_warm_rebuild_encodes_nothing_and_changes_encode_only_what_changed() {
     let warm = build(&site, "out", &[]);
     warm.success();
     assert!(warm.stderr().contains("0 decoded, 0 encoded; cache 29 hit(s), 0 miss(es)"), "{}", warm.stderr());
+    let made = |run: &str| -> u64 {
+        let line =
+            run.lines().find(|l| l.starts_with("compressed copies: ")).expect("no compressed copies line");
+        line["compressed copies: ".len()..].split(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(made(&cold.stderr()) >= 6, "{}", cold.stderr());
+    assert_eq!(made(&warm.stderr()), 0, "a warm rebuild compressed again: {}", warm.stderr());
     assert!(!warm.stderr().contains("thread time"), "nothing was done, so no time: {}", warm.stderr());
     assert!(first == tree(&site.path("out/public")), "a warm rebuild changed the output");
 
@@ -247,6 +254,10 @@ fn a_warm_rebuild_encodes_nothing_and_changes_encode_only_what_changed() {
     let text = build(&site, "out", &[]);
     text.success();
     assert!(text.stderr().contains("0 decoded, 0 encoded"), "{}", text.stderr());
+    // Only the files whose bytes changed are compressed again (the page, the index that
+    // quotes it, the sitemap's date…), not every text file.
+    let again = made(&text.stderr());
+    assert!(again > 0 && again < made(&cold.stderr()), "{again} copies made again: {}", text.stderr());
 
     // One new photo: only its variants are encoded (tiny.png has 3 formats at 1 width).
     let replacement = image::RgbImage::from_fn(100, 60, |x, y| image::Rgb([x as u8, y as u8, 9]));
@@ -283,16 +294,27 @@ fn cache_gc_removes_only_what_the_site_no_longer_uses() {
     let replacement = image::RgbImage::from_fn(100, 60, |x, y| image::Rgb([y as u8, x as u8, 200]));
     replacement.save(site.path("drops/gallery/tiny.png")).unwrap();
     build(&site, "out", &[]).success();
-    let gc = site.run(&["cache", "gc", "--cache-dir", "cache"]);
+    let gc = site.run(&["cache", "gc", "--cache-dir", "cache", "--out", "out"]);
     gc.success();
-    // The old tiny.png: its analysis and its three variants.
-    assert!(gc.stderr().contains("removed 4 entries"), "{}", gc.stderr());
+    // The old tiny.png: its analysis and its three variants; and the compressed copies of the
+    // pages that showed it (the second build published new ones).
+    assert!(gc.stderr().contains("removed 4 image entries"), "{}", gc.stderr());
+    assert!(!gc.stderr().contains("removed 0 compressed copies"), "{}", gc.stderr());
     let after = build(&site, "out", &[]);
     after.success();
     assert!(
-        after.stderr().contains("0 decoded, 0 encoded"),
+        after.stderr().contains("0 decoded, 0 encoded")
+            && after.stderr().contains("compressed copies: 0 made"),
         "gc removed something still in use: {}",
         after.stderr()
+    );
+    // Without a published manifest nothing says which copies are in use: all of them go.
+    let gc = site.run(&["cache", "gc", "--cache-dir", "cache", "--out", "nowhere"]);
+    gc.success();
+    assert!(
+        gc.stderr().contains("removed 0 image entries") && gc.stderr().contains("kept 0 ("),
+        "{}",
+        gc.stderr()
     );
 }
 

@@ -1,11 +1,14 @@
-//! The persistent image cache: encoded variants and source analyses, addressed by a hash of
-//! everything that decides their bytes, kept outside the output folder so CI can save and
-//! restore it.
+//! The persistent cache of derived bytes: encoded image variants and source analyses, and the
+//! precompressed copies of text files, each addressed by a hash of everything that decides
+//! its bytes, kept outside the output folder so CI can save and restore it.
 //!
 //! An entry is its payload followed by a trailer (a magic string and the payload's SHA-256),
 //! written to a temporary file and renamed into place, so a reader sees a whole entry or
 //! none. An entry whose trailer does not match (truncated, bit-rotted, written by something
 //! else) is deleted and reported as a miss, never served.
+//!
+//! Images and compressed copies live in folders of their own ([`Kind`]), so `gc` can keep
+//! each by what still uses it.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -33,8 +36,28 @@ pub(crate) fn check_outside(cache: &Path, out: &Path) -> Result<(), crate::error
     )))
 }
 
-/// Entries live under a folder named after the layout, so a future layout starts empty.
-const LAYOUT: &str = "v1";
+/// What a cache folder holds. Entries live under a folder named after the kind and its
+/// layout version, so a future layout starts empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Image variants and source analyses (`v1/`).
+    Images,
+    /// `.br` and `.gz` copies of text files (`compressed-v1/`).
+    Compressed,
+}
+
+impl Kind {
+    /// The folders of this kind's layouts are this prefix and a number.
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Images => "v",
+            Kind::Compressed => "compressed-v",
+        }
+    }
+}
+
+/// The layout version, in the folder name after the kind's prefix.
+const LAYOUT: &str = "1";
 const MAGIC: &[u8; 16] = b"dropgen-cache-v1";
 const TRAILER: usize = MAGIC.len() + 32;
 const TEMP_PREFIX: &str = ".tmp-";
@@ -43,6 +66,7 @@ const TEMP_PREFIX: &str = ".tmp-";
 #[derive(Debug)]
 pub(crate) struct Cache {
     dir: PathBuf,
+    kind: Kind,
     corrupt: AtomicU64,
 }
 
@@ -67,11 +91,16 @@ pub struct GcReport {
 }
 
 impl Cache {
-    /// Opens (creating if needed) the cache at `dir`.
+    /// Opens (creating if needed) the image cache at `dir`.
     pub(crate) fn open(dir: &Path) -> io::Result<Cache> {
-        let dir = dir.join(LAYOUT);
+        Cache::open_kind(dir, Kind::Images)
+    }
+
+    /// Opens (creating if needed) the cache of `kind` at `dir`.
+    pub(crate) fn open_kind(dir: &Path, kind: Kind) -> io::Result<Cache> {
+        let dir = dir.join(format!("{}{LAYOUT}", kind.prefix()));
         fs::create_dir_all(&dir)?;
-        Ok(Cache { dir, corrupt: AtomicU64::new(0) })
+        Ok(Cache { dir, kind, corrupt: AtomicU64::new(0) })
     }
 
     fn path(&self, key: &str) -> PathBuf {
@@ -116,15 +145,18 @@ impl Cache {
     }
 
     /// Deletes every entry whose key is not in `keep`, leftover temporary files, and folders of
-    /// other layouts (`v<number>`). Nothing else is touched, so a cache folder pointed at a
-    /// shared place (`--cache-dir ~/.cache`) loses nothing of anyone else's.
+    /// this kind's other layouts (`v<number>` for images). Nothing else is touched, so a cache
+    /// folder pointed at a shared place (`--cache-dir ~/.cache`) loses nothing of anyone
+    /// else's.
     pub(crate) fn gc(&self, keep: &BTreeSet<String>) -> io::Result<GcReport> {
         let mut report = GcReport::default();
         let root = self.dir.parent().unwrap_or(&self.dir);
         for entry in fs::read_dir(root)? {
             let entry = entry?;
             let name = entry.file_name();
-            if name != LAYOUT && is_layout_name(&name.to_string_lossy()) && entry.file_type()?.is_dir() {
+            let other_layout = self.dir.file_name() != Some(name.as_os_str())
+                && is_layout_name(&name.to_string_lossy(), self.kind.prefix());
+            if other_layout && entry.file_type()?.is_dir() {
                 for file in WalkDir::new(entry.path()).into_iter().filter_map(Result::ok) {
                     if file.file_type().is_file() {
                         report.removed += 1;
@@ -156,9 +188,9 @@ impl Cache {
     }
 }
 
-/// `v1`, `v2`, …: the folders this cache's layouts use.
-fn is_layout_name(name: &str) -> bool {
-    name.strip_prefix('v').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+/// `v1`, `v2`, … (for `prefix` `v`): the folders a kind's layouts use.
+fn is_layout_name(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A key (64 hex digits) or one of this cache's temporary files.
@@ -220,6 +252,24 @@ mod tests {
         assert_eq!((report.kept, report.removed), (1, 2));
         assert!(cache.get(KEY).is_some() && cache.get(&other).is_none());
         assert!(!dir.path().join("v0").exists());
+    }
+
+    #[test]
+    fn kinds_are_kept_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = Cache::open(dir.path()).unwrap();
+        let compressed = Cache::open_kind(dir.path(), Kind::Compressed).unwrap();
+        images.put(KEY, b"variant").unwrap();
+        compressed.put(KEY, b"brotli").unwrap();
+        assert_eq!(images.get(KEY).as_deref(), Some(&b"variant"[..]));
+        assert_eq!(compressed.get(KEY).as_deref(), Some(&b"brotli"[..]));
+        // Collecting one kind leaves the other alone, old layouts included.
+        fs::create_dir_all(dir.path().join("compressed-v0")).unwrap();
+        assert_eq!(images.gc(&BTreeSet::new()).unwrap().removed, 1);
+        assert_eq!(compressed.get(KEY).as_deref(), Some(&b"brotli"[..]));
+        assert!(dir.path().join("compressed-v0").exists());
+        assert_eq!(compressed.gc(&BTreeSet::new()).unwrap().removed, 1);
+        assert!(!dir.path().join("compressed-v0").exists());
     }
 
     #[test]
