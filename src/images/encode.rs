@@ -110,8 +110,9 @@ impl Encoding {
             (Encoding::Avif { quality, speed, chroma }, _) => {
                 let encoder = avif::encoder();
                 format!(
-                    "avif q{} s{speed} chroma {} {} {}-bit {} {}",
+                    "avif q{} alpha+{} s{speed} chroma {} {} {}-bit {} {}",
                     encoder.tuning.libaom_quality(*quality),
+                    avif::ALPHA_BOOST,
                     chroma.name(),
                     rule::RULE,
                     avif::AVIF_DEPTH,

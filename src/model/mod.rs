@@ -136,11 +136,12 @@ impl Default for ImageSettings {
         ImageSettings {
             widths: vec![320, 640, 960, 1280, 1920],
             formats: vec![ImageFormat::Avif, ImageFormat::Webp],
-            // AVIF 44 (on libaom's tune=iq scale, raised for dark images: images::rule) at
-            // speed 6, and WebP 80. AVIF against sharp: 0.83x bytes, 0.99x DSSIM on `dev`;
-            // 1.07x bytes, 0.97x DSSIM on `dev2`; none visibly worse. 43 gives 1.01x bytes on
-            // `dev2` but 1.12x DSSIM and one visibly worse variant on `dev` (README, "Benchmarks").
-            quality: Quality { avif: 44, webp: 80, jpeg: 82 },
+            // AVIF 43 on libaom's tune=iq scale, raised per variant for dark and for detailed
+            // pictures (images::rule), at speed 6, and WebP 80. AVIF against sharp, each tool
+            // against its own resize: 0.81x bytes, 1.02x DSSIM on `dev`; 1.02x bytes, 1.04x
+            // DSSIM on `dev2`; none visibly worse (README, "Benchmarks"). 44 everywhere gave
+            // 1.07x bytes on `dev2`; 43 without the detail boost 1.10x DSSIM on `dev`.
+            quality: Quality { avif: 43, webp: 80, jpeg: 82 },
             // A 24-megapixel camera photo fits with room to spare; a 20000×20000 bomb does not.
             max_megapixels: 100,
             // Chosen by measurement against sharp (README, "Benchmarks").
