@@ -17,8 +17,9 @@ SIZE = 96  # pixels per side: small enough that the image stage does not dominat
 
 
 def png(seed: int) -> bytes:
-    """A SIZE × SIZE RGB gradient whose colours follow from `seed`."""
-    r0, g0, b0 = (seed * 37) % 200, (seed * 91) % 200, (seed * 53) % 200
+    """A SIZE × SIZE RGB gradient whose colours follow from `seed`: a different image for
+    every seed below 251² (63,001)."""
+    r0, g0, b0 = seed % 251, (seed // 251) % 251, (seed * 53) % 256
     rows = b"".join(
         b"\x00" + bytes(c for x in range(SIZE) for c in ((r0 + x) % 256, (g0 + y) % 256, (b0 + x + y) % 256))
         for y in range(SIZE)

@@ -1,6 +1,7 @@
 //! Stage: RENDER — the validated [`Site`] → HTML pages, `sitemap.xml` and `robots.txt`.
 //!
-//! Pure: never touches the file system. Templates come from the theme, values from the model,
+//! Pure: never touches the file system (pages render in parallel, at one call site in
+//! [`pages`]). Templates come from the theme, values from the model,
 //! asset and image URLs from the stages that publish them. Autoescaping is on for `.html` and
 //! `.xml`; the only HTML inserted unescaped is markdown that went through the sanitiser and
 //! JSON-LD whose `<`, `>` and `&` are escaped.
@@ -8,6 +9,7 @@
 pub(crate) mod context;
 pub(crate) mod markdown;
 
+use rayon::prelude::*;
 use tera::{Context, Tera};
 
 use crate::assets::AssetUrls;
@@ -138,13 +140,23 @@ pub(crate) fn pages(
     ctx.insert("sitemap_url", &format!("{}sitemap.xml", site.config.base_url));
     jobs.push(PageJob::fixed("robots.txt", "robots.txt", CacheClass::Data, vec![CacheTag::Site], ctx));
 
-    for job in jobs {
-        match templates.tera.render(job.template, &job.ctx) {
+    // Pages are independent, so they render in parallel (the stage's one rayon call site);
+    // `collect` keeps the jobs' order, so files and problems come out the same for any
+    // number of threads.
+    let rendered: Vec<Result<(String, Artifact), Box<Diagnostic>>> = jobs
+        .into_par_iter()
+        .map(|job| match templates.tera.render(job.template, &job.ctx) {
             Ok(text) => {
                 let artifact = Artifact::bytes(text.into_bytes(), &job.path, job.class, &job.tags);
-                files.push((job.path, artifact));
+                Ok((job.path, artifact))
             }
-            Err(err) => diagnostics.push(template_diagnostic(&err, &templates.origins, &job.what)),
+            Err(err) => Err(Box::new(template_diagnostic(&err, &templates.origins, &job.what))),
+        })
+        .collect();
+    for result in rendered {
+        match result {
+            Ok(file) => files.push(file),
+            Err(problem) => diagnostics.push(*problem),
         }
     }
 
