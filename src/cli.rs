@@ -80,6 +80,20 @@ enum Command {
         #[arg(long, default_value = ".", value_name = "DIR")]
         root: PathBuf,
     },
+    /// Print the JSON Schema of `dropgen.yaml` (`site`) or `drop.yaml` (`drop`), for editors.
+    Schema {
+        /// Which file's schema.
+        #[arg(value_enum)]
+        file: SchemaFile,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SchemaFile {
+    /// `dropgen.yaml`.
+    Site,
+    /// `drops/<slug>/drop.yaml`.
+    Drop,
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,6 +208,26 @@ pub fn run(args: Args) -> ExitCode {
                 Err(err) => report_error(&err, &Sources::new(), Format::Human),
             }
         }
+        Command::Schema { file } => {
+            let which = match file {
+                SchemaFile::Site => crate::schema::Which::Site,
+                SchemaFile::Drop => crate::schema::Which::Drop,
+            };
+            print_stdout(which.text().as_bytes())
+        }
+    }
+}
+
+/// Machine output on stdout. A closed pipe (`| head`) is success, as for problems.
+fn print_stdout(bytes: &[u8]) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => report_error(
+            &Error::Usage(format!("cannot write to standard output: {err}")),
+            &Sources::new(),
+            Format::Human,
+        ),
+        _ => ExitCode::SUCCESS,
     }
 }
 

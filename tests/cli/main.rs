@@ -10,4 +10,5 @@ mod readme;
 mod regression;
 mod s3;
 mod scaffold;
+mod shell;
 mod support;
