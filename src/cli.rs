@@ -23,6 +23,17 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create a new site in DIR: settings, one live example drop, editor schemas. Then run
+    /// `dropgen serve` in it.
+    Init {
+        /// The folder for the site, created when missing; it must be empty (`.git` aside).
+        #[arg(default_value = ".", value_name = "DIR")]
+        dir: PathBuf,
+        /// Also write into a folder that is not empty: only missing files are written,
+        /// existing files are never overwritten.
+        #[arg(long)]
+        force: bool,
+    },
     /// Validate the site and write the upload root to `<out>/public/`.
     Build {
         #[command(flatten)]
@@ -198,16 +209,25 @@ pub fn run(args: Args) -> ExitCode {
         Command::New { slug, root } => {
             let now = time::OffsetDateTime::now_utc();
             match crate::scaffold::new_drop(&root, &slug, now) {
-                Ok(path) => {
-                    eprintln!(
-                        "created {}: add a hero image beside it and fill in the fields",
-                        path.display()
-                    );
+                Ok(created) => {
+                    if let Some(drop) = created.first() {
+                        eprintln!(
+                            "created {}: add a hero image beside it and fill in the fields",
+                            drop.display()
+                        );
+                    }
+                    for schema in created.iter().skip(1) {
+                        eprintln!(
+                            "created {}: editors read it to complete the drop's fields",
+                            schema.display()
+                        );
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(err) => report_error(&err, &Sources::new(), Format::Human),
             }
         }
+        Command::Init { dir, force } => init(&dir, force),
         Command::Schema { file } => {
             let which = match file {
                 SchemaFile::Site => crate::schema::Which::Site,
@@ -228,6 +248,31 @@ fn print_stdout(bytes: &[u8]) -> ExitCode {
             Format::Human,
         ),
         _ => ExitCode::SUCCESS,
+    }
+}
+
+fn init(dir: &Path, force: bool) -> ExitCode {
+    // The example drop starts on the day of `init` (SOURCE_DATE_EPOCH when set, for
+    // reproducible scaffolds), so it is live from the start.
+    let today = match build_time(None) {
+        Ok(BuildTime { reference: Some(time), .. }) => time.date(),
+        Ok(_) => time::OffsetDateTime::now_utc().date(),
+        Err(err) => return report_error(&err, &Sources::new(), Format::Human),
+    };
+    match crate::scaffold::init(dir, force, today) {
+        Ok(report) => {
+            for kept in &report.kept {
+                eprintln!("kept {} (it already exists)", kept.display());
+            }
+            eprintln!("created {} files in {}", report.created.len(), dir.display());
+            let cd = if dir == Path::new(".") { String::new() } else { format!("cd {} && ", dir.display()) };
+            eprintln!(
+                "next: {cd}dropgen serve   (then open http://127.0.0.1:8000/ and edit drops/{}/drop.yaml)",
+                crate::scaffold::EXAMPLE_DROP
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => report_error(&err, &Sources::new(), Format::Human),
     }
 }
 

@@ -1,8 +1,8 @@
 //! The schemas agree with `validate`, checked with a real validator (Python `jsonschema`,
 //! `tests/schema/validate.py`) on thousands of files:
 //!
-//! - every site file dropgen accepts (the bundled site, `examples/`, the valid fixtures, and
-//!   every mutation of them that dropgen still accepts)
+//! - every site file dropgen accepts (the bundled site, `examples/`, the valid fixtures, the
+//!   files `init` and `new` write, and every mutation of them that dropgen still accepts)
 //!   validates against its schema;
 //! - every file dropgen rejects with a problem a schema can express (see [`expressible`])
 //!   fails its schema: the invalid fixtures and the mutation corpus (structural mutations of
@@ -492,6 +492,20 @@ fn build_corpus() -> Vec<Case> {
         bases.push((root.strip_prefix(repo()).unwrap_or(&root).display().to_string(), config, drops));
         cases.extend(files.into_iter().map(|(case, _)| case));
     }
+    // What `init` and `new` write.
+    let init = crate::scaffold::site::files("Shop", time::macros::date!(2026 - 11 - 20));
+    let text_of =
+        |path: &str| String::from_utf8(init.iter().find(|(p, _)| p == path).unwrap().1.clone()).unwrap();
+    let new = crate::scaffold::template("spring-sale", time::OffsetDateTime::UNIX_EPOCH);
+    bases.push((
+        "init".into(),
+        text_of("dropgen.yaml"),
+        vec![
+            ("first-drop".into(), text_of("drops/first-drop/drop.yaml")),
+            ("spring-sale".into(), new.replace("SPRING-SALE-1", "SPRING-SALE-2")),
+        ],
+    ));
+
     for (label, config, drops) in &bases {
         let drop_refs: Vec<(&str, &str)> = drops.iter().map(|(f, t)| (f.as_str(), t.as_str())).collect();
         let diagnostics = validate_texts(config, &drop_refs);
