@@ -97,6 +97,14 @@ enum Command {
         #[arg(value_enum)]
         file: SchemaFile,
     },
+    /// Print a shell completion script, e.g. `dropgen completions bash > ~/.local/share/bash-completion/completions/dropgen`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `dropgen man > ~/.local/share/man/man1/dropgen.1`.
+    Man,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -234,6 +242,24 @@ pub fn run(args: Args) -> ExitCode {
                 SchemaFile::Drop => crate::schema::Which::Drop,
             };
             print_stdout(which.text().as_bytes())
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Args::command(), "dropgen", &mut script);
+            print_stdout(&script)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Args::command()).render(&mut page) {
+                Ok(()) => print_stdout(&page),
+                Err(err) => report_error(
+                    &Error::Internal(format!("cannot render the man page: {err}")),
+                    &Sources::new(),
+                    Format::Human,
+                ),
+            }
         }
     }
 }
