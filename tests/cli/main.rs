@@ -2,6 +2,7 @@
 
 mod architecture;
 mod build;
+mod ci_example;
 mod errors;
 mod examples;
 mod images;
