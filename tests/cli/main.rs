@@ -3,6 +3,7 @@
 mod architecture;
 mod build;
 mod ci_example;
+mod editor;
 mod errors;
 mod examples;
 mod images;
