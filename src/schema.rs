@@ -438,8 +438,17 @@ fn head(schema: &mut Value, which: Which, title: &str) {
 }
 
 /// A mapping with exactly these keys; unknown keys are errors, as in dropgen.
+/// Each property is titled with its key, which is what an editor's hover shows as its heading.
 fn object<const N: usize>(description: &str, required: &[&str], properties: [(&str, Value); N]) -> Value {
-    let properties: Map<String, Value> = properties.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let properties: Map<String, Value> = properties
+        .into_iter()
+        .map(|(key, mut value)| {
+            if value.get("title").is_none() {
+                value["title"] = json!(key);
+            }
+            (key.to_owned(), value)
+        })
+        .collect();
     let mut schema = json!({
         "description": description,
         "type": "object",
@@ -513,7 +522,7 @@ fn url(description: &str) -> Value {
 fn checkout_url(what: &str) -> Value {
     with_examples(
         json!({
-            "description": format!("{what}: a link template with the placeholders `{{sku}}` and `{{drop}}`. Required here or in every drop."),
+            "description": format!("{what}: a link template with the placeholders `{{sku}}` and `{{drop}}`. Every drop needs one, from `dropgen.yaml` or its own."),
             "type": "string",
             "pattern": r"^\s*[Hh][Tt][Tt][Pp][Ss]?:[^{]*(\{(sku|drop)\}[^{]*)*$",
             "patternErrorMessage": "an absolute address; the only placeholders are `{sku}` and `{drop}`",
