@@ -23,8 +23,9 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create a new site in DIR: settings, one live example drop, editor schemas. Then run
-    /// `dropgen serve` in it.
+    /// Create a new site in DIR: settings, one live example drop, editor schemas.
+    ///
+    /// Then run `dropgen serve` in it, and edit `drops/first-drop/drop.yaml`.
     Init {
         /// The folder for the site, created when missing; it must be empty (`.git` aside).
         #[arg(default_value = ".", value_name = "DIR")]
@@ -97,13 +98,19 @@ enum Command {
         #[arg(value_enum)]
         file: SchemaFile,
     },
-    /// Print a shell completion script, e.g. `dropgen completions bash > ~/.local/share/bash-completion/completions/dropgen`.
+    /// Print a shell completion script.
+    ///
+    /// For example `dropgen completions bash > ~/.local/share/bash-completion/completions/dropgen`,
+    /// `dropgen completions zsh > ~/.zfunc/_dropgen` or
+    /// `dropgen completions fish > ~/.config/fish/completions/dropgen.fish`.
     Completions {
         /// The shell to complete in.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), e.g. `dropgen man > ~/.local/share/man/man1/dropgen.1`.
+    /// Print the man page (roff).
+    ///
+    /// For example `dropgen man > ~/.local/share/man/man1/dropgen.1`, then `man dropgen`.
     Man,
 }
 
