@@ -23,6 +23,18 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create a new site in DIR: settings, one live example drop, editor schemas.
+    ///
+    /// Then run `dropgen serve` in it, and edit `drops/first-drop/drop.yaml`.
+    Init {
+        /// The folder for the site, created when missing; it must be empty (`.git` aside).
+        #[arg(default_value = ".", value_name = "DIR")]
+        dir: PathBuf,
+        /// Also write into a folder that is not empty: only missing files are written,
+        /// existing files are never overwritten.
+        #[arg(long)]
+        force: bool,
+    },
     /// Validate the site and write the upload root to `<out>/public/`.
     Build {
         #[command(flatten)]
@@ -80,6 +92,34 @@ enum Command {
         #[arg(long, default_value = ".", value_name = "DIR")]
         root: PathBuf,
     },
+    /// Print the JSON Schema of `dropgen.yaml` (`site`) or `drop.yaml` (`drop`), for editors.
+    Schema {
+        /// Which file's schema.
+        #[arg(value_enum)]
+        file: SchemaFile,
+    },
+    /// Print a shell completion script.
+    ///
+    /// For example `dropgen completions bash > ~/.local/share/bash-completion/completions/dropgen`,
+    /// `dropgen completions zsh > ~/.zfunc/_dropgen` or
+    /// `dropgen completions fish > ~/.config/fish/completions/dropgen.fish`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    ///
+    /// For example `dropgen man > ~/.local/share/man/man1/dropgen.1`, then `man dropgen`.
+    Man,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SchemaFile {
+    /// `dropgen.yaml`.
+    Site,
+    /// `drops/<slug>/drop.yaml`.
+    Drop,
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,16 +229,88 @@ pub fn run(args: Args) -> ExitCode {
         Command::New { slug, root } => {
             let now = time::OffsetDateTime::now_utc();
             match crate::scaffold::new_drop(&root, &slug, now) {
-                Ok(path) => {
-                    eprintln!(
-                        "created {}: add a hero image beside it and fill in the fields",
-                        path.display()
-                    );
+                Ok(created) => {
+                    if let Some(drop) = created.first() {
+                        eprintln!(
+                            "created {}: add a hero image beside it and fill in the fields",
+                            drop.display()
+                        );
+                    }
+                    for schema in created.iter().skip(1) {
+                        eprintln!(
+                            "created {}: editors read it to complete the drop's fields",
+                            schema.display()
+                        );
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(err) => report_error(&err, &Sources::new(), Format::Human),
             }
         }
+        Command::Init { dir, force } => init(&dir, force),
+        Command::Schema { file } => {
+            let which = match file {
+                SchemaFile::Site => crate::schema::Which::Site,
+                SchemaFile::Drop => crate::schema::Which::Drop,
+            };
+            print_stdout(which.text().as_bytes())
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Args::command(), "dropgen", &mut script);
+            print_stdout(&script)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Args::command()).render(&mut page) {
+                Ok(()) => print_stdout(&page),
+                Err(err) => report_error(
+                    &Error::Internal(format!("cannot render the man page: {err}")),
+                    &Sources::new(),
+                    Format::Human,
+                ),
+            }
+        }
+    }
+}
+
+/// Machine output on stdout. A closed pipe (`| head`) is success, as for problems.
+fn print_stdout(bytes: &[u8]) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => report_error(
+            &Error::Usage(format!("cannot write to standard output: {err}")),
+            &Sources::new(),
+            Format::Human,
+        ),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+fn init(dir: &Path, force: bool) -> ExitCode {
+    // The example drop starts on the day of `init` (SOURCE_DATE_EPOCH when set, for
+    // reproducible scaffolds), so it is live from the start.
+    let today = match build_time(None) {
+        Ok(BuildTime { reference: Some(time), .. }) => time.date(),
+        Ok(_) => time::OffsetDateTime::now_utc().date(),
+        Err(err) => return report_error(&err, &Sources::new(), Format::Human),
+    };
+    match crate::scaffold::init(dir, force, today) {
+        Ok(report) => {
+            for kept in &report.kept {
+                eprintln!("kept {} (it already exists)", kept.display());
+            }
+            eprintln!("created {} files in {}", report.created.len(), dir.display());
+            let cd = if dir == Path::new(".") { String::new() } else { format!("cd {} && ", dir.display()) };
+            eprintln!(
+                "next: {cd}dropgen serve   (then open http://127.0.0.1:8000/ and edit drops/{}/drop.yaml)",
+                crate::scaffold::EXAMPLE_DROP
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => report_error(&err, &Sources::new(), Format::Human),
     }
 }
 

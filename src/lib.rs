@@ -34,6 +34,7 @@ pub mod progress;
 pub(crate) mod render;
 pub(crate) mod rfc3339;
 pub mod scaffold;
+pub mod schema;
 pub mod serve;
 pub(crate) mod suggest;
 pub(crate) mod validate;

@@ -195,9 +195,12 @@ pub(crate) fn slugify(text: &str, max_chars: usize) -> Option<String> {
 pub struct Sku(String);
 
 impl Sku {
+    /// The longest SKU, in bytes.
+    pub const MAX_LEN: usize = 64;
+
     pub fn parse(text: &str) -> Option<Sku> {
         let valid = !text.is_empty()
-            && text.len() <= 64
+            && text.len() <= Sku::MAX_LEN
             && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
         valid.then(|| Sku(text.to_owned()))
     }

@@ -19,6 +19,12 @@ pub(crate) const IMAGE_WIDTH_RANGE: std::ops::RangeInclusive<u32> = 16..=8192;
 pub(crate) const QUALITY_RANGE: std::ops::RangeInclusive<u32> = 1..=100;
 /// At most this many widths: each one multiplies encoding time.
 pub(crate) const MAX_IMAGE_WIDTHS: usize = 12;
+/// Accepted range of `images.max_megapixels`.
+pub(crate) const MEGAPIXELS_RANGE: std::ops::RangeInclusive<u32> = 1..=1000;
+/// Accepted range of `images.avif_speed` (libaom's speed presets).
+pub(crate) const AVIF_SPEED_RANGE: std::ops::RangeInclusive<u32> = 0..=10;
+/// Accepted range of `purge.removed_asset_grace_days`.
+pub(crate) const GRACE_DAYS_RANGE: std::ops::RangeInclusive<u32> = 0..=365;
 
 impl Checker<'_> {
     pub(super) fn config(&mut self, config: &Spanned<RawConfig>) -> Option<SiteConfig> {
@@ -135,7 +141,7 @@ impl Checker<'_> {
                 }
             }
             if let Some(value) = &purge.value.removed_asset_grace_days {
-                match self.integer_in(value, "purge.removed_asset_grace_days", 0..=365) {
+                match self.integer_in(value, "purge.removed_asset_grace_days", GRACE_DAYS_RANGE) {
                     Some(days) => delivery.removed_asset_grace_days = days,
                     None => ok = false,
                 }
@@ -344,13 +350,13 @@ impl Checker<'_> {
         let max_megapixels = self.setting_in(
             raw.max_megapixels.as_ref(),
             "images.max_megapixels",
-            1..=1000,
+            MEGAPIXELS_RANGE,
             defaults.max_megapixels,
         );
         let avif_speed = self.setting_in(
             raw.avif_speed.as_ref(),
             "images.avif_speed",
-            0..=10,
+            AVIF_SPEED_RANGE,
             u32::from(defaults.avif_speed),
         );
         let avif_chroma = self.avif_chroma(raw.avif_chroma.as_ref(), defaults.avif_chroma);

@@ -16,6 +16,8 @@ use crate::rfc3339;
 
 /// Summaries longer than this are cut off by search engines and link previews.
 pub(crate) const SUMMARY_SOFT_LIMIT: usize = 160;
+/// Accepted range of a product's `limit_per_customer`.
+pub(crate) const LIMIT_PER_CUSTOMER_RANGE: std::ops::RangeInclusive<u32> = 1..=1_000_000;
 
 impl Checker<'_> {
     /// One drop file: each group of fields has its own rules below, and every problem of
@@ -466,7 +468,8 @@ impl Checker<'_> {
             .map(|(i, image)| self.image(image, folder, &format!("products[{index}].images[{i}]")))
             .collect();
         let limit_per_customer = raw.limit_per_customer.as_ref().map(|value| {
-            self.integer_in(value, &field("limit_per_customer"), 1..=1_000_000).and_then(NonZeroU32::new)
+            self.integer_in(value, &field("limit_per_customer"), LIMIT_PER_CUSTOMER_RANGE)
+                .and_then(NonZeroU32::new)
         });
         let options = self.options(raw.options.as_ref(), &field("options"));
 

@@ -205,7 +205,7 @@ fn optional<T>(checked: Option<Option<T>>) -> Option<Option<T>> {
     }
 }
 
-mod config;
-mod drop;
+pub(crate) mod config;
+pub(crate) mod drop;
 #[cfg(test)]
 mod tests;

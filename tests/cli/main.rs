@@ -2,6 +2,8 @@
 
 mod architecture;
 mod build;
+mod ci_example;
+mod editor;
 mod errors;
 mod examples;
 mod images;
@@ -10,4 +12,5 @@ mod readme;
 mod regression;
 mod s3;
 mod scaffold;
+mod shell;
 mod support;

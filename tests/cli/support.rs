@@ -67,14 +67,21 @@ impl Site {
 
 /// Runs the binary in `dir` with a clean, fixed environment.
 pub(crate) fn run_in(dir: &Path, args: &[&str]) -> Run {
+    run_with_env(dir, args, &[])
+}
+
+/// [`run_in`], with these variables set as well.
+pub(crate) fn run_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_dropgen"))
         .args(args)
         .current_dir(dir)
         .env_remove("GITHUB_ACTIONS")
         .env_remove("RAYON_NUM_THREADS")
         .env_remove("DROPGEN_CACHE_DIR")
+        .env_remove("SOURCE_DATE_EPOCH")
         .env("NO_COLOR", "1")
         .env("TZ", "UTC")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     Run { output }

@@ -1,4 +1,5 @@
-//! `dropgen new <slug>`: a commented `drop.yaml` to fill in.
+//! `dropgen new <slug>`: a commented `drop.yaml` to fill in; `dropgen init`: a whole site
+//! (`site.rs`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,9 +10,16 @@ use time::macros::format_description;
 use crate::error::Error;
 use crate::load::{DROP_FILE, DROPS_DIR};
 use crate::model::Slug;
+use crate::schema::Which;
 
-/// Creates `drops/<slug>/drop.yaml` under `root` and returns its path. Never overwrites.
-pub fn new_drop(root: &Path, slug: &str, now: OffsetDateTime) -> Result<PathBuf, Error> {
+pub(crate) mod site;
+
+pub use site::{EXAMPLE_DROP, InitReport, init};
+
+/// Creates `drops/<slug>/drop.yaml` under `root` and returns the files it created: the drop,
+/// and `schemas/drop.schema.json` when the site has none yet (the drop's first line points
+/// editors at it). Never overwrites.
+pub fn new_drop(root: &Path, slug: &str, now: OffsetDateTime) -> Result<Vec<PathBuf>, Error> {
     if !root.join(crate::load::CONFIG_FILE).is_file() {
         return Err(Error::NotASite { root: root.to_path_buf() });
     }
@@ -26,8 +34,16 @@ pub fn new_drop(root: &Path, slug: &str, now: OffsetDateTime) -> Result<PathBuf,
         return Err(Error::Usage(format!("`{}` already exists", file.display())));
     }
     fs::create_dir_all(&folder).map_err(|err| Error::io(&folder, err))?;
-    fs::write(&file, template(slug.as_str(), now)).map_err(|err| Error::io(&file, err))?;
-    Ok(file)
+    site::create_new(&file, template(slug.as_str(), now).as_bytes())?;
+    let mut created = vec![file];
+    let schema = root.join(crate::schema::SITE_DIR).join(Which::Drop.file_name());
+    if !schema.exists() {
+        let dir = root.join(crate::schema::SITE_DIR);
+        fs::create_dir_all(&dir).map_err(|err| Error::io(&dir, err))?;
+        site::create_new(&schema, Which::Drop.text().as_bytes())?;
+        created.push(schema);
+    }
+    Ok(created)
 }
 
 /// The scaffold text: every field, the optional ones commented out.
@@ -35,16 +51,10 @@ pub(crate) fn template(slug: &str, now: OffsetDateTime) -> String {
     let start = (now + time::Duration::days(7))
         .format(format_description!("[year]-[month]-[day]T15:00:00Z"))
         .unwrap_or_else(|_| "2030-01-01T15:00:00Z".to_owned());
-    let title: String = slug
-        .split('-')
-        .map(|word| {
-            let mut chars = word.chars();
-            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
+    let title = title_of(slug);
     format!(
-        r#"# The drop's page is /{slug}/ (the folder name). Images live beside this file.
+        r#"{modeline}
+# The drop's page is /{slug}/ (the folder name). Images live beside this file.
 # Run `dropgen check` to see every problem at once.
 
 title: "{title}"
@@ -83,8 +93,20 @@ products:
 # A draft is checked but only built with `dropgen build --drafts`.
 draft: true
 "#,
-        sku = slug.to_uppercase()
+        sku = slug.to_uppercase(),
+        modeline = crate::schema::modeline(Which::Drop, "../.."),
     )
+}
+
+/// `spring-sneakers` → `Spring Sneakers`.
+fn title_of(slug: &str) -> String {
+    slug.split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -95,6 +117,7 @@ mod tests {
     fn template_is_valid_yaml_for_a_drop() {
         let now = OffsetDateTime::UNIX_EPOCH;
         let text = template("spring-sneakers", now);
+        assert!(text.starts_with("# yaml-language-server: $schema=../../schemas/drop.schema.json\n"));
         assert!(text.contains("title: \"Spring Sneakers\""));
         assert!(text.contains("starts_at: 1970-01-08T15:00:00Z"));
         assert!(text.contains("sku: SPRING-SNEAKERS-1"));
