@@ -424,7 +424,7 @@ fn print_summary(report: &BuildReport, out: Option<&Path>) {
             }
             if let Some(size) = report.script_gzip_bytes {
                 eprintln!(
-                    "hydration script: {size} bytes gzipped (budget {})",
+                    "hydration script: {size} bytes minified and gzipped (budget {})",
                     crate::assets::HYDRATION_BUDGET
                 );
             }
