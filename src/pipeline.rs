@@ -111,6 +111,9 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
         .timed("render", |run| {
             let assets = run.keep(assets::collect(&theme, &claims(&site), &images.placeholder_css()))?;
             let pages = run.keep(render::pages(&site, &templates, &assets.urls, &images))?;
+            for gap in render::hydration_warnings(&site, &pages, &templates, &assets.urls) {
+                run.diagnostics.push(gap);
+            }
             Some((assets, pages))
         })
         .ok_or_else(|| run.content_failure())?;
