@@ -76,7 +76,9 @@ test("503 with a short Retry-After: retried after it with the same key, then hel
   assert.equal(holds.length, 2, JSON.stringify(holds));
   assert.equal(holds[0].key, holds[1].key, "the retry reuses the click's Idempotency-Key");
   assert.equal(holds[0].body, holds[1].body);
-  assert.ok(holds[1].at - holds[0].at >= 950, `retried after ${holds[1].at - holds[0].at} ms, before Retry-After: 1`);
+  // Request times seen from here lag by a varying amount; a retry that ignored Retry-After
+  // would come within the jitter (at most 0.5 s), well under this bound.
+  assert.ok(holds[1].at - holds[0].at >= 800, `retried after ${holds[1].at - holds[0].at} ms, before Retry-After: 1`);
   assert.equal((await mock({})).holds.length, 1);
   assert.deepEqual(errors, []);
   await context.close();
