@@ -69,6 +69,9 @@ enum Command {
         /// Also serve a mock of the inventory API (docs/inventory-api.md) and point the pages at it.
         #[arg(long)]
         mock_inventory: bool,
+        /// The mock's port on 127.0.0.1 (its origin is `http://localhost:PORT`); 0 picks a free one.
+        #[arg(long, default_value_t = 0, value_name = "PORT", requires = "mock_inventory")]
+        mock_port: u16,
         /// YAML map of SKU to units for the mock, e.g. `LAUNCH-1: 3` [default: 20 of each].
         #[arg(long, value_name = "FILE", requires = "mock_inventory")]
         mock_seed: Option<PathBuf>,
@@ -218,13 +221,13 @@ pub fn run(args: Args) -> ExitCode {
         }
         Command::Check { site } => build(&site, None, None),
         Command::Cache { command: CacheCommand::Gc { site, out } } => cache_gc(&site, out),
-        Command::Serve { site, out, port, mock_inventory, mock_seed, mock_state, mock_fault } => {
+        Command::Serve { site, out, port, mock_inventory, mock_port, mock_seed, mock_state, mock_fault } => {
             let mock = mock_inventory.then_some(crate::serve::MockOptions {
                 seed_file: mock_seed,
                 state: mock_state,
                 fault: mock_fault,
             });
-            serve(&site, out, port, mock)
+            serve(&site, out, port, mock_port, mock)
         }
         Command::New { slug, root } => {
             let now = time::OffsetDateTime::now_utc();
@@ -358,6 +361,7 @@ fn serve(
     site: &SiteArgs,
     out: Option<PathBuf>,
     port: u16,
+    mock_port: u16,
     mock: Option<crate::serve::MockOptions>,
 ) -> ExitCode {
     let out = out.unwrap_or_else(|| site.root.join("dist"));
@@ -365,7 +369,7 @@ fn serve(
         Ok(options) => options,
         Err(err) => return report_error(&err, &Sources::new(), site.message_format),
     };
-    match crate::serve::run(crate::serve::ServeOptions { build, port, mock }) {
+    match crate::serve::run(crate::serve::ServeOptions { build, port, mock_port, mock }) {
         Ok(()) => ExitCode::SUCCESS,
         // Build problems were already printed by `serve`, as they are on every rebuild.
         Err(Error::Content(_)) => ExitCode::from(1),
@@ -555,7 +559,7 @@ fn print_summary(report: &BuildReport, out: Option<&Path>) {
             }
             if let Some(size) = report.script_gzip_bytes {
                 eprintln!(
-                    "hydration script: {size} bytes gzipped (budget {})",
+                    "hydration script: {size} bytes minified and gzipped (budget {})",
                     crate::assets::HYDRATION_BUDGET
                 );
             }

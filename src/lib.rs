@@ -27,6 +27,7 @@ pub mod error;
 pub mod images;
 pub(crate) mod load;
 pub mod manifest;
+pub(crate) mod minify;
 pub mod model;
 pub(crate) mod output;
 pub mod pipeline;

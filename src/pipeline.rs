@@ -61,7 +61,7 @@ pub struct BuildReport {
     pub changes: Option<Changes>,
     /// When a drop next changes phase, if a reference time was given.
     pub next_transition_at: Option<String>,
-    /// The hydration script's gzipped size, checked against its budget.
+    /// The hydration script's size minified and gzipped, checked against its budget.
     pub script_gzip_bytes: Option<usize>,
     /// What the image stage made, reused and dropped.
     pub images: ImageStats,
@@ -95,7 +95,9 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
     // Template syntax is checked even when the content has errors, so a theme author and a
     // marketer each see their problems in one run.
     let templates = run.timed("templates", |run| templates(run, &loaded));
-    let (Some(site), Some(templates)) = (site, templates) else { return Err(run.content_failure()) };
+    let (Some(site), Some((templates, theme))) = (site, templates) else {
+        return Err(run.content_failure());
+    };
     run.stop_on_errors()?;
 
     let cache_dir = options.cache_dir();
@@ -110,9 +112,11 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
     // Pages are rendered even when an image failed, so template problems show in the same run.
     let (assets, pages) = run
         .timed("render", |run| {
-            let assets =
-                run.keep(assets::collect(&loaded.theme, &claims(&site), &images.placeholder_css()))?;
+            let assets = run.keep(assets::collect(&theme, &claims(&site), &images.placeholder_css()))?;
             let pages = run.keep(render::pages(&site, &templates, &assets.urls, &images))?;
+            for gap in render::hydration_warnings(&site, &pages, &templates, &assets.urls) {
+                run.diagnostics.push(gap);
+            }
             Some((assets, pages))
         })
         .ok_or_else(|| run.content_failure())?;
@@ -149,7 +153,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
         written,
         changes,
         next_transition_at: upload.build.next_transition_at,
-        script_gzip_bytes: assets::script_gzip_size(&loaded.theme),
+        script_gzip_bytes: assets::script_gzip_size(&theme),
         images: images.stats,
         compressed,
         diagnostics: run.diagnostics,
@@ -204,13 +208,15 @@ fn validate(run: &mut Run, loaded: &load::LoadedSite, drafts: bool) -> Option<Si
     site
 }
 
-/// The theme's templates, parsed, and its script within budget.
-fn templates(run: &mut Run, loaded: &load::LoadedSite) -> Option<render::Templates> {
-    if let Some(over_budget) = assets::check_budget(&loaded.theme) {
+/// The theme's templates, parsed, and its static files with scripts and stylesheets
+/// minified, the script within budget.
+fn templates(run: &mut Run, loaded: &load::LoadedSite) -> Option<(render::Templates, load::ThemeFiles)> {
+    let theme = run.keep(assets::minified(&loaded.theme));
+    if let Some(over_budget) = theme.as_ref().and_then(assets::check_budget) {
         run.diagnostics.push(over_budget);
     }
     let templates = render::compile(&loaded.theme, &mut run.sources);
-    run.keep(templates)
+    Some((run.keep(templates)?, theme?))
 }
 
 /// The paths every stage generates, which the theme's static files may not take.

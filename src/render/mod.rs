@@ -7,6 +7,7 @@
 //! JSON-LD whose `<`, `>` and `&` are escaped.
 
 pub(crate) mod context;
+pub(crate) mod hydration;
 pub(crate) mod markdown;
 
 use rayon::prelude::*;
@@ -161,6 +162,25 @@ pub(crate) fn pages(
     }
 
     if diagnostics.is_empty() { Ok(files) } else { Err(diagnostics) }
+}
+
+/// Warnings for what the theme's drop pages lack of what the hydration script needs
+/// (`hydration.rs`), pinned on the drop template's file.
+pub(crate) fn hydration_warnings(
+    site: &Site,
+    pages: &[(String, Artifact)],
+    templates: &Templates,
+    assets: &AssetUrls,
+) -> Vec<Diagnostic> {
+    let drop_pages: std::collections::BTreeSet<String> =
+        site.drops.iter().map(|drop| format!("{}/index.html", drop.slug.as_str())).collect();
+    let html = pages
+        .iter()
+        .filter(|(path, _)| drop_pages.contains(path))
+        .filter_map(|(_, page)| std::str::from_utf8(&page.bytes).ok());
+    let script = assets.get(crate::assets::HYDRATION_SCRIPT).map(|asset| asset.url.as_str());
+    let template = templates.origins.get("drop.html").map_or("templates/drop.html", String::as_str);
+    hydration::check(html, script, template)
 }
 
 /// One file to render: the template, where the result goes, and how it is cached.

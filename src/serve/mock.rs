@@ -69,16 +69,19 @@ pub enum MockState {
     Low,
     /// Every drop is live with nothing left.
     SoldOut,
+    /// Every drop is paused: stock shows, holds are refused (`not_live`).
+    Paused,
     /// Every drop has ended.
     Ended,
 }
 
-/// `upcoming`, `live` or `ended`.
+/// `upcoming`, `live`, `paused` or `ended`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Status {
     Upcoming,
     Live,
+    Paused,
     Ended,
 }
 
@@ -239,6 +242,7 @@ impl Inventory {
         match self.state {
             MockState::Upcoming => Status::Upcoming,
             MockState::Live | MockState::Low | MockState::SoldOut => Status::Live,
+            MockState::Paused => Status::Paused,
             MockState::Ended => Status::Ended,
             MockState::Scheduled if now < drop.starts_at => Status::Upcoming,
             MockState::Scheduled if drop.ends_at.is_some_and(|end| now >= end) => Status::Ended,

@@ -1,8 +1,10 @@
 //! The mock inventory over HTTP, as `docs/inventory-api.yaml` describes it, under
-//! `/_dropgen/inventory`: CORS for credentialed requests, the customer cookie, `ETag`s, and
-//! faults to preview a failing API. `/_dropgen/mock` shows and changes the knobs
-//! (`?state=low`, `?fault=down`, `?server_time=…`, `?reset=true`), and `/_dropgen/checkout`
-//! stands in for the shop's checkout page.
+//! `/_dropgen/inventory` on its own origin (a second port, named `localhost`), as a real API is
+//! on another origin than the pages: CORS for credentialed requests from the pages' exact
+//! origin only, the customer cookie (`SameSite=None; Partitioned`), `ETag`s, and faults to
+//! preview a failing API. On the pages' server, `/_dropgen/mock` shows and changes the knobs
+//! (`?state=low`, `?fault=down`, `?fault_on=holds`, `?retry_after=1`, `?server_time=…`,
+//! `?reset=true`), and `/_dropgen/checkout` stands in for the shop's checkout page.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -33,7 +35,7 @@ pub enum MockFault {
     /// The API works.
     #[default]
     None,
-    /// `503` with `Retry-After: 5`.
+    /// `503` with `Retry-After` (5 s unless `retry_after` says).
     Down,
     /// Answers after 3 seconds.
     Slow,
@@ -43,8 +45,37 @@ pub enum MockFault {
     Error,
     /// `200` with a body that is not JSON.
     Garbage,
-    /// `429` with `Retry-After: 2`.
+    /// `429` with `Retry-After` (2 s unless `retry_after` says).
     RateLimited,
+}
+
+/// Which routes a fault applies to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum FaultOn {
+    /// Stock and holds.
+    #[default]
+    All,
+    /// Only `GET …/stock`.
+    Stock,
+    /// Only `POST …/holds`, so a page can show live stock while its holds fail.
+    Holds,
+}
+
+/// The failure the mock simulates, and where.
+#[derive(Clone, Copy, Debug, Default)]
+struct Faults {
+    fault: MockFault,
+    on: FaultOn,
+    /// Overrides the `Retry-After` of `down` and `rate-limited`.
+    retry_after: Option<u32>,
+}
+
+impl Faults {
+    /// The fault to apply on a route, if any.
+    fn on(self, route: FaultOn) -> Option<(MockFault, Option<u32>)> {
+        (self.on == FaultOn::All || self.on == route).then_some((self.fault, self.retry_after))
+    }
 }
 
 /// The mock's state, shared by the handlers.
@@ -52,16 +83,19 @@ pub(super) struct Mock {
     inventory: Mutex<Inventory>,
     seed: Mutex<Seed>,
     units: BTreeMap<String, u32>,
-    fault: Mutex<MockFault>,
+    faults: Mutex<Faults>,
+    /// The pages' origin (`http://127.0.0.1:<port>`): the only one CORS answers, and the one
+    /// the stand-in checkout is on.
+    pages_origin: String,
     /// Added to the real clock: moves the mock's `server_time` (and so the pages' countdowns).
     clock_offset_ms: AtomicI64,
     customers: AtomicU64,
 }
 
 impl Mock {
-    /// A mock seeded from the built `site`; with none (the first build failed) it has no drops
-    /// until the first good build reseeds it.
-    pub(super) fn new(site: Option<&Site>, options: &MockOptions) -> Result<Mock, Error> {
+    /// A mock seeded from the built `site`, answering pages on `pages_origin`; with no site
+    /// (the first build failed) it has no drops until the first good build reseeds it.
+    pub(super) fn new(site: Option<&Site>, options: &MockOptions, pages_origin: &str) -> Result<Mock, Error> {
         let units = match &options.seed_file {
             Some(path) => super::read_seed_file(path)?,
             None => BTreeMap::new(),
@@ -80,7 +114,8 @@ impl Mock {
             inventory: Mutex::new(Inventory::new(&seed, options.state)),
             seed: Mutex::new(seed),
             units,
-            fault: Mutex::new(options.fault),
+            faults: Mutex::new(Faults { fault: options.fault, ..Faults::default() }),
+            pages_origin: pages_origin.to_owned(),
             clock_offset_ms: AtomicI64::new(0),
             customers: AtomicU64::new(0),
         })
@@ -105,15 +140,21 @@ impl Mock {
             .unwrap_or(real)
     }
 
-    fn fault(&self) -> MockFault {
-        *self.fault.lock().unwrap_or_else(PoisonError::into_inner)
+    fn faults(&self) -> Faults {
+        *self.faults.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-pub(super) fn routes() -> Router<Arc<App>> {
+/// The API, served on its own origin.
+pub(super) fn api_routes() -> Router<Arc<App>> {
     Router::new()
         .route("/_dropgen/inventory/drops/{slug}/stock", get(stock).options(preflight))
         .route("/_dropgen/inventory/drops/{slug}/holds", axum::routing::post(hold).options(preflight))
+}
+
+/// The knobs and the stand-in checkout, served with the pages.
+pub(super) fn control_routes() -> Router<Arc<App>> {
+    Router::new()
         .route("/_dropgen/mock", get(control_query).post(control_json))
         .route("/_dropgen/checkout", get(checkout))
 }
@@ -125,7 +166,7 @@ fn mock(app: &App) -> Option<&Mock> {
 
 async fn stock(State(app): State<Arc<App>>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
     let Some(mock) = mock(&app) else { return StatusCode::NOT_FOUND.into_response() };
-    let response = match apply_fault(mock.fault()).await {
+    let response = match apply_fault(mock.faults().on(FaultOn::Stock)).await {
         Some(response) => response,
         None => {
             let result = mock.lock_inventory().stock(&slug, mock.now());
@@ -151,7 +192,7 @@ async fn stock(State(app): State<Arc<App>>, Path(slug): Path<String>, headers: H
             }
         }
     };
-    with_cors(response, &headers)
+    with_cors(response, &headers, &mock.pages_origin)
 }
 
 async fn hold(
@@ -165,7 +206,7 @@ async fn hold(
         Some(customer) => (customer, false),
         None => (format!("c{}", mock.customers.fetch_add(1, Ordering::Relaxed) + 1), true),
     };
-    let mut response = match apply_fault(mock.fault()).await {
+    let mut response = match apply_fault(mock.faults().on(FaultOn::Holds)).await {
         Some(response) => response,
         None => {
             let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -175,10 +216,9 @@ async fn hold(
                     let result = mock.lock_inventory().hold(&slug, &customer, key, request, mock.now());
                     match result {
                         Ok(mut created) => {
-                            // The contract's checkout URL is absolute; the mock's page is on
-                            // this server.
-                            created.checkout_url =
-                                format!("http://{}{}", host(&headers), created.checkout_url);
+                            // The contract's checkout URL is absolute, and on the shop's or
+                            // the pages' origin; the mock's stand-in is with the pages.
+                            created.checkout_url = format!("{}{}", mock.pages_origin, created.checkout_url);
                             (StatusCode::CREATED, axum::Json(created)).into_response()
                         }
                         Err(refusal) => refused(refusal),
@@ -190,35 +230,47 @@ async fn hold(
     let response_headers = response.headers_mut();
     response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if new_customer {
-        let cookie = format!("{COOKIE}={customer}; Path=/; HttpOnly; SameSite=Lax");
+        // As the contract says: sent cross-site with credentials, and partitioned (CHIPS), so
+        // it works where third-party cookies are blocked. Browsers accept `Secure` from
+        // http://localhost.
+        let cookie = format!("{COOKIE}={customer}; Path=/; Secure; HttpOnly; SameSite=None; Partitioned");
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response_headers.insert(header::SET_COOKIE, value);
         }
     }
-    with_cors(response, &headers)
+    with_cors(response, &headers, &mock.pages_origin)
 }
 
 /// `OPTIONS`: the preflight a browser sends before a cross-origin `POST` with
-/// `Idempotency-Key`.
-async fn preflight(headers: HeaderMap) -> Response {
-    let response = (
-        StatusCode::NO_CONTENT,
-        [
-            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"),
-            (header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type, Idempotency-Key"),
-            (header::ACCESS_CONTROL_MAX_AGE, "600"),
-        ],
-    )
-        .into_response();
-    with_cors(response, &headers)
+/// `Idempotency-Key`. An origin the mock does not serve gets no CORS headers, so the browser
+/// sends nothing.
+async fn preflight(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let Some(mock) = mock(&app) else { return StatusCode::NOT_FOUND.into_response() };
+    preflight_response(&headers, &mock.pages_origin)
 }
 
-/// Credentialed CORS: the exact origin (never `*`), `Vary: Origin`, and the headers the script
-/// must read exposed.
-fn with_cors(mut response: Response, request: &HeaderMap) -> Response {
+fn preflight_response(request: &HeaderMap, allowed_origin: &str) -> Response {
+    let mut response = with_cors(StatusCode::NO_CONTENT.into_response(), request, allowed_origin);
+    let headers = response.headers_mut();
+    if headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("Content-Type, Idempotency-Key"),
+        );
+        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    }
+    response
+}
+
+/// Credentialed CORS for the one origin allowed: that exact origin (never `*`, never another
+/// reflected), credentials, and the headers the script must read exposed. `Vary: Origin` on
+/// every response, since the headers depend on it.
+fn with_cors(mut response: Response, request: &HeaderMap, allowed_origin: &str) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-    if let Some(origin) = request.get(header::ORIGIN) {
+    let origin = request.get(header::ORIGIN).filter(|origin| origin.as_bytes() == allowed_origin.as_bytes());
+    if let Some(origin) = origin {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
         headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
         headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Retry-After, ETag"));
@@ -226,7 +278,8 @@ fn with_cors(mut response: Response, request: &HeaderMap) -> Response {
     response
 }
 
-async fn apply_fault(fault: MockFault) -> Option<Response> {
+async fn apply_fault(fault: Option<(MockFault, Option<u32>)>) -> Option<Response> {
+    let (fault, retry_after) = fault?;
     match fault {
         MockFault::None => None,
         MockFault::Slow => {
@@ -237,12 +290,18 @@ async fn apply_fault(fault: MockFault) -> Option<Response> {
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;
             Some(problem(503, "unavailable", "the mock hung for a minute", Some(5)))
         }
-        MockFault::Down => {
-            Some(problem(503, "unavailable", "the inventory is down (mock fault `down`)", Some(5)))
-        }
-        MockFault::RateLimited => {
-            Some(problem(429, "rate_limited", "slow down (mock fault `rate-limited`)", Some(2)))
-        }
+        MockFault::Down => Some(problem(
+            503,
+            "unavailable",
+            "the inventory is down (mock fault `down`)",
+            Some(retry_after.unwrap_or(5)),
+        )),
+        MockFault::RateLimited => Some(problem(
+            429,
+            "rate_limited",
+            "slow down (mock fault `rate-limited`)",
+            Some(retry_after.unwrap_or(2)),
+        )),
         MockFault::Error => Some((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()),
         MockFault::Garbage => Some(
             ([(header::CONTENT_TYPE, "application/json")], "{\"drop\": \"<b>x</b>\", \"items\": [{\"sku\"")
@@ -289,16 +348,6 @@ fn problem_body(status: StatusCode, code: &str, detail: &str) -> serde_json::Val
     })
 }
 
-/// The `Host` the request was sent to, when it is a plain host and port.
-fn host(headers: &HeaderMap) -> String {
-    headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c)))
-        .unwrap_or("127.0.0.1")
-        .to_owned()
-}
-
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -316,6 +365,10 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 struct Knobs {
     state: Option<MockState>,
     fault: Option<MockFault>,
+    /// Which routes `fault` applies to (default `all`).
+    fault_on: Option<FaultOn>,
+    /// Seconds of `Retry-After` for `down` and `rate-limited` (default 5 and 2).
+    retry_after: Option<u32>,
     /// Sets the mock's clock to this instant (RFC 3339); it runs on from there.
     server_time: Option<String>,
     /// Back to the seeded stock, with no holds, in `state` (default `scheduled`).
@@ -350,8 +403,18 @@ fn control(app: &App, knobs: Knobs) -> Response {
             }
         }
     }
-    if let Some(fault) = knobs.fault {
-        *mock.fault.lock().unwrap_or_else(PoisonError::into_inner) = fault;
+    {
+        let mut faults = mock.faults.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(fault) = knobs.fault {
+            // A new fault starts on every route unless `fault_on` says otherwise.
+            *faults = Faults { fault, ..Faults::default() };
+        }
+        if let Some(on) = knobs.fault_on {
+            faults.on = on;
+        }
+        if knobs.retry_after.is_some() {
+            faults.retry_after = knobs.retry_after;
+        }
     }
     let mut inventory = mock.lock_inventory();
     if knobs.reset == Some(true) {
@@ -374,7 +437,9 @@ fn control(app: &App, knobs: Knobs) -> Response {
         .collect();
     let body = json!({
         "state": inventory.state(),
-        "fault": mock.fault(),
+        "fault": mock.faults().fault,
+        "fault_on": mock.faults().on,
+        "retry_after": mock.faults().retry_after,
         "server_time": rfc3339::format(mock.now()),
         "holds": holds,
     });

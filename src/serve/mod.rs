@@ -4,8 +4,10 @@
 //!
 //! Everything serve-only is added while serving, never written: the reload script is injected
 //! into HTML responses, and with `--mock-inventory` the pages' `data-inventory-api` is pointed
-//! at the mock on the same server (`mock_http.rs`, state machine in `mock.rs`). The files in
-//! `<out>` are byte-for-byte what `dropgen build` writes.
+//! at the mock (`mock_http.rs`, state machine in `mock.rs`), which listens on a second port
+//! under another host name (`localhost`, the pages being on `127.0.0.1`): another origin and
+//! another site, as in production, so CORS and the cookie's `SameSite` are exercised for real.
+//! The files in `<out>` are byte-for-byte what `dropgen build` writes.
 //!
 //! Why this stack: axum on tokio/hyper is the best-kept Rust HTTP stack and gives SSE (for
 //! live reload) out of the box; notify is the standard cross-platform file watcher. Both stay
@@ -48,6 +50,8 @@ pub struct ServeOptions {
     pub build: BuildOptions,
     /// Port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
+    /// The mock inventory API's port; 0 picks a free one.
+    pub mock_port: u16,
     /// Serve the mock inventory API and point the pages at it.
     pub mock: Option<MockOptions>,
 }
@@ -74,6 +78,8 @@ struct App {
     /// The last build's failure, shown to pages that connect while it lasts.
     failure: Mutex<Option<String>>,
     mock: Option<mock_http::Mock>,
+    /// The mock API's base URL, written into pages' `data-inventory-api` while serving.
+    mock_api: Option<String>,
 }
 
 /// Builds, serves and watches until interrupted (Ctrl-C).
@@ -99,8 +105,20 @@ pub fn run(options: ServeOptions) -> Result<(), Error> {
         Err(failure) => return Err(failure.error),
     };
 
+    // Bound before anything starts, so the pages and the mock know each other's origin.
+    let pages_listener = bind(options.port, "--port")?;
+    let pages = local_address(&pages_listener)?;
+    let pages_origin = format!("http://{pages}");
+    let mut mock_listener = None;
+    let mut mock_api = None;
     let mock = match &options.mock {
-        Some(mock_options) => Some(mock_http::Mock::new(site.as_ref(), mock_options)?),
+        Some(mock_options) => {
+            let listener = bind(options.mock_port, "--mock-port")?;
+            let port = local_address(&listener)?.port();
+            mock_listener = Some(listener);
+            mock_api = Some(format!("http://localhost:{port}{PREFIX}/inventory"));
+            Some(mock_http::Mock::new(site.as_ref(), mock_options, &pages_origin)?)
+        }
         None => None,
     };
     let (events, _) = broadcast::channel(16);
@@ -109,6 +127,7 @@ pub fn run(options: ServeOptions) -> Result<(), Error> {
         events,
         failure: Mutex::new(first_failure),
         mock,
+        mock_api,
     });
 
     let watched = watch::start(&options.build.root, {
@@ -118,29 +137,34 @@ pub fn run(options: ServeOptions) -> Result<(), Error> {
     })?;
 
     let served = runtime.block_on(async move {
-        let address = SocketAddr::from(([127, 0, 0, 1], options.port));
-        let listener = tokio::net::TcpListener::bind(address).await.map_err(|err| {
-            Error::Usage(format!("cannot listen on {address}: {err}; try another `--port`"))
-        })?;
-        let local = listener.local_addr().map_err(|err| Error::Usage(err.to_string()))?;
-        eprintln!("serving http://{local}/ (Ctrl-C to stop)");
-        if app.mock.is_some() {
-            eprintln!(
-                "mock inventory at http://{local}{PREFIX}/inventory, controls at http://{local}{PREFIX}/mock"
-            );
-        }
+        let stopped = |err: std::io::Error| Error::Usage(format!("the preview server stopped: {err}"));
+        let listener = tokio::net::TcpListener::from_std(pages_listener).map_err(stopped)?;
+        eprintln!("serving {pages_origin}/ (Ctrl-C to stop)");
+        let mock_server = match (mock_listener, &app.mock_api) {
+            (Some(mock_listener), Some(api)) => {
+                eprintln!(
+                    "mock inventory at {api} (another origin; CORS for {pages_origin} only), controls at {pages_origin}{PREFIX}/mock"
+                );
+                let listener = tokio::net::TcpListener::from_std(mock_listener).map_err(stopped)?;
+                let router = mock_http::api_routes().with_state(Arc::clone(&app));
+                Some(tokio::spawn(axum::serve(listener, router).into_future()))
+            }
+            _ => None,
+        };
         let router = router(Arc::clone(&app));
         // Not a graceful shutdown: open pages hold their event streams forever, so waiting for
         // connections to finish would never end. A preview has nothing to flush.
-        tokio::select! {
-            served = axum::serve(listener, router).into_future() => {
-                served.map_err(|err| Error::Usage(format!("the preview server stopped: {err}")))
-            }
+        let result = tokio::select! {
+            served = axum::serve(listener, router).into_future() => served.map_err(stopped),
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("stopped");
                 Ok(())
             }
+        };
+        if let Some(mock_server) = mock_server {
+            mock_server.abort();
         }
+        result
     });
     // Open event streams and a hanging mock request must not hold up the exit.
     runtime.shutdown_background();
@@ -152,7 +176,7 @@ fn router(app: Arc<App>) -> Router {
     let mut router =
         Router::new().route("/_dropgen/events", get(events)).route("/_dropgen/reload.js", get(reload_script));
     if app.mock.is_some() {
-        router = router.merge(mock_http::routes());
+        router = router.merge(mock_http::control_routes());
     }
     router.fallback(static_file).with_state(app)
 }
@@ -299,8 +323,7 @@ async fn static_file(State(app): State<Arc<App>>, uri: Uri) -> Response {
     let content_type = crate::output::content_type(name);
     let body = if content_type.starts_with("text/html") {
         let html = String::from_utf8_lossy(&bytes);
-        let mock_api = app.mock.as_ref().map(|_| format!("{PREFIX}/inventory"));
-        serve_mode_html(&html, mock_api.as_deref()).into_bytes()
+        serve_mode_html(&html, app.mock_api.as_deref()).into_bytes()
     } else {
         bytes
     };
@@ -310,6 +333,22 @@ async fn static_file(State(app): State<Arc<App>>, uri: Uri) -> Response {
     // A preview must never show a stale file.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// A listener on 127.0.0.1 (`port` 0 for a free one); `flag` names the option to change.
+fn bind(port: u16, flag: &str) -> Result<std::net::TcpListener, Error> {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = std::net::TcpListener::bind(address)
+        .map_err(|err| Error::Usage(format!("cannot listen on {address}: {err}; try another `{flag}`")))?;
+    // tokio takes over the socket, which must not block.
+    listener
+        .set_nonblocking(true)
+        .map_err(|err| Error::Usage(format!("cannot listen on {address}: {err}")))?;
+    Ok(listener)
+}
+
+fn local_address(listener: &std::net::TcpListener) -> Result<SocketAddr, Error> {
+    listener.local_addr().map_err(|err| Error::Usage(format!("cannot read the listening address: {err}")))
 }
 
 /// `/a/b.css` → `a/b.css`; `None` for anything that could leave the folder.

@@ -1,100 +1,20 @@
 // The hydration script (themes/default/static/drops.js) in headless Chromium, against
-// `dropgen serve --mock-inventory` serving tests/fixtures/browser/site. Started by
-// tests/browser/runner.rs, which passes DROPGEN_URL and DROPGEN_CHROMIUM.
-import { after, before, beforeEach, test } from "node:test";
+// `dropgen serve --mock-inventory` serving tests/fixtures/browser/site: stock, phases, the
+// API's status, faults, holds, telemetry and live reload. The Buy path under a failing API is
+// in buy.spec.mjs, layout shift in cls.spec.mjs, cross-origin behaviour in cors.spec.mjs.
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { BASE, NA, PHASE, SHOP, buy, mock, open, setup, stock, waitForText, waitUntil, test } from "./support.mjs";
 
-const BASE = process.env.DROPGEN_URL;
-const SHOP = "https://shop.browser.invalid/checkout";
-let browser;
-
-before(async () => {
-  assert.ok(BASE, "DROPGEN_URL is set by tests/browser/runner.rs");
-  browser = await chromium.launch({
-    executablePath: process.env.DROPGEN_CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-/** Sets the mock's knobs (see src/serve/mock_http.rs). */
-async function mock(params) {
-  const response = await fetch(`${BASE}/_dropgen/mock?${new URLSearchParams(params)}`);
-  assert.equal(response.status, 200, await response.clone().text());
-  return response.json();
-}
-
-beforeEach(async () => {
-  await mock({ reset: "true", state: "scheduled", fault: "none", server_time: new Date().toISOString() });
-});
-
-/** Opens a page in a fresh context; `errors` collects uncaught errors and console errors. */
-async function open(path, options = {}, setup = async () => {}) {
-  const context = await browser.newContext(options);
-  // Nothing leaves the machine: the stream host fails, the static checkout is answered here.
-  await context.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => route.abort("internetdisconnected"));
-  await context.route(`${SHOP}**`, (route) =>
-    route.fulfill({ contentType: "text/html", body: "<!doctype html><h1>Static checkout</h1>" }));
-  const beacons = [];
-  await context.route("https://telemetry.browser.invalid/**", (route) => {
-    beacons.push(JSON.parse(route.request().postData()));
-    return route.fulfill({ status: 204 });
-  });
-  const page = await context.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(`uncaught: ${error}`));
-  page.on("console", (message) => {
-    // Failed requests are logged by the browser itself; anything else is the script's fault.
-    if (message.type() === "error" && !/Failed to load resource/.test(message.text())) {
-      errors.push(`console: ${message.text()}`);
-    }
-  });
-  await setup(page);
-  await page.goto(BASE + path);
-  return { context, page, errors, beacons };
-}
-
-async function waitUntil(what, condition, timeout = 10_000) {
-  const end = Date.now() + timeout;
-  while (!condition()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-const stock = (sku) => `[data-sku="${sku}"] [data-stock]`;
-const buy = (sku) => `[data-sku="${sku}"] [data-buy]`;
-const NA = "Live stock is unavailable";
-
-async function waitForText(page, selector, pattern, timeout = 10_000) {
-  try {
-    await page.waitForFunction(
-      ([selector, source]) => new RegExp(source).test(document.querySelector(selector)?.textContent ?? ""),
-      [selector, pattern.source],
-      { timeout },
-    );
-  } catch (error) {
-    const actual = await page.locator(selector).first().textContent().catch(() => "(missing)");
-    assert.fail(`${selector} never matched ${pattern} within ${timeout} ms; it says ${JSON.stringify(actual)}`);
-  }
-}
+setup();
 
 test("shows live stock for every product", async () => {
   const { context, page, errors } = await open("/live/");
   for (const sku of ["LIVE-1", "LIVE-2", "LIVE-3"]) await waitForText(page, stock(sku), /^In stock$/);
   assert.equal(await page.getAttribute(buy("LIVE-2"), "aria-disabled"), null);
   assert.match(await page.textContent(buy("LIVE-2")), /^Buy/);
-  assert.match(await page.textContent("[data-drop] [data-phase-label]"), /^Live now · ends in \d+d \d\d:\d\d:\d\d$/);
+  assert.match(await page.textContent(PHASE), /^Live now · ends in \d+d \d\d:\d\d:\d\d$/);
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -102,7 +22,7 @@ test("shows live stock for every product", async () => {
 test("with reduced motion the countdown does not tick every second", async () => {
   const { context, page, errors } = await open("/live/", { reducedMotion: "reduce" });
   await waitForText(page, stock("LIVE-2"), /^In stock$/);
-  assert.match(await page.textContent("[data-drop] [data-phase-label]"), /^Live now · ends in \d+d \d\d:\d\d$/);
+  assert.match(await page.textContent(PHASE), /^Live now · ends in \d+d \d\d:\d\d$/);
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -134,10 +54,10 @@ test("counts down to the start on the server's clock and flips to live", async (
   // The page's own clock is the real one; only the API's server_time says the start is near.
   await mock({ server_time: "2098-06-01T11:59:56Z" });
   const { context, page, errors } = await open("/soon/");
-  await waitForText(page, "[data-drop] [data-phase-label]", /^Starts in 00:00:0[1-5]$/);
+  await waitForText(page, PHASE, /^Starts in 00:00:0[1-5]$/);
   assert.equal(await page.getAttribute("[data-drop]", "data-phase"), "upcoming");
   await page.waitForSelector('[data-drop][data-phase="live"]', { timeout: 10_000 });
-  await waitForText(page, "[data-drop] [data-phase-label]", /^Live now$/);
+  await waitForText(page, PHASE, /^Live now$/);
   await waitForText(page, stock("SOON-1"), /^In stock$/);
   assert.deepEqual(errors, []);
   await context.close();
@@ -267,23 +187,6 @@ test("without JavaScript everything is readable and buy links go to checkout", a
   await context.close();
 });
 
-test("hydration moves nothing: no layout shift", async () => {
-  await mock({ state: "sold-out" });
-  const { context, page, errors } = await open("/live/");
-  await waitForText(page, stock("LIVE-3"), /^Sold out$/);
-  await page.waitForTimeout(300);
-  const shift = await page.evaluate(() => new Promise((resolve) => {
-    let total = 0;
-    new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) if (!entry.hadRecentInput) total += entry.value;
-    }).observe({ type: "layout-shift", buffered: true });
-    setTimeout(() => resolve(total), 200);
-  }));
-  assert.equal(shift, 0, `cumulative layout shift ${shift}`);
-  assert.deepEqual(errors, []);
-  await context.close();
-});
-
 test("the index labels each drop with its phase", async () => {
   const { context, page, errors } = await open("/");
   await page.waitForSelector('.drop-card[data-phase="live"]');
@@ -328,6 +231,100 @@ test("beacons the time to first stock, then stock errors with their code", async
   await waitUntil("a stock_error beacon", () => beacons.some((b) => b.event === "stock_error"));
   assert.deepEqual(beacons.find((b) => b.event === "stock_error"), { drop: "live", event: "stock_error", code: 500 });
   assert.equal(beacons.filter((b) => b.event === "first_stock").length, 1, "first_stock is sent once");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("the API opening a drop late: the page says so although its times say live", async () => {
+  await mock({ state: "upcoming" });
+  const { context, page, errors } = await open("/live/");
+  await waitForText(page, PHASE, /^Opening any moment$/);
+  assert.equal(await page.getAttribute("[data-drop]", "data-phase"), "upcoming");
+  // Not live by the API's word: a click goes to the static link, no hold is asked for.
+  await page.click(buy("LIVE-2"));
+  await page.waitForURL(`${SHOP}?sku=LIVE-2&drop=live`);
+  assert.equal((await mock({})).holds.length, 0);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("the API ending a drop early: the page says it ended", async () => {
+  await mock({ state: "ended" });
+  const { context, page, errors } = await open("/live/");
+  await waitForText(page, PHASE, /^Ended$/);
+  assert.equal(await page.getAttribute("[data-drop]", "data-phase"), "ended");
+  await waitForText(page, stock("LIVE-2"), /^In stock$/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a paused drop says so and disables every buy link until the API says live again", async () => {
+  await mock({ state: "paused" });
+  const { context, page, errors } = await open("/live/");
+  await waitForText(page, PHASE, /^Paused · back soon$/);
+  assert.equal(await page.getAttribute("[data-drop]", "data-phase"), "paused");
+  for (const sku of ["LIVE-1", "LIVE-2", "LIVE-3"]) {
+    assert.equal(await page.getAttribute(buy(sku), "aria-disabled"), "true", sku);
+  }
+  await page.dispatchEvent(buy("LIVE-2"), "click");
+  await page.waitForTimeout(300);
+  assert.equal(page.url(), `${BASE}/live/`, "a paused drop's link goes nowhere");
+  assert.equal((await mock({})).holds.length, 0);
+  await mock({ state: "live" });
+  // The next poll (5 s ± 10%) brings the API's new word.
+  await waitForText(page, PHASE, /^Live now · ends in /, 10_000);
+  assert.equal(await page.getAttribute(buy("LIVE-2"), "aria-disabled"), null);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("when the API becomes unreachable, the page's own times are the truth again", async () => {
+  await mock({ state: "paused" });
+  const { context, page, errors } = await open("/live/");
+  await waitForText(page, PHASE, /^Paused/);
+  await mock({ fault: "error" });
+  await waitForText(page, stock("LIVE-2"), new RegExp(`^${NA}$`), 10_000);
+  await waitForText(page, PHASE, /^Live now · ends in /);
+  assert.equal(await page.getAttribute("[data-drop]", "data-phase"), "live");
+  assert.equal(await page.getAttribute(buy("LIVE-2"), "aria-disabled"), null, "the static link works again");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a tab shown again waits for a pending Retry-After before asking", async () => {
+  await mock({ fault: "rate-limited", retry_after: "4" });
+  const times = [];
+  const { context, page, errors } = await open("/live/", {}, async (page) => {
+    page.on("request", (r) => r.url().endsWith("/stock") && times.push(Date.now()));
+  });
+  await waitForText(page, stock("LIVE-2"), new RegExp(`^${NA}$`));
+  await mock({ fault: "none" });
+  // Hidden and shown at once: a shown tab asks within 0.5 s, unless Retry-After says later.
+  await page.evaluate(() => {
+    for (const hidden of [true, false]) {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+      document.dispatchEvent(new Event("visibilitychange"));
+    }
+  });
+  await waitForText(page, stock("LIVE-2"), /^In stock$/, 15_000);
+  assert.ok(times.length >= 2, `${times.length} stock requests`);
+  // Timed in the page (resource timing), from the 429's arrival to the next request's start:
+  // what Retry-After bounds. (Times of Playwright's events lag by a varying amount.)
+  const [refused, next] = await page.evaluate(() => performance.getEntriesByType("resource")
+    .filter((entry) => entry.name.endsWith("/stock"))
+    .map((entry) => ({ start: entry.startTime, end: entry.responseEnd })));
+  const waited = next.start - refused.end;
+  assert.ok(waited >= 3_990, `asked again ${Math.round(waited)} ms after the 429, before its Retry-After: 4`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("telemetry reports a body that is not JSON as malformed, not as its HTTP status", async () => {
+  await mock({ fault: "garbage" });
+  const { context, page, errors, beacons } = await open("/live/");
+  await waitForText(page, stock("LIVE-2"), new RegExp(`^${NA}$`));
+  await waitUntil("a stock_error beacon", () => beacons.some((b) => b.event === "stock_error"));
+  assert.deepEqual(beacons.find((b) => b.event === "stock_error"), { drop: "live", event: "stock_error", code: "malformed" });
   assert.deepEqual(errors, []);
   await context.close();
 });

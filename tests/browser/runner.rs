@@ -1,8 +1,9 @@
 //! Browser tests of the hydration script (`cargo test --test browser`).
 //!
 //! Builds `tests/fixtures/browser/site` with the real binary through `dropgen serve
-//! --mock-inventory` on a free loopback port, then runs the `node --test` specs in
-//! `tests/browser/*.spec.mjs`, which drive Debian's headless Chromium with playwright-core.
+//! --mock-inventory` on free loopback ports (the pages on `127.0.0.1`, the mock API on
+//! `localhost`: two origins), then runs the `node --test` specs in `tests/browser/*.spec.mjs`,
+//! one file after another, which drive Debian's headless Chromium with playwright-core.
 //!
 //! Without Node, Chromium or playwright-core this prints a SKIPPED line and passes, except
 //! when `CI=true`, where a missing tool is a failure: CI must run these.
@@ -46,19 +47,56 @@ fn main() -> ExitCode {
         Err(err) => return fail(&err),
     };
     eprintln!("browser tests against {}", server.url);
-    let node = Command::new("node")
-        .args(["--test", "--test-concurrency=1", "--test-timeout=60000", "--test-reporter=tap"])
-        .arg(dir.join("hydration.spec.mjs"))
-        .current_dir(&dir)
-        .env("DROPGEN_URL", &server.url)
-        .env("DROPGEN_SITE", &site)
-        .env("DROPGEN_CHROMIUM", &chromium)
-        .stdout(Stdio::piped())
-        .spawn();
-    let mut node = match node {
-        Ok(node) => node,
-        Err(err) => return fail(&format!("cannot run node: {err}")),
+    let specs = match spec_files(&dir) {
+        Ok(specs) if !specs.is_empty() => specs,
+        Ok(_) => return fail("no *.spec.mjs in tests/browser"),
+        Err(err) => return fail(&format!("cannot list tests/browser: {err}")),
     };
+    // One `node --test` per file, each test bounded by its own timeout (`support.mjs`).
+    let (mut passed, mut failed, mut all_ran) = (0, 0, true);
+    for spec in &specs {
+        match run_spec(&dir, spec, &server.url, &site, &work.path().join("out"), &chromium) {
+            Ok((file_passed, file_failed, ran)) => {
+                passed += file_passed;
+                failed += file_failed;
+                all_ran &= ran;
+            }
+            Err(err) => {
+                server.stop();
+                return fail(&err);
+            }
+        }
+    }
+    server.stop();
+    let ok = all_ran && failed == 0 && passed > 0;
+    println!(
+        "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out",
+        if ok { "ok" } else { "FAILED" }
+    );
+    if ok { ExitCode::SUCCESS } else { fail("browser specs failed (see the report above)") }
+}
+
+/// Runs one spec file, echoing its TAP report; its passed and failed counts, and whether node
+/// exited cleanly (a timed-out or crashed file fails even when no single test did).
+fn run_spec(
+    dir: &Path,
+    spec: &Path,
+    url: &str,
+    site: &Path,
+    out: &Path,
+    chromium: &Path,
+) -> Result<(u32, u32, bool), String> {
+    let mut node = Command::new("node")
+        .args(["--test", "--test-concurrency=1", "--test-reporter=tap"])
+        .arg(spec)
+        .current_dir(dir)
+        .env("DROPGEN_URL", url)
+        .env("DROPGEN_SITE", site)
+        .env("DROPGEN_OUT", out)
+        .env("DROPGEN_CHROMIUM", chromium)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|err| format!("cannot run node: {err}"))?;
     // Echo the TAP report and count it, to close with libtest's line: `.ci/run` totals those.
     let (mut passed, mut failed) = (0, 0);
     if let Some(stdout) = node.stdout.take() {
@@ -69,14 +107,19 @@ fn main() -> ExitCode {
             failed = count("# fail ").unwrap_or(failed);
         }
     }
-    let status = node.wait();
-    server.stop();
-    let ok = status.as_ref().is_ok_and(|s| s.success()) && failed == 0 && passed > 0;
-    println!(
-        "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out",
-        if ok { "ok" } else { "FAILED" }
-    );
-    if ok { ExitCode::SUCCESS } else { fail("browser specs failed (see the report above)") }
+    let status = node.wait().map_err(|err| format!("node did not finish: {err}"))?;
+    Ok((passed, failed, status.success()))
+}
+
+/// The spec files, sorted, so every run takes them in the same order.
+fn spec_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".spec.mjs")))
+        .collect();
+    specs.sort();
+    Ok(specs)
 }
 
 fn fail(message: &str) -> ExitCode {

@@ -24,13 +24,13 @@ fn builds_the_basic_fixture_as_expected() {
             "public/404.html",
             "public/404.html.br",
             "public/404.html.gz",
-            "public/_assets/drops-82a1af09b4.js",
-            "public/_assets/drops-82a1af09b4.js.br",
-            "public/_assets/drops-82a1af09b4.js.gz",
+            "public/_assets/drops-0ccc66f59a.js",
+            "public/_assets/drops-0ccc66f59a.js.br",
+            "public/_assets/drops-0ccc66f59a.js.gz",
             "public/_assets/placeholders-ab1e490224.css",
-            "public/_assets/style-3e54bc23e7.css",
-            "public/_assets/style-3e54bc23e7.css.br",
-            "public/_assets/style-3e54bc23e7.css.gz",
+            "public/_assets/style-b32e55d961.css",
+            "public/_assets/style-b32e55d961.css.br",
+            "public/_assets/style-b32e55d961.css.gz",
             "public/_headers",
             // Sources smaller than every width: one size each. The AVIFs of such tiny images
             // are larger than their WebPs, so they are dropped.
@@ -93,7 +93,7 @@ fn drop_pages_work_without_javascript() {
         r#"loading="lazy""#,
         r#"<link rel="canonical" href="https://drops.test/launch/">"#,
         r#"<meta property="og:image" content="https://drops.test/_img/hero-93a346e3e0-96.jpg">"#,
-        r#"<script src="/_assets/drops-82a1af09b4.js" integrity="sha384-"#,
+        r#"<script src="/_assets/drops-0ccc66f59a.js" integrity="sha384-"#,
         r#"<source type="image/webp" srcset="/_img/hero-8610188388-96.webp 96w""#,
         r#"src="/_img/hero-93a346e3e0-96.jpg" srcset="/_img/hero-93a346e3e0-96.jpg 96w" sizes="(min-width: 72rem) 41rem, (min-width: 48rem) 58vw, calc(100vw - 2rem)" width="96" height="64" alt="A blue gradient" loading="eager""#,
     ] {
@@ -103,6 +103,41 @@ fn drop_pages_work_without_javascript() {
     assert_eq!(page.matches("<a class=\"buy\"").count(), 2);
     // Live reload and the mock belong to `dropgen serve`, which adds them while serving only.
     assert!(!page.contains("_dropgen"), "serve-only markup in build output");
+}
+
+/// The floor of issue 13: a drop page's HTML, its stylesheets and its script, compressed as
+/// served (the `.gz` siblings; a file too small for one counts whole), fit in one TCP initial
+/// window (10 segments, about 14 KB), so the first round trip brings everything to render
+/// and hydrate the page.
+#[test]
+fn a_drop_page_with_its_css_and_script_fits_one_initial_window() {
+    let site = Site::fixture("build/basic");
+    let run = site.run(&["build", "--out", "out"]);
+    run.success();
+    assert!(
+        run.stderr().contains(" bytes minified and gzipped (budget 2560)"),
+        "the build prints the size: {}",
+        run.stderr()
+    );
+    let public = site.path("out/public");
+    let page = site.read("out/public/launch/index.html");
+    let mut linked: Vec<String> = page
+        .split('"')
+        .filter(|part| part.starts_with("/_assets/") && (part.ends_with(".css") || part.ends_with(".js")))
+        .map(str::to_owned)
+        .collect();
+    linked.sort();
+    linked.dedup();
+    assert_eq!(linked.len(), 3, "style.css, placeholders.css and drops.js: {linked:?}");
+    let mut total = 0;
+    for path in std::iter::once("/launch/index.html".to_owned()).chain(linked) {
+        let file = public.join(path.trim_start_matches('/'));
+        let gz = file.with_file_name(format!("{}.gz", file.file_name().unwrap().to_string_lossy()));
+        let size = fs::metadata(if gz.exists() { &gz } else { &file }).unwrap().len();
+        eprintln!("{path}: {size} bytes as served");
+        total += size;
+    }
+    assert!(total <= 14 * 1024, "{total} bytes, over one initial window (14 KB)");
 }
 
 /// Marketer text cannot inject markup: titles are escaped, markdown HTML is sanitised, and
@@ -296,6 +331,79 @@ fn a_theme_overrides_single_templates() {
         site.read("out/public/launch/index.html").contains("data-buy"),
         "other templates come from the default theme"
     );
+}
+
+/// Issue 13: a theme whose base template lost the words block still builds (the page works
+/// without the script), but the build says why the script will do nothing, naming the file.
+#[test]
+fn a_theme_without_what_hydration_needs_is_warned_about_by_file() {
+    let site = Site::fixture("build/basic");
+    site.write("dropgen.yaml", &format!("{}theme: bare\n", site.read("dropgen.yaml")));
+    let base =
+        std::fs::read_to_string(crate::support::repo_root().join("themes/default/templates/base.html"))
+            .unwrap();
+    let start = base.find("{%- set text").unwrap();
+    let end = base.find("</script>\n<a class=\"skip-link\"").unwrap() + "</script>\n".len();
+    site.write("themes/bare/templates/base.html", &format!("{}{}", &base[..start], &base[end..]));
+    site.write(
+        "themes/bare/templates/drop.html",
+        &std::fs::read_to_string(crate::support::repo_root().join("themes/default/templates/drop.html"))
+            .unwrap()
+            .replace(" data-stock ", " "),
+    );
+    let run = site.run(&["build", "--out", "out"]);
+    run.success();
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("warning: drop pages have no `<script type=\"application/json\" data-text>`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--> themes/bare/templates/drop.html"), "{stderr}");
+    assert!(stderr.contains("2 product(s) with `data-sku` but 0 `data-stock` stock line(s)"), "{stderr}");
+    assert_eq!(stderr.matches("warning: drop pages have no `<script").count(), 1, "once, not per page");
+    // The default theme lacks nothing.
+    let default = Site::fixture("build/basic");
+    let run = default.run(&["build", "--out", "out"]);
+    assert!(!run.stderr().contains("data-text"), "{}", run.stderr());
+}
+
+/// Issue 13: a custom theme's scripts and stylesheets are minified like the default theme's,
+/// identically on every build; one that does not parse is an error at its line and column.
+#[test]
+fn custom_theme_scripts_and_styles_are_minified_deterministically() {
+    let site = Site::fixture("build/basic");
+    site.write("dropgen.yaml", &format!("{}theme: custom\n", site.read("dropgen.yaml")));
+    site.write("themes/custom/static/extra.js", "// Says hello.\nfunction greet(visitorName) {\n  const message = \"hello \" + visitorName;\n  return message;\n}\n");
+    site.write("themes/custom/static/extra.css", "/* Extra. */\n.extra {\n  color: #ffffff;\n}\n");
+    site.write("themes/custom/static/vendor.min.js", "var keep = 1 ;\n");
+    site.run(&["build", "--out", "out"]).success();
+    let published = |prefix: &str, ext: &str| {
+        let names: Vec<String> = fs::read_dir(site.path("out/public/_assets"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(prefix) && name.ends_with(ext))
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        (names[0].clone(), site.read(&format!("out/public/_assets/{}", names[0])))
+    };
+    let (js_name, js) = published("extra-", ".js");
+    assert!(
+        js.starts_with("function greet(") && !js.contains("Says hello") && !js.contains("visitorName"),
+        "{js}"
+    );
+    assert_eq!(published("extra-", ".css").1, ".extra{color:#fff}");
+    let (style_name, style) = published("style-", ".css");
+    assert!(!style.contains("/*") && !style.contains('\n'), "{style}");
+    assert_eq!(published("vendor.min-", ".js").1, "var keep = 1 ;\n", "`.min.js` is published as it is");
+    site.run(&["build", "--out", "out2"]).success();
+    assert_eq!(site.read(&format!("out2/public/_assets/{js_name}")), js, "same name, same bytes");
+    assert_eq!(site.read(&format!("out2/public/_assets/{style_name}")), style);
+
+    site.write("themes/custom/static/extra.js", "const a = 1;\nconst = 2;\n");
+    let run = site.run(&["check"]);
+    run.failure(1);
+    assert!(run.stderr().contains("error: cannot minify the script: "), "{}", run.stderr());
+    assert!(run.stderr().contains("--> themes/custom/static/extra.js:2:7"), "{}", run.stderr());
 }
 
 #[test]

@@ -62,7 +62,7 @@ fn the_manifest_describes_exactly_the_upload_root() {
         (sibling["content_encoding"].as_str(), sibling["variant_of"].as_str()),
         (Some("br"), Some("launch/index.html"))
     );
-    let script = &files["_assets/drops-82a1af09b4.js"];
+    let script = &files["_assets/drops-0ccc66f59a.js"];
     assert_eq!(script["cache_control"], "public, max-age=31536000, immutable");
     assert!(script["integrity"].as_str().unwrap().starts_with("sha384-"));
     assert!(site.read("out/public/launch/index.html").contains(script["integrity"].as_str().unwrap()));
@@ -243,7 +243,7 @@ fn headers_file_has_a_strict_policy_and_no_overlapping_cache_rules() {
     build(&site);
     let headers = site.read("out/public/_headers");
     let csp = headers.lines().find(|line| line.trim_start().starts_with("Content-Security-Policy:")).unwrap();
-    assert!(csp.contains("script-src https://drops.test/_assets/drops-82a1af09b4.js 'sha384-"), "{csp}");
+    assert!(csp.contains("script-src https://drops.test/_assets/drops-0ccc66f59a.js 'sha384-"), "{csp}");
     assert!(csp.contains("connect-src 'self' https://inventory.drops.test;"), "{csp}");
     assert!(csp.contains("frame-src https://player.drops.test;"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");

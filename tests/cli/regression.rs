@@ -92,9 +92,12 @@ fn a_sku_cannot_take_a_landmark_id() {
 }
 
 /// The words `drops.js` shows, as the default theme writes them.
-const SCRIPT_WORDS: [&str; 9] = [
+const SCRIPT_WORDS: [&str; 14] = [
     "Starts in #",
+    "Opening any moment",
     "Live now · ends in #",
+    "Live now",
+    "Paused · back soon",
     "Ended",
     "In stock",
     "Only # left",
@@ -102,6 +105,8 @@ const SCRIPT_WORDS: [&str; 9] = [
     "Limit reached for you",
     "Not on sale right now",
     "Live stock is unavailable",
+    "Reserving yours…",
+    "Still busy: taking you to checkout…",
 ];
 
 /// A translation that HTML attributes, JSON and `<script>` all have to survive.

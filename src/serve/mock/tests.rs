@@ -34,6 +34,17 @@ fn status_follows_the_schedule_and_forced_states() {
 }
 
 #[test]
+fn a_paused_drop_shows_stock_and_refuses_holds_as_not_live() {
+    let mut inventory = Inventory::new(&seed(10, None), MockState::Paused);
+    let stock = inventory.stock("launch", live()).unwrap();
+    assert_eq!(stock.status, Status::Paused);
+    assert_eq!(stock.items[0].available, 10);
+    assert_eq!(inventory.hold("launch", "c1", "k1", req("A", 1), live()), Err(Refusal::NotLive));
+    inventory.set_state(MockState::Scheduled);
+    assert!(inventory.hold("launch", "c1", "k2", req("A", 1), live()).is_ok());
+}
+
+#[test]
 fn stock_states_are_in_stock_low_and_sold_out() {
     let mut inventory = Inventory::new(&seed(10, None), MockState::Scheduled);
     let states = |inventory: &mut Inventory| {

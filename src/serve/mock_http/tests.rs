@@ -74,6 +74,12 @@ fn stock_bodies_follow_the_contract() {
         let stock = serde_json::to_value(inventory.stock("launch", now).unwrap()).unwrap();
         conforms(&doc, schema(&doc, "Stock"), &stock, "stock");
     }
+    inventory.set_state(MockState::Paused);
+    let paused =
+        serde_json::to_value(inventory.stock("launch", datetime!(2026-11-20 16:00 UTC)).unwrap()).unwrap();
+    assert_eq!(paused["status"], "paused");
+    conforms(&doc, schema(&doc, "Stock"), &paused, "paused stock");
+    inventory.set_state(MockState::Scheduled);
     let stock =
         serde_json::to_value(inventory.stock("launch", datetime!(2026-11-20 16:00 UTC)).unwrap()).unwrap();
     let states: Vec<&str> =
@@ -141,13 +147,71 @@ fn reads_the_customer_cookie() {
     assert_eq!(cookie(&HeaderMap::new(), COOKIE), None);
 }
 
-#[test]
-fn checkout_links_use_the_request_host_only_when_it_is_plain() {
+const PAGES: &str = "http://127.0.0.1:8000";
+
+fn from_origin(origin: &'static str) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8000"));
-    assert_eq!(host(&headers), "127.0.0.1:8000");
-    headers.insert(header::HOST, HeaderValue::from_static("evil.test/<script>"));
-    assert_eq!(host(&headers), "127.0.0.1");
+    headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
+    headers
+}
+
+fn header(response: &Response, name: header::HeaderName) -> Option<&str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The contract's "CORS and cookies": the exact origin, credentials, the exposed headers and
+/// `Vary: Origin` on every response, the preflight's method and headers.
+#[test]
+fn cors_answers_the_pages_exact_origin_as_the_contract_says() {
+    let contract = include_str!("../../../docs/inventory-api.md");
+    let response = with_cors(StatusCode::OK.into_response(), &from_origin(PAGES), PAGES);
+    assert_eq!(header(&response, header::ACCESS_CONTROL_ALLOW_ORIGIN), Some(PAGES));
+    assert_eq!(header(&response, header::ACCESS_CONTROL_ALLOW_CREDENTIALS), Some("true"));
+    let exposed = header(&response, header::ACCESS_CONTROL_EXPOSE_HEADERS).unwrap();
+    assert!(contract.contains(&format!("`Access-Control-Expose-Headers: {exposed}`")), "{exposed}");
+    assert_eq!(header(&response, header::VARY), Some("Origin"));
+
+    let preflight = preflight_response(&from_origin(PAGES), PAGES);
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&preflight, header::ACCESS_CONTROL_ALLOW_ORIGIN), Some(PAGES));
+    assert_eq!(header(&preflight, header::ACCESS_CONTROL_ALLOW_CREDENTIALS), Some("true"));
+    assert!(header(&preflight, header::ACCESS_CONTROL_ALLOW_METHODS).unwrap().contains("POST"));
+    let allowed = header(&preflight, header::ACCESS_CONTROL_ALLOW_HEADERS).unwrap();
+    assert!(contract.contains(&format!("`{allowed}`")), "{allowed}");
+}
+
+#[test]
+fn an_origin_the_mock_does_not_serve_gets_no_cors_headers() {
+    for origin in
+        ["http://localhost:8000", "http://127.0.0.1:8001", "null", "http://127.0.0.1:8000.evil.test"]
+    {
+        let response = with_cors(StatusCode::OK.into_response(), &from_origin(origin), PAGES);
+        let preflight = preflight_response(&from_origin(origin), PAGES);
+        for response in [&response, &preflight] {
+            let cors: Vec<&str> = response
+                .headers()
+                .keys()
+                .map(|name| name.as_str())
+                .filter(|name| name.starts_with("access-control-"))
+                .collect();
+            assert!(cors.is_empty(), "{origin} got {cors:?}");
+            assert_eq!(header(response, header::VARY), Some("Origin"), "caches must still vary");
+        }
+    }
+    let none = with_cors(StatusCode::OK.into_response(), &HeaderMap::new(), PAGES);
+    assert_eq!(header(&none, header::ACCESS_CONTROL_ALLOW_ORIGIN), None);
+}
+
+#[test]
+fn the_stock_status_enum_has_paused_and_faults_pick_their_routes() {
+    let doc = contract();
+    let statuses = schema(&doc, "Stock")["properties"]["status"]["enum"].as_array().unwrap().clone();
+    assert_eq!(statuses, ["upcoming", "live", "paused", "ended"]);
+    let faults = Faults { fault: MockFault::Hang, on: FaultOn::Holds, retry_after: None };
+    assert_eq!(faults.on(FaultOn::Stock), None);
+    assert_eq!(faults.on(FaultOn::Holds), Some((MockFault::Hang, None)));
+    let everywhere = Faults { fault: MockFault::Down, on: FaultOn::All, retry_after: Some(1) };
+    assert_eq!(everywhere.on(FaultOn::Stock), Some((MockFault::Down, Some(1))));
 }
 
 /// Issue 12: every `serve` build loaded and validated the site a second time to seed the mock,
@@ -177,7 +241,7 @@ fn serve_seeds_the_mock_from_the_site_it_built() {
     };
     let report = crate::pipeline::build(&build, &crate::progress::Silent).expect("the fixture builds");
     std::fs::remove_dir_all(root.join("drops")).unwrap();
-    let mock = Mock::new(Some(&report.site), &MockOptions::default()).expect("a mock");
+    let mock = Mock::new(Some(&report.site), &MockOptions::default(), PAGES).expect("a mock");
     let seed = mock.seed.lock().unwrap();
     assert_eq!(seed.keys().collect::<Vec<_>>(), ["launch"], "built {} drop(s)", report.drops);
     assert!(seed["launch"].skus.contains_key("LAUNCH-1"));

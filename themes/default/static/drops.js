@@ -1,89 +1,304 @@
+// drops.js: the default theme's hydration script.
+//
+// The page works without it: times, prices and the static checkout links are in the HTML.
+// This script adds what only a live source knows, and nothing else:
+// - the phase of each drop (upcoming, live, paused, ended) with a countdown, on the API's clock;
+// - on a drop page, live stock from the inventory API (docs/inventory-api.md), and a Buy click
+//   that reserves the item first and then goes to the checkout the API returns.
+//
+// Rules it keeps:
+// - API data is shown with textContent only, never as HTML.
+// - Whatever fails (network, timeouts, 5xx, malformed JSON, CORS), the static checkout link
+//   still works; a Buy click never stays silent for more than HOLD_BUDGET_MS.
+// - Nothing moves: every text it changes sits in a box the stylesheet sized from the start.
+//
+// The build minifies this file (dropgen's assets stage), so write it to be read. The elements
+// and data attributes it relies on are listed in docs/themes.md.
 (() => {
-	const d = document, R = d.querySelector("[data-drop]"), D = R?.dataset || {}, T = JSON.parse(d.querySelector("[data-text]").text);
-	const api = (D.inventoryApi || "").replace(/\/+$/, ""), calm = matchMedia("(prefers-reduced-motion: reduce)").matches;
-	const P = d.querySelectorAll("[data-sku]");
-	let off = 0, ok, fails = 0, timer, t0 = 1;
-	const now = () => Date.now() + off;
-	const back = (n, ra) => Math.max(ra * 1e3 || 0, Math.random() * Math.min(6e4, 1e3 * 2 ** n));
-	const say = (p, s) => (p.querySelector("[data-stock]").textContent = s);
-	const beacon = (event, x) => D.telemetryUrl && navigator.sendBeacon(D.telemetryUrl, JSON.stringify({ drop: D.drop, event, ...x }));
-	const later = (ms) => (clearTimeout(timer), (timer = setTimeout(poll, ms)));
-	function phase(el, t) {
-		const s = Date.parse(el.dataset.startsAt), e = Date.parse(el.dataset.endsAt);
-		return t >= e ? "ended" : t < s ? "upcoming" : s ? "live" : "";
-	}
-	function tick() {
-		const t = now();
-		for (const el of d.querySelectorAll("[data-starts-at]")) {
-			const p = phase(el, t), was = el.dataset.phase, l = el.querySelector("[data-phase-label]");
-			const n = (Date.parse(p == "live" ? el.dataset.endsAt : el.dataset.startsAt) - t) / 1e3;
-			el.dataset.phase = p;
-			if (l && p) l.textContent = n > 0 ? T[p].replace("#", (n > 86400 ? (n / 86400 | 0) + "d " : "") + new Date(n * 1e3).toISOString().slice(11, calm ? 16 : 19)) : T[p].split(" ·")[0];
-			if (el == R && was && was != p && api) later(Math.random() * 2e3);
-		}
-	}
-	async function call(path, body, key) {
-		const c = new AbortController(), t = setTimeout(() => c.abort(), body ? 8e3 : 4e3);
-		try {
-			const r = await fetch(api + "/drops/" + D.drop + path, {
-				signal: c.signal, cache: "no-store", method: key ? "POST" : "GET", credentials: key ? "include" : "omit", body,
-				headers: key ? { "Content-Type": "application/json", "Idempotency-Key": key } : {},
-			});
-			let j;
-			try { j = JSON.parse(await r.text()); } catch (e) {}
-			return { s: r.status, j: Object(j), ra: +r.headers.get("Retry-After") };
-		} catch (e) {
-			return { j: {}, e: c.signal.aborted ? "timeout" : "network" };
-		} finally { clearTimeout(t); }
-	}
-	function mark(p, out) {
-		const a = p.querySelector("[data-buy]"), n = a.firstChild;
-		out ? a.setAttribute("aria-disabled", "true") : a.removeAttribute("aria-disabled");
-		a.t = a.t || n.data;
-		n.data = out ? T.sold_out : a.t;
-	}
-	async function poll() {
-		if (d.hidden) return;
-		const r = await call("/stock"), j = r.j, at = Date.parse(j.server_time);
-		try { if (r.s == 200 && at) {
-			off = at - Date.now(); ok = 1; fails = 0;
-			const by = new Map(j.items.map((i) => [Object(i).sku, i]));
-			for (const p of P) {
-				const i = by.get(p.dataset.sku), s = i && i.state;
-				if (/^(in_stock|low|sold_out)$/.test(s)) mark(p, s == "sold_out"), say(p, T[s].replace("#", i.available | 0));
-			}
-			if (t0) t0 = beacon("first_stock", { ms: performance.now() | 0 }) && 0;
-			tick();
-			return later(Math.min(6e4, Math.max(1e3, j.poll_after_ms | 0 || 5e3)) * (0.9 + Math.random() / 5));
-		} } catch (x) {}
-		ok = 0;
-		beacon("stock_error", { code: r.e || j.code || r.s });
-		for (const p of P) mark(p), say(p, T.na);
-		later(back(++fails, r.ra));
-	}
-	async function buy(e) {
-		const a = e.target.closest("[data-buy]"), p = a && a.closest("[data-sku]");
-		if (!p) return;
-		if (a.getAttribute("aria-disabled") || a.busy) return e.preventDefault();
-		if (!ok || phase(R, now()) != "live" || e.ctrlKey || e.metaKey) return;
-		e.preventDefault();
-		a.busy = 1;
-		const key = crypto.randomUUID?.() || "" + Math.random();
-		let r, n = 0;
-		while ((r = await call("/holds", JSON.stringify({ sku: p.dataset.sku, quantity: 1 }), key)).s != 201 && n < 2 && (!r.s || r.s > 499 || r.s == 429))
-			await new Promise((f) => setTimeout(f, back(++n, r.ra)));
-		const c = r.j.code, o = (x) => { try { return new URL(x).origin } catch (x) {} };
-		if (r.s == 201 && [o(a.href), location.origin].includes(o(r.j.checkout_url))) return location.assign(r.j.checkout_url);
-		a.busy = 0;
-		beacon("hold_error", { code: c || r.e || r.s });
-		if (r.s == 409 && /^(sold_out|limit_reached|not_live)$/.test(c)) return c == "sold_out" && mark(p, 1), say(p, T[c]);
-		say(p, T.na);
-		location.assign(a.href);
-	}
-	tick();
-	setInterval(tick, 1e3);
-	if (!api || !R) return;
-	R.addEventListener("click", buy);
-	d.addEventListener("visibilitychange", () => (d.hidden ? clearTimeout(timer) : later(Math.random() * 500)));
-	poll();
+  /** Total time a Buy click may take, retries included, before the static link takes over. */
+  const HOLD_BUDGET_MS = 5000;
+  /** Another hold attempt is made only if at least this much of the budget is left. */
+  const MIN_ATTEMPT_MS = 1000;
+  /** The first try and two retries, all with the same Idempotency-Key. */
+  const MAX_HOLD_ATTEMPTS = 3;
+  const STOCK_TIMEOUT_MS = 4000;
+  /** The API's `status` values and each product's `state` values (the contract's enums). */
+  const STATUSES = ["upcoming", "live", "paused", "ended"];
+  const STOCK_STATES = ["in_stock", "low", "sold_out"];
+  /** Refusals of a hold that the page explains itself instead of going to checkout. */
+  const REFUSALS = ["sold_out", "limit_reached", "not_live"];
+
+  // The words to show, from the theme (`<script type="application/json" data-text>`). A theme
+  // without them gets a static page; the build warns about it.
+  let words;
+  try {
+    words = JSON.parse(document.querySelector("script[data-text]").textContent);
+  } catch {
+    return;
+  }
+  /** A word of the theme, with `#` replaced by `value`. */
+  const word = (key, value = "") => String(words[key] ?? "").replace("#", value);
+
+  const root = document.querySelector("[data-drop]");
+  const drop = root ? root.dataset : {};
+  const api = (drop.inventoryApi || "").replace(/\/+$/, "");
+  const products = document.querySelectorAll("[data-sku]");
+  const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)").matches;
+
+  /** server_time minus the local clock at receipt: countdowns run on the API's clock. */
+  let clockOffset = 0;
+  /** The API's word on the drop's phase; "" while it is unknown or the API is unreachable. */
+  let apiStatus = "";
+  /** Whether the last stock request succeeded (only then does Buy reserve first). */
+  let stockShown = false;
+  let stockErrors = 0;
+  let firstStockSent = false;
+  let pollTimer;
+  /** No stock request before this time (the last Retry-After), whatever asks for one. */
+  let pollNotBefore = 0;
+  /** The drop page's phase by its times, to notice when a start or end passes. */
+  let timePhase;
+  /** The product whose hold is in flight, or the page is leaving for checkout with: other
+   * clicks are ignored, and polls leave its stock line (which says what is happening) alone. */
+  let holding = null;
+
+  const now = () => Date.now() + clockOffset;
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  function beacon(event, details) {
+    if (drop.telemetryUrl) {
+      navigator.sendBeacon(drop.telemetryUrl, JSON.stringify({ drop: drop.drop, event, ...details }));
+    }
+  }
+
+  /** The phase of an element with data-starts-at/data-ends-at by its times; "" without any. */
+  function phaseByTime(element, at) {
+    const startsAt = Date.parse(element.dataset.startsAt);
+    const endsAt = Date.parse(element.dataset.endsAt);
+    if (!startsAt) return "";
+    if (at >= endsAt) return "ended";
+    return at < startsAt ? "upcoming" : "live";
+  }
+
+  /** `1d 02:03:04`, or `1d 02:03` with reduced motion (which then changes once a minute). */
+  function countdown(seconds) {
+    const days = seconds >= 86400 ? Math.floor(seconds / 86400) + "d " : "";
+    return days + new Date(seconds * 1000).toISOString().slice(11, reducedMotion ? 16 : 19);
+  }
+
+  function phaseLabel(element, phase, at) {
+    const until = phase === "upcoming" ? element.dataset.startsAt : element.dataset.endsAt;
+    const seconds = (Date.parse(until) - at) / 1000;
+    if (phase === "upcoming") return seconds > 0 ? word("upcoming", countdown(seconds)) : word("opening");
+    if (phase === "live") return seconds > 0 ? word("live", countdown(seconds)) : word("live_open");
+    return word(phase);
+  }
+
+  /** Every second: each drop's phase and countdown (the drop page's from the API when known). */
+  function tick() {
+    const at = now();
+    for (const element of document.querySelectorAll("[data-starts-at]")) {
+      const byTime = phaseByTime(element, at);
+      const phase = (element === root && apiStatus) || byTime;
+      element.dataset.phase = phase;
+      const label = element.querySelector("[data-phase-label]");
+      if (label && phase) label.textContent = phaseLabel(element, phase, at);
+      if (element === root) {
+        // A start or end just passed: ask the API soon, spread over 2 s so a crowd does not
+        // ask at the same instant.
+        if (api && timePhase && timePhase !== byTime) schedulePoll(Math.random() * 2000);
+        timePhase = byTime;
+      }
+    }
+  }
+
+  /** One request to the inventory API; never throws. `hold` is the body of a hold. */
+  async function callApi(path, timeoutMs, hold, idempotencyKey) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    try {
+      const response = await fetch(`${api}/drops/${encodeURIComponent(drop.drop)}${path}`, {
+        signal: controller.signal,
+        cache: "no-store",
+        method: hold ? "POST" : "GET",
+        // Stock is the same for everyone; a hold carries the customer cookie.
+        credentials: hold ? "include" : "omit",
+        headers: hold ? { "Content-Type": "application/json", "Idempotency-Key": idempotencyKey } : {},
+        body: hold,
+      });
+      let body = null;
+      try {
+        body = JSON.parse(await response.text());
+      } catch {
+        // Not JSON: `body` stays null, which callers report as `malformed`.
+      }
+      const retryAfter = Number(response.headers.get("Retry-After")) || 0;
+      return { status: response.status, body: Object(body), retryAfter };
+    } catch {
+      return { status: 0, body: {}, retryAfter: 0, error: controller.signal.aborted ? "timeout" : "network" };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The telemetry code of a failed call, as the contract lists them. */
+  function errorCode(result) {
+    if (result.error) return result.error;
+    if (typeof result.body.code === "string") return result.body.code;
+    return result.status >= 200 && result.status < 300 ? "malformed" : result.status;
+  }
+
+  /** What a product's stock line says. */
+  function say(product, key, count) {
+    const line = product.querySelector("[data-stock]");
+    if (line) line.textContent = word(key, count);
+  }
+
+  /** Enables a product's buy link, or disables it as `sold_out` (which it then says) or `paused`. */
+  function setBuyable(product, disabledAs) {
+    const link = product.querySelector("[data-buy]");
+    const label = link?.firstChild;
+    if (!label) return;
+    link.idleWord ??= label.data;
+    if (disabledAs) link.setAttribute("aria-disabled", "true");
+    else link.removeAttribute("aria-disabled");
+    label.data = disabledAs === "sold_out" ? word("sold_out") : link.idleWord;
+  }
+
+  /** Shows a stock response; false when it is not one (the caller reports it). */
+  function showStock({ status, body }) {
+    const serverTime = Date.parse(body.server_time);
+    if (status !== 200 || !serverTime || !Array.isArray(body.items) || !STATUSES.includes(body.status)) {
+      return false;
+    }
+    clockOffset = serverTime - Date.now();
+    apiStatus = body.status;
+    const items = new Map(body.items.map((item) => [Object(item).sku, Object(item)]));
+    for (const product of products) {
+      const item = items.get(product.dataset.sku);
+      const state = STOCK_STATES.includes(item?.state) ? item.state : "";
+      setBuyable(product, state === "sold_out" ? state : apiStatus === "paused" ? "paused" : "");
+      // A SKU the API does not know keeps what the page says.
+      if (state && product !== holding) say(product, state, Math.trunc(item.available) || 0);
+    }
+    return true;
+  }
+
+  /** Polls again after `delayMs`, but never before a pending Retry-After. */
+  function schedulePoll(delayMs) {
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(poll, Math.max(delayMs, pollNotBefore - Date.now()));
+  }
+
+  async function poll() {
+    clearTimeout(pollTimer);
+    if (document.hidden) return;
+    const result = await callApi("/stock", STOCK_TIMEOUT_MS);
+    pollNotBefore = Date.now() + result.retryAfter * 1000;
+    stockShown = showStock(result);
+    if (stockShown) {
+      stockErrors = 0;
+      if (!firstStockSent) beacon("first_stock", { ms: Math.round(performance.now()) });
+      firstStockSent = true;
+      tick();
+      const suggested = Math.min(60000, Math.max(1000, Math.trunc(result.body.poll_after_ms) || 5000));
+      schedulePoll(suggested * (0.9 + Math.random() / 5));
+      return;
+    }
+    // The times on the page are the truth again, and the static links the way to buy.
+    apiStatus = "";
+    beacon("stock_error", { code: errorCode(result) });
+    for (const product of products) {
+      setBuyable(product, "");
+      if (product !== holding) say(product, "na");
+    }
+    tick();
+    // Exponential backoff with full jitter: a random wait of up to 2 s, 4 s, 8 s … 60 s.
+    stockErrors += 1;
+    schedulePoll(Math.random() * Math.min(60000, 1000 * 2 ** stockErrors));
+  }
+
+  /** `url` when it is an http(s) URL on the static link's origin or the page's; else "". */
+  function allowedCheckout(url, staticLink) {
+    try {
+      const target = new URL(url);
+      const origins = [new URL(staticLink).origin, location.origin];
+      return /^https?:$/.test(target.protocol) && origins.includes(target.origin) ? target.href : "";
+    } catch {
+      return "";
+    }
+  }
+
+  /** Tries to hold one unit of `sku` within HOLD_BUDGET_MS; the last answer, good or bad. */
+  async function hold(sku) {
+    const key = crypto.randomUUID?.() ?? `${Date.now()}-${Math.random()}`.replace("0.", "");
+    const body = JSON.stringify({ sku, quantity: 1 });
+    const deadline = Date.now() + HOLD_BUDGET_MS;
+    for (let attempt = 1; ; attempt += 1) {
+      const result = await callApi("/holds", deadline - Date.now(), body, key);
+      const retryable = !result.status || result.status === 429 || result.status >= 500;
+      if (!retryable || attempt === MAX_HOLD_ATTEMPTS) return result;
+      // Retry-After is a lower bound; full jitter spreads the crowd's retries.
+      const wait = Math.max(result.retryAfter * 1000, Math.random() * 250 * 2 ** attempt);
+      // Not enough budget for the wait and a real try: hand over now, not at the deadline.
+      if (Date.now() + wait + MIN_ATTEMPT_MS > deadline) return result;
+      await sleep(wait);
+    }
+  }
+
+  function showWorking(product, link, working) {
+    if (working) link.setAttribute("aria-busy", "true");
+    else link.removeAttribute("aria-busy");
+    if (working) say(product, "holding");
+  }
+
+  async function onBuyClick(event) {
+    const link = event.target.closest("[data-buy]");
+    const product = link?.closest("[data-sku]");
+    if (!product) return;
+    // One hold at a time: a second click, on any product, never starts another.
+    if (holding || link.getAttribute("aria-disabled")) {
+      event.preventDefault();
+      return;
+    }
+    // A new tab or window, or no live word from the API: the static link does the job.
+    if (event.ctrlKey || event.metaKey || event.shiftKey || !stockShown || apiStatus !== "live") return;
+    event.preventDefault();
+    holding = product;
+    showWorking(product, link, true);
+    const result = await hold(product.dataset.sku);
+    const checkout = result.status === 201 && allowedCheckout(result.body.checkout_url, link.href);
+    if (checkout) {
+      location.assign(checkout);
+      return;
+    }
+    beacon("hold_error", { code: errorCode(result) });
+    if (result.status === 409 && REFUSALS.includes(result.body.code)) {
+      holding = null;
+      showWorking(product, link, false);
+      if (result.body.code === "sold_out") setBuyable(product, "sold_out");
+      say(product, result.body.code);
+      return;
+    }
+    // Anything else: the product's static checkout link, saying why the page moves on.
+    say(product, "handover");
+    location.assign(link.href);
+  }
+
+  tick();
+  setInterval(tick, 1000);
+  if (!api || !root) return;
+  root.addEventListener("click", onBuyClick);
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) clearTimeout(pollTimer);
+    else schedulePoll(Math.random() * 500);
+  });
+  // Back from checkout through the back/forward cache: the page is usable again.
+  addEventListener("pageshow", (event) => {
+    if (!event.persisted) return;
+    holding = null;
+    for (const link of root.querySelectorAll("[data-buy][aria-busy]")) link.removeAttribute("aria-busy");
+    schedulePoll(0);
+  });
+  poll();
 })();
