@@ -86,14 +86,15 @@ pub(crate) fn siblings(output: &Output, cache: &Cache) -> (Vec<(String, Artifact
     (files, CompressCounts { reused: reused.into_inner(), compressed: compressed.into_inner() })
 }
 
-/// The cache keys of the copies of every file `manifest` lists as compressed, for `dropgen
-/// cache gc`: what the last build published is what the next one most likely needs.
-pub(crate) fn cache_keys(manifest: &crate::manifest::UploadManifest) -> std::collections::BTreeSet<String> {
-    let originals = manifest.files.values().filter_map(|entry| entry.variant_of.as_deref());
+/// The cache keys of both copies of each original, given as its size and hex SHA-256, for
+/// `dropgen cache gc`: what the last build published is what the next one most likely needs.
+pub(crate) fn cache_keys<'a>(
+    originals: impl IntoIterator<Item = (u64, &'a str)>,
+) -> std::collections::BTreeSet<String> {
     originals
-        .filter_map(|path| manifest.files.get(path))
-        .flat_map(|original| {
-            [Method::Brotli, Method::Gzip].map(|method| cache_key(method, original.size, &original.sha256))
+        .into_iter()
+        .flat_map(|(size, sha256)| {
+            [Method::Brotli, Method::Gzip].map(|method| cache_key(method, size, sha256))
         })
         .collect()
 }

@@ -298,7 +298,8 @@ pub fn cache_gc(options: &BuildOptions) -> Result<CacheGc, Box<BuildFailure>> {
             .map_err(|err| fail(err, Sources::new()))?,
         None => None,
     };
-    let keep = published.map(|published| compress::cache_keys(&published)).unwrap_or_default();
+    let keep =
+        published.map(|published| compress::cache_keys(published.compressed_originals())).unwrap_or_default();
     let compressed_cache = cache::Cache::open_kind(&cache_dir, cache::Kind::Compressed).map_err(io)?;
     let compressed = compressed_cache.gc(&keep).map_err(io)?;
     Ok(CacheGc { images, compressed })

@@ -50,6 +50,16 @@ pub struct UploadManifest {
     pub prewarm: Vec<String>,
 }
 
+impl UploadManifest {
+    /// Size and SHA-256 of every file that has a precompressed sibling.
+    pub(crate) fn compressed_originals(&self) -> impl Iterator<Item = (u64, &str)> {
+        let originals = self.files.values().filter_map(|entry| entry.variant_of.as_deref());
+        originals
+            .filter_map(|path| self.files.get(path))
+            .map(|original| (original.size, original.sha256.as_str()))
+    }
+}
+
 /// Facts about the build as a whole.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildInfo {
