@@ -7,7 +7,7 @@
 //! none. An entry whose trailer does not match (truncated, bit-rotted, written by something
 //! else) is deleted and reported as a miss, never served.
 //!
-//! Images and compressed copies live in folders of their own ([`Kind`]), so `gc` can keep
+//! Images and compressed copies live in folders of their own (`Kind`), so `gc` can keep
 //! each by what still uses it.
 
 use std::collections::BTreeSet;

@@ -133,7 +133,7 @@ enum CacheCommand {
         #[command(flatten)]
         site: SiteArgs,
         /// The output folder whose `manifest.json` says which compressed copies are in use
-        /// [default: <root>/dist]; without one, every compressed copy is deleted.
+        /// (default `<root>/dist`); without one, every compressed copy is deleted.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },

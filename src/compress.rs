@@ -18,7 +18,7 @@ use crate::cache::Cache;
 use crate::output::{Artifact, Claim, Digest, Output, hex};
 
 /// Everything besides the original's bytes that decides a copy's bytes: the settings of
-/// [`brotli`] and [`gzip`] and the crates that implement them (a test keeps the versions
+/// [`brotli()`] and [`gzip()`] and the crates that implement them (a test keeps the versions
 /// equal to Cargo.lock).
 const SETTINGS: &str =
     "br q11 (q9 above 256 KiB) lgwin22, gzip 9 mtime0; brotli 8.0.4, flate2 1.1.11, miniz_oxide 0.9.1";
