@@ -50,6 +50,11 @@ enum Command {
         /// (default: `<out>/manifest.json` as it was before this build).
         #[arg(long, value_name = "FILE")]
         previous_manifest: Option<PathBuf>,
+        /// Make only this share of the image variants (`K/N`, split by source content) into
+        /// the cache, and write no site output: run every shard, for example as the jobs of a
+        /// CI matrix sharing one cache, then one build without `--shard`.
+        #[arg(long, value_name = "K/N", value_parser = crate::images::Shard::parse, conflicts_with = "previous_manifest")]
+        shard: Option<crate::images::Shard>,
     },
     /// Validate the site and render it in memory; only the image cache is written.
     Check {
@@ -215,7 +220,10 @@ enum Format {
 /// site's content, 2 usage or environment errors.
 pub fn run(args: Args) -> ExitCode {
     match args.command {
-        Command::Build { site, out, jobs, previous_manifest } => {
+        Command::Build { site, jobs, shard: Some(shard), .. } => {
+            with_threads(jobs, || build_shard(&site, shard))
+        }
+        Command::Build { site, out, jobs, previous_manifest, shard: None } => {
             let out = out.unwrap_or_else(|| site.root.join("dist"));
             with_threads(jobs, || build(&site, Some(out), previous_manifest))
         }
@@ -350,6 +358,35 @@ fn build(site: &SiteArgs, out: Option<PathBuf>, previous_manifest: Option<PathBu
             print_diagnostics(&report.diagnostics, &report.sources, site.message_format);
             if !site.quiet {
                 print_summary(&report, out.as_deref());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(failure) => report_error(&failure.error, &failure.sources, site.message_format),
+    }
+}
+
+fn build_shard(site: &SiteArgs, shard: crate::images::Shard) -> ExitCode {
+    let options = match site.options(None, None) {
+        Ok(options) => options,
+        Err(err) => return report_error(&err, &Sources::new(), site.message_format),
+    };
+    let progress = progress_for(site.quiet);
+    let result = pipeline::build_shard(&options, shard, progress.as_ref());
+    drop(progress);
+    match result {
+        Ok(report) => {
+            print_diagnostics(&report.diagnostics, &report.sources_text, site.message_format);
+            if !site.quiet {
+                eprintln!(
+                    "shard {}/{}: {} of {} image source(s) into the cache {}; no site output written \
+                     (after every shard, build without --shard)",
+                    report.shard.index,
+                    report.shard.count,
+                    report.sources,
+                    report.all_sources,
+                    options.cache_dir().display()
+                );
+                print_image_summary(&report.images);
             }
             ExitCode::SUCCESS
         }

@@ -163,6 +163,51 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
     })
 }
 
+/// What `dropgen build --shard` did: its share of the image work, in the cache.
+#[derive(Debug)]
+pub struct ShardReport {
+    pub shard: images::Shard,
+    /// Distinct sources that fell to this shard, of all the site's.
+    pub sources: usize,
+    pub all_sources: usize,
+    pub images: ImageStats,
+    pub diagnostics: Diagnostics,
+    pub sources_text: Sources,
+}
+
+/// `dropgen build --shard K/N`: load and validate the site, then make only the image variants
+/// whose sources fall to `shard` (by content hash), into the cache. Writes no site output: a
+/// build without `--shard` after every shard has run finds all of them in the cache.
+pub fn build_shard(
+    options: &BuildOptions,
+    shard: images::Shard,
+    progress: &dyn Progress,
+) -> Result<ShardReport, Box<BuildFailure>> {
+    let mut run = Run::default();
+    let loaded = run.timed("load", |_| load::site(&options.root)).map_err(|err| run.fail(err))?;
+    let site = run.timed("validate", |run| validate(run, &loaded, options.drafts));
+    let Some(site) = site else { return Err(run.content_failure()) };
+    run.stop_on_errors()?;
+    let cache_dir = options.cache_dir();
+    let cache = cache::Cache::open(&cache_dir).map_err(|err| run.fail(Error::io(&cache_dir, err)))?;
+    let plan = images::plan(&site);
+    let all_sources = plan.sources.len();
+    let plan = plan.shard(shard);
+    let max_pixels = u64::from(site.config.images.max_megapixels) * 1_000_000;
+    let (images, _files, problems) =
+        run.timed("images", |_| images::run(&plan, &options.root, &cache, max_pixels, progress));
+    run.diagnostics.extend(problems);
+    run.stop_on_errors()?;
+    Ok(ShardReport {
+        shard,
+        sources: plan.sources.len(),
+        all_sources,
+        images: images.stats,
+        diagnostics: run.diagnostics,
+        sources_text: run.sources,
+    })
+}
+
 /// What a run has gathered so far: its timings, the sources to show problems in, and the
 /// problems themselves.
 #[derive(Default)]

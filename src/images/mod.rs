@@ -37,6 +37,7 @@ use crate::cache::{Cache, CacheCounts};
 use budget::PixelBudget;
 use decode::Analysis;
 use encode::{Encoding, OutputFormat};
+pub use plan::Shard;
 pub(crate) use plan::{ImagePlan, plan};
 use plan::{Size, SourcePlan};
 

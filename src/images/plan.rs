@@ -76,6 +76,59 @@ impl SourcePlan {
     }
 }
 
+/// One of `count` parts of a build's image work (`dropgen build --shard INDEX/COUNT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// 1 to `count`.
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Reads `K/N` with 1 ≤ K ≤ N.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let bad = || format!("`{text}` is not a shard: give `K/N` with 1 <= K <= N, such as `1/4`");
+        let (index, count) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            index.trim().parse::<u32>().map_err(|_| bad())?,
+            count.trim().parse::<u32>().map_err(|_| bad())?,
+        );
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether the source with this content hash (hex SHA-256) falls to this shard. By
+    /// content, not by position, so adding a drop moves no other source to another shard.
+    pub(crate) fn owns(self, sha256: &str) -> bool {
+        let prefix = sha256.get(..16).and_then(|hex| u64::from_str_radix(hex, 16).ok()).unwrap_or(0);
+        prefix % u64::from(self.count) == u64::from(self.index - 1)
+    }
+}
+
+impl ImagePlan {
+    /// Only the sources that fall to `shard`.
+    pub(crate) fn shard(self, shard: Shard) -> ImagePlan {
+        let mut index_of = Vec::with_capacity(self.sources.len());
+        let mut sources = Vec::new();
+        for source in self.sources {
+            if shard.owns(&source.facts.sha256) {
+                index_of.push(Some(sources.len()));
+                sources.push(source);
+            } else {
+                index_of.push(None);
+            }
+        }
+        let by_path = self
+            .by_path
+            .into_iter()
+            .filter_map(|(path, index)| Some((path, index_of.get(index).copied().flatten()?)))
+            .collect();
+        ImagePlan { sources, by_path }
+    }
+}
+
 /// Plans every image the site's drops refer to (heroes and product images).
 pub(crate) fn plan(site: &Site) -> ImagePlan {
     let settings = &site.config.images;
@@ -212,6 +265,23 @@ pub(crate) fn url_safe_stem(stem: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_split_sources_by_content_each_to_exactly_one() {
+        assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 2, count: 3 }));
+        for bad in ["0/3", "4/3", "3", "/3", "x/y", "1/0"] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+        let hashes: Vec<String> = (0..300u32)
+            .map(|n| format!("{:016x}{}", u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15), "0".repeat(48)))
+            .collect();
+        let shards: Vec<Shard> = (1..=3).map(|index| Shard { index, count: 3 }).collect();
+        for hash in &hashes {
+            assert_eq!(shards.iter().filter(|shard| shard.owns(hash)).count(), 1, "{hash}");
+        }
+        let first = hashes.iter().filter(|hash| shards[0].owns(hash)).count();
+        assert!((70..=130).contains(&first), "an uneven split: {first} of 300");
+    }
 
     fn widths(sizes: &[Size]) -> Vec<u32> {
         sizes.iter().map(|s| s.width).collect()

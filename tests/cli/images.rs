@@ -366,3 +366,50 @@ fn the_cache_folder_comes_from_the_flag_or_the_environment() {
     site.run(&["build", "--out", "out", "--quiet"]).success();
     assert!(site.path(".dropgen-cache/v1").is_dir(), "the default cache folder is in the site");
 }
+
+#[test]
+fn shards_fill_the_cache_and_the_final_build_is_the_unsharded_one() {
+    let site = Site::fixture("images");
+    // The unsharded build, with a cache of its own.
+    site.run(&["build", "--out", "whole", "--now", NOW, "--cache-dir", "cache-whole"]).success();
+    let encoded = |stderr: &str| -> u64 {
+        let line = stderr.lines().find(|l| l.contains(" decoded, ")).unwrap_or("0 decoded, 0 encoded");
+        let after = line.split(" decoded, ").nth(1).unwrap();
+        after.split(' ').next().unwrap().parse().unwrap()
+    };
+    let mut total = 0;
+    let mut sources = 0;
+    for shard in ["1/3", "2/3", "3/3"] {
+        let run = site.run(&["build", "--shard", shard, "--now", NOW, "--cache-dir", "shared"]);
+        run.success();
+        let stderr = run.stderr();
+        assert!(stderr.contains(&format!("shard {shard}: ")), "{stderr}");
+        assert!(stderr.contains("no site output written"), "{stderr}");
+        sources += stderr
+            .split(&format!("shard {shard}: "))
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap();
+        total += encoded(&stderr);
+    }
+    assert!(!site.path("dist").exists(), "a shard wrote site output");
+    assert_eq!(sources, 5, "every source falls to exactly one shard");
+    assert_eq!(total, 29, "the shards together encoded more or less than one build");
+    let last = site.run(&["build", "--out", "sharded", "--now", NOW, "--cache-dir", "shared"]);
+    last.success();
+    assert!(last.stderr().contains("0 decoded, 0 encoded"), "{}", last.stderr());
+    assert!(
+        tree(&site.path("whole")) == tree(&site.path("sharded")),
+        "sharded output differs from unsharded"
+    );
+
+    for bad in ["0/2", "3/2", "2", "a/b"] {
+        let run = site.run(&["build", "--shard", bad]);
+        run.failure(2);
+        assert!(run.stderr().contains("is not a shard"), "{bad}: {}", run.stderr());
+    }
+}
