@@ -18,10 +18,9 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 
 use super::Which;
-use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Severity, Sources};
-use crate::load::raw::{RawConfig, RawDrop};
-use crate::load::{self, FileFact, LoadedDrop, LoadedSite, ThemeFiles};
-use crate::model::{ImageFacts, SitePath, SourceFormat};
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Severity};
+use crate::load::{self, FileFact};
+use crate::model::{ImageFacts, SourceFormat};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -59,37 +58,15 @@ fn errors_in(diagnostics: &Diagnostics, file: &str) -> Vec<Diagnostic> {
 
 /// Validates a site held in memory, where every referenced image exists (a 1600 × 1000 JPEG).
 fn validate_texts(config: &str, drops: &[(&str, &str)]) -> Diagnostics {
-    let mut sources = Sources::new();
-    let mut diagnostics = Diagnostics::new();
-    let config =
-        load::parse_source::<RawConfig>("dropgen.yaml", config.to_owned(), &mut sources, &mut diagnostics);
-    let drops: Vec<LoadedDrop> = drops
-        .iter()
-        .map(|(folder, text)| {
-            let file = format!("drops/{folder}/drop.yaml");
-            let raw =
-                load::parse_source::<RawDrop>(&file, (*text).to_owned(), &mut sources, &mut diagnostics);
-            LoadedDrop {
-                folder: SitePath::from_relative(Path::new(&format!("drops/{folder}"))).unwrap(),
-                file,
-                raw,
-            }
+    let loaded = crate::validate::tests::loaded_with(config, drops, |_| {
+        FileFact::Image(ImageFacts {
+            format: SourceFormat::Jpeg,
+            width: 1600,
+            height: 1000,
+            bytes: 1000,
+            sha256: "ab".repeat(32),
         })
-        .collect();
-    let files = load::referenced_images(&drops)
-        .into_iter()
-        .map(|path| {
-            let facts = ImageFacts {
-                format: SourceFormat::Jpeg,
-                width: 1600,
-                height: 1000,
-                bytes: 1000,
-                sha256: "ab".repeat(32),
-            };
-            (path, FileFact::Image(facts))
-        })
-        .collect();
-    let loaded = LoadedSite { config, drops, files, theme: ThemeFiles::default(), sources, diagnostics };
+    });
     crate::validate::site(&loaded, true).1
 }
 

@@ -28,6 +28,37 @@ products:
 /// folder holds `hero.jpg` and `side.jpeg`); `.svg` files are not images; `huge` ones are
 /// 20000×20000, `tiny` ones 100×80, others 800×600 JPEGs.
 fn loaded(config: &str, drops: &[(&str, &str)]) -> LoadedSite {
+    loaded_with(config, drops, |path| {
+        if path.as_str().contains("missing") {
+            FileFact::Missing { siblings: vec!["hero.jpg".into(), "notes.txt".into(), "side.jpeg".into()] }
+        } else if path.as_str().ends_with(".svg") {
+            FileFact::Unsupported { detected: Some("SVG".into()) }
+        } else {
+            let (width, height) = if path.as_str().contains("huge") {
+                (20_000, 20_000)
+            } else if path.as_str().contains("tiny") {
+                (100, 80)
+            } else {
+                (800, 600)
+            };
+            FileFact::Image(ImageFacts {
+                format: SourceFormat::Jpeg,
+                width,
+                height,
+                bytes: 1000,
+                sha256: "ab".repeat(32),
+            })
+        }
+    })
+}
+
+/// Loads a site from the texts of `dropgen.yaml` and of each drop (`(folder, text)`), with
+/// `fact` saying what each referenced image path is. Shared with the schema tests.
+pub(crate) fn loaded_with(
+    config: &str,
+    drops: &[(&str, &str)],
+    fact: impl Fn(&SitePath) -> FileFact,
+) -> LoadedSite {
     let mut sources = Sources::new();
     let mut diagnostics = Diagnostics::new();
     let config =
@@ -48,28 +79,7 @@ fn loaded(config: &str, drops: &[(&str, &str)]) -> LoadedSite {
     let files: FileFacts = load::referenced_images(&drops)
         .into_iter()
         .map(|path| {
-            let fact = if path.as_str().contains("missing") {
-                FileFact::Missing {
-                    siblings: vec!["hero.jpg".into(), "notes.txt".into(), "side.jpeg".into()],
-                }
-            } else if path.as_str().ends_with(".svg") {
-                FileFact::Unsupported { detected: Some("SVG".into()) }
-            } else {
-                let (width, height) = if path.as_str().contains("huge") {
-                    (20_000, 20_000)
-                } else if path.as_str().contains("tiny") {
-                    (100, 80)
-                } else {
-                    (800, 600)
-                };
-                FileFact::Image(ImageFacts {
-                    format: SourceFormat::Jpeg,
-                    width,
-                    height,
-                    bytes: 1000,
-                    sha256: "ab".repeat(32),
-                })
-            };
+            let fact = fact(&path);
             (path, fact)
         })
         .collect();
