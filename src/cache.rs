@@ -62,12 +62,15 @@ const MAGIC: &[u8; 16] = b"dropgen-cache-v1";
 const TRAILER: usize = MAGIC.len() + 32;
 const TEMP_PREFIX: &str = ".tmp-";
 
-/// An open cache folder, counting the damaged entries it found.
+/// An open cache folder, counting the damaged entries it found and the writes that failed.
 #[derive(Debug)]
 pub(crate) struct Cache {
     dir: PathBuf,
     kind: Kind,
     corrupt: AtomicU64,
+    failed_writes: AtomicU64,
+    /// The first failed write's error, for the warning.
+    first_write_error: std::sync::Mutex<Option<String>>,
 }
 
 /// What one build did with the cache, counted in image variants.
@@ -100,7 +103,13 @@ impl Cache {
     pub(crate) fn open_kind(dir: &Path, kind: Kind) -> io::Result<Cache> {
         let dir = dir.join(format!("{}{LAYOUT}", kind.prefix()));
         fs::create_dir_all(&dir)?;
-        Ok(Cache { dir, kind, corrupt: AtomicU64::new(0) })
+        Ok(Cache {
+            dir,
+            kind,
+            corrupt: AtomicU64::new(0),
+            failed_writes: AtomicU64::new(0),
+            first_write_error: std::sync::Mutex::new(None),
+        })
     }
 
     fn path(&self, key: &str) -> PathBuf {
@@ -123,9 +132,19 @@ impl Cache {
         }
     }
 
-    /// Stores `payload` under `key`, atomically. A failure to write only costs a future miss,
-    /// so callers may ignore it.
-    pub(crate) fn put(&self, key: &str, payload: &[u8]) -> io::Result<()> {
+    /// Stores `payload` under `key`, atomically. A failure to write (a full disk, a read-only
+    /// cache) only costs a future miss, so it does not fail the build: it is counted for
+    /// [`write_warning`], which tells the user once.
+    pub(crate) fn put(&self, key: &str, payload: &[u8]) {
+        if let Err(err) = self.try_put(key, payload)
+            && self.failed_writes.fetch_add(1, Ordering::Relaxed) == 0
+        {
+            let mut first = self.first_write_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            *first = Some(err.to_string());
+        }
+    }
+
+    fn try_put(&self, key: &str, payload: &[u8]) -> io::Result<()> {
         let path = self.path(key);
         let shard = path.parent().unwrap_or(&self.dir);
         fs::create_dir_all(shard)?;
@@ -137,6 +156,13 @@ impl Cache {
         // cheaper than syncing every variant of every build.
         file.persist(&path).map_err(|err| err.error)?;
         Ok(())
+    }
+
+    /// Writes that failed so far, with the first one's error.
+    fn failed_writes(&self) -> Option<(u64, String)> {
+        let count = self.failed_writes.load(Ordering::Relaxed);
+        let first = self.first_write_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        (count > 0).then(|| (count, first.unwrap_or_default()))
     }
 
     /// Damaged entries found so far.
@@ -188,6 +214,43 @@ impl Cache {
     }
 }
 
+/// One warning for every failed write to the caches in `caches` (all in the folder `dir`),
+/// naming the folder and the first error: the build succeeded, but the next one will redo
+/// the work that could not be saved.
+pub(crate) fn write_warning(dir: &Path, caches: &[&Cache]) -> Option<crate::diagnostic::Diagnostic> {
+    use crate::diagnostic::{Diagnostic, Kind, Location};
+    let failures: Vec<(u64, String)> = caches.iter().filter_map(|cache| cache.failed_writes()).collect();
+    let count: u64 = failures.iter().map(|(count, _)| count).sum();
+    let (_, first) = failures.into_iter().next()?;
+    Some(
+        Diagnostic::warning(
+            Kind::Io,
+            Location::file(dir.display().to_string()),
+            format!("{count} entr{} could not be written to the cache `{}`: {first}", if count == 1 { "y" } else { "ies" }, dir.display()),
+        )
+        .help("the build is complete, but the next one encodes and compresses this work again; free space in the cache folder, or point `--cache-dir` (DROPGEN_CACHE_DIR) at a writable folder"),
+    )
+}
+
+/// Deletes the temporary files that builds killed mid-write left in the cache at `root`.
+/// Only call it holding the cache lock exclusively ([`crate::lock::cache_for_build`]): a live
+/// build's half-written entry looks just the same.
+pub(crate) fn sweep_temporaries(root: &Path) {
+    let Ok(entries) = fs::read_dir(root) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = [Kind::Images, Kind::Compressed].iter().any(|kind| is_layout_name(&name, kind.prefix()));
+        if !ours || !entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            continue;
+        }
+        for file in WalkDir::new(entry.path()).min_depth(2).max_depth(2).into_iter().filter_map(Result::ok) {
+            if file.file_type().is_file() && file.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                let _ = fs::remove_file(file.path());
+            }
+        }
+    }
+}
+
 /// `v1`, `v2`, … (for `prefix` `v`): the folders a kind's layouts use.
 fn is_layout_name(name: &str, prefix: &str) -> bool {
     name.strip_prefix(prefix).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
@@ -217,7 +280,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
         assert_eq!(cache.get(KEY), None);
-        cache.put(KEY, b"variant bytes").unwrap();
+        cache.put(KEY, b"variant bytes");
         assert_eq!(cache.get(KEY).as_deref(), Some(&b"variant bytes"[..]));
         assert_eq!(cache.corrupt(), 0);
     }
@@ -226,7 +289,7 @@ mod tests {
     fn damaged_entries_are_detected_deleted_and_never_served() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
-        cache.put(KEY, b"0123456789 a whole entry").unwrap();
+        cache.put(KEY, b"0123456789 a whole entry");
         let path = cache.path(KEY);
         let whole = fs::read(&path).unwrap();
         let mut flipped = whole.clone();
@@ -244,8 +307,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
         let other = KEY.replace("ab", "cd");
-        cache.put(KEY, b"kept").unwrap();
-        cache.put(&other, b"stale").unwrap();
+        cache.put(KEY, b"kept");
+        cache.put(&other, b"stale");
         fs::create_dir_all(dir.path().join("v0/aa")).unwrap();
         fs::write(dir.path().join("v0/aa/old"), b"old layout").unwrap();
         let report = cache.gc(&BTreeSet::from([KEY.to_owned()])).unwrap();
@@ -259,8 +322,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let images = Cache::open(dir.path()).unwrap();
         let compressed = Cache::open_kind(dir.path(), Kind::Compressed).unwrap();
-        images.put(KEY, b"variant").unwrap();
-        compressed.put(KEY, b"brotli").unwrap();
+        images.put(KEY, b"variant");
+        compressed.put(KEY, b"brotli");
         assert_eq!(images.get(KEY).as_deref(), Some(&b"variant"[..]));
         assert_eq!(compressed.get(KEY).as_deref(), Some(&b"brotli"[..]));
         // Collecting one kind leaves the other alone, old layouts included.
@@ -286,5 +349,46 @@ mod tests {
         for path in ["drops/a/drop.yaml", "notes.txt", "v1/ab/README", "v1-old/ab/x", "vendor/x"] {
             assert!(dir.path().join(path).exists(), "gc removed {path}");
         }
+    }
+
+    #[test]
+    fn failed_writes_become_one_warning_naming_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = Cache::open(dir.path()).unwrap();
+        let compressed = Cache::open_kind(dir.path(), Kind::Compressed).unwrap();
+        assert_eq!(write_warning(dir.path(), &[&images, &compressed]), None);
+        // A file where the entry's folder should be: the write fails even for root, who
+        // ignores permissions.
+        fs::write(dir.path().join("v1/ab"), b"in the way").unwrap();
+        images.put(KEY, b"variant");
+        images.put(&KEY.replace("0123", "3210"), b"another");
+        compressed.put(KEY, b"fine");
+        assert_eq!(images.get(KEY), None);
+        assert_eq!(compressed.get(KEY).as_deref(), Some(&b"fine"[..]));
+        let warning = write_warning(dir.path(), &[&images, &compressed]).expect("a warning");
+        assert_eq!(warning.severity, crate::diagnostic::Severity::Warning);
+        assert!(
+            warning.message.starts_with("2 entries could not be written to the cache"),
+            "{}",
+            warning.message
+        );
+        assert!(warning.message.contains(&dir.path().display().to_string()), "{}", warning.message);
+    }
+
+    #[test]
+    fn sweeping_removes_only_temporary_files_in_cache_layouts() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        cache.put(KEY, b"whole");
+        for path in ["v1/ab/.tmp-killed", "compressed-v1/cd/.tmp-killed", "vendor/ab/.tmp-theirs"] {
+            let path = dir.path().join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, b"half an entry").unwrap();
+        }
+        sweep_temporaries(dir.path());
+        assert!(!dir.path().join("v1/ab/.tmp-killed").exists());
+        assert!(!dir.path().join("compressed-v1/cd/.tmp-killed").exists());
+        assert!(dir.path().join("vendor/ab/.tmp-theirs").exists(), "not the cache's to sweep");
+        assert_eq!(cache.get(KEY).as_deref(), Some(&b"whole"[..]));
     }
 }

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::diagnostic::{self, Diagnostics, MessageFormat, Sources};
 use crate::error::Error;
 use crate::images::ImageStats;
+use crate::lock::Contention;
 use crate::manifest::BuildTime;
 use crate::pipeline::{self, BuildOptions, BuildReport};
 use crate::progress::{Progress, Silent};
@@ -167,6 +168,10 @@ struct SiteArgs {
     /// Keep it across CI runs and only changed images are encoded again.
     #[arg(long, env = "DROPGEN_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// Fail at once, instead of waiting, when another dropgen is writing the same output
+    /// folder (or `cache gc` holds the cache).
+    #[arg(long)]
+    no_wait: bool,
 }
 
 impl SiteArgs {
@@ -183,6 +188,7 @@ impl SiteArgs {
             previous_manifest,
             time: build_time(self.now)?,
             cache_dir: self.cache_dir.clone(),
+            contention: if self.no_wait { Contention::Fail } else { Contention::Wait },
         })
     }
 }
@@ -421,7 +427,7 @@ fn cache_gc(site: &SiteArgs, out: Option<PathBuf>) -> ExitCode {
         Ok(options) => options,
         Err(err) => return report_error(&err, &Sources::new(), site.message_format),
     };
-    match pipeline::cache_gc(&options) {
+    match pipeline::cache_gc(&options, &Silent) {
         Ok(report) => {
             if !site.quiet {
                 let (images, compressed) = (report.images, report.compressed);
@@ -555,6 +561,13 @@ fn print_diagnostics(diagnostics: &Diagnostics, sources: &Sources, format: Forma
 }
 
 fn print_summary(report: &BuildReport, out: Option<&Path>) {
+    let recovered = report.recovered;
+    if recovered.restored {
+        eprintln!("put back the previous output, which a killed build had moved aside");
+    }
+    if recovered.removed > 0 {
+        eprintln!("removed {} folder(s) a killed build left beside the output", recovered.removed);
+    }
     let stages: Vec<String> =
         report.timings.iter().map(|(name, time)| format!("{name} {:.0?}", time)).collect();
     match (&report.written, out) {

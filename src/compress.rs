@@ -62,8 +62,7 @@ pub(crate) fn siblings(output: &Output, cache: &Cache) -> (Vec<(String, Artifact
                         None => {
                             compressed.fetch_add(1, Ordering::Relaxed);
                             let packed = method.compress(&artifact.bytes);
-                            // A failed write only costs compressing again next time.
-                            let _ = cache.put(&key, &packed);
+                            cache.put(&key, &packed);
                             packed
                         }
                     };

@@ -28,9 +28,25 @@ pub enum Error {
     /// dropgen broke one of its own rules.
     #[error("{0}; this is a bug in dropgen")]
     Internal(String),
+    /// Another dropgen holds a lock this run needs, and `--no-wait` said not to wait.
+    #[error("{what} is in use by {holder} (lock `{}`); run again when it is done, or drop --no-wait to wait for it", lock.display())]
+    Busy { what: String, holder: String, lock: PathBuf },
     /// Reading or writing a file failed for a reason outside the site's content.
-    #[error("`{}`: {source}", path.display())]
+    #[error("`{}`: {source}{}", path.display(), io_hint(source))]
     Io { path: PathBuf, source: std::io::Error },
+}
+
+/// What to do about the I/O errors a user can fix.
+fn io_hint(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            "; the file system is full: free some space or choose a folder on another disk (a failed build leaves the previous output as it was)"
+        }
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            "; dropgen may not write there: choose a folder it can write, or fix the folder's permissions"
+        }
+        _ => "",
+    }
 }
 
 impl Error {
@@ -49,6 +65,7 @@ impl Error {
             | Error::PreviousManifest { .. }
             | Error::Usage(_)
             | Error::Internal(_)
+            | Error::Busy { .. }
             | Error::Io { .. } => 2,
         }
     }

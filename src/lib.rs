@@ -26,6 +26,7 @@ pub mod diagnostic;
 pub mod error;
 pub mod images;
 pub(crate) mod load;
+pub mod lock;
 pub mod manifest;
 pub(crate) mod minify;
 pub mod model;

@@ -15,12 +15,13 @@ use crate::compress::CompressCounts;
 use crate::diagnostic::{Diagnostics, Sources};
 use crate::error::Error;
 use crate::images::ImageStats;
+use crate::lock::{self, Contention};
 use crate::manifest::BuildTime;
 use crate::manifest::changes::Changes;
 use crate::model::Site;
 use crate::output::{Artifact, Claim, Output};
 use crate::progress::Progress;
-use crate::write::WriteReport;
+use crate::write::{Recovered, WriteReport};
 use crate::{assets, cache, compress, images, load, manifest, render, validate, write};
 
 /// What to build and how.
@@ -38,6 +39,8 @@ pub struct BuildOptions {
     pub time: BuildTime,
     /// The image cache; `None` for `<root>/.dropgen-cache`.
     pub cache_dir: Option<PathBuf>,
+    /// Whether to wait for another dropgen holding the output or cache lock (`--no-wait`).
+    pub contention: Contention,
 }
 
 impl BuildOptions {
@@ -59,6 +62,8 @@ pub struct BuildReport {
     pub written: Option<WriteReport>,
     /// What changed since the previous build; present when the output was written.
     pub changes: Option<Changes>,
+    /// What a killed earlier build had left beside the output, cleaned up.
+    pub recovered: Recovered,
     /// When a drop next changes phase, if a reference time was given.
     pub next_transition_at: Option<String>,
     /// The hydration script's size minified and gzipped, checked against its budget.
@@ -86,10 +91,16 @@ pub struct BuildFailure {
 /// `progress`.
 pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport, Box<BuildFailure>> {
     let mut run = Run::default();
-    if let Some(out) = &options.out {
-        write::check_out_dir(&options.root, out).map_err(|err| run.fail(err))?;
-        cache::check_outside(&options.cache_dir(), out).map_err(|err| run.fail(err))?;
-    }
+    // The output lock is held until the new output is in place: one writer per folder.
+    let (_output_lock, recovered) = match &options.out {
+        Some(out) => {
+            write::check_out_dir(&options.root, out).map_err(|err| run.fail(err))?;
+            cache::check_outside(&options.cache_dir(), out).map_err(|err| run.fail(err))?;
+            let held = lock::output(out, options.contention, progress).map_err(|err| run.fail(err))?;
+            (Some(held), write::recover(out).map_err(|err| run.fail(err))?)
+        }
+        None => (None, Recovered::default()),
+    };
     let loaded = run.timed("load", |_| load::site(&options.root)).map_err(|err| run.fail(err))?;
     let site = run.timed("validate", |run| validate(run, &loaded, options.drafts));
     // Template syntax is checked even when the content has errors, so a theme author and a
@@ -101,6 +112,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
     run.stop_on_errors()?;
 
     let cache_dir = options.cache_dir();
+    let _cache_lock = lock_cache(&mut run, options, progress)?;
     let cache = cache::Cache::open(&cache_dir).map_err(|err| run.fail(Error::io(&cache_dir, err)))?;
     let (images, image_files) = run.timed("images", |run| {
         let max_pixels = u64::from(site.config.images.max_megapixels) * 1_000_000;
@@ -132,6 +144,9 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
             pages,
         };
         let (output, compressed) = gather(run, &site, files, &assets.urls, &compressed_cache)?;
+        if let Some(unsaved) = cache::write_warning(&cache_dir, &[&cache, &compressed_cache]) {
+            run.diagnostics.push(unsaved);
+        }
         let upload = manifest::build(&site, &output, &images, options.time);
         Ok::<_, Box<BuildFailure>>((output, upload, compressed))
     })?;
@@ -152,6 +167,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
         files: output.len(),
         written,
         changes,
+        recovered,
         next_transition_at: upload.build.next_transition_at,
         script_gzip_bytes: assets::script_gzip_size(&theme),
         images: images.stats,
@@ -189,6 +205,7 @@ pub fn build_shard(
     let Some(site) = site else { return Err(run.content_failure()) };
     run.stop_on_errors()?;
     let cache_dir = options.cache_dir();
+    let _cache_lock = lock_cache(&mut run, options, progress)?;
     let cache = cache::Cache::open(&cache_dir).map_err(|err| run.fail(Error::io(&cache_dir, err)))?;
     let plan = images::plan(&site);
     let all_sources = plan.sources.len();
@@ -197,6 +214,9 @@ pub fn build_shard(
     let (images, _files, problems) =
         run.timed("images", |_| images::run(&plan, &options.root, &cache, max_pixels, progress));
     run.diagnostics.extend(problems);
+    if let Some(unsaved) = cache::write_warning(&cache_dir, &[&cache]) {
+        run.diagnostics.push(unsaved);
+    }
     run.stop_on_errors()?;
     Ok(ShardReport {
         shard,
@@ -243,6 +263,18 @@ impl Run {
     fn stop_on_errors(&mut self) -> Result<(), Box<BuildFailure>> {
         if self.diagnostics.has_errors() { Err(self.content_failure()) } else { Ok(()) }
     }
+}
+
+/// The cache lock, shared with other builds; a build alone with the cache first sweeps what
+/// killed builds left in it.
+fn lock_cache(
+    run: &mut Run,
+    options: &BuildOptions,
+    progress: &dyn Progress,
+) -> Result<lock::Held, Box<BuildFailure>> {
+    let dir = options.cache_dir();
+    lock::cache_for_build(&dir, options.contention, progress, || cache::sweep_temporaries(&dir))
+        .map_err(|err| run.fail(err))
 }
 
 /// Raw values → the model.
@@ -324,7 +356,7 @@ fn gather(
 /// images the site does not show, and compressed copies of files that the last build in
 /// `options.out` (its `manifest.json`) did not publish. Refused while the site has errors,
 /// because a drop with errors would lose its images.
-pub fn cache_gc(options: &BuildOptions) -> Result<CacheGc, Box<BuildFailure>> {
+pub fn cache_gc(options: &BuildOptions, progress: &dyn Progress) -> Result<CacheGc, Box<BuildFailure>> {
     let fail = |error: Error, sources: Sources| Box::new(BuildFailure { error, sources });
     let loaded = load::site(&options.root).map_err(|err| fail(err, Sources::new()))?;
     let (site, diagnostics) = validate::site(&loaded, true);
@@ -333,6 +365,8 @@ pub fn cache_gc(options: &BuildOptions) -> Result<CacheGc, Box<BuildFailure>> {
         _ => return Err(fail(Error::Content(diagnostics), loaded.sources.clone())),
     };
     let cache_dir = options.cache_dir();
+    let _cache_lock = lock::cache_exclusive(&cache_dir, options.contention, progress)
+        .map_err(|err| fail(err, Sources::new()))?;
     let io = |err| fail(Error::io(&cache_dir, err), Sources::new());
     let images_cache = cache::Cache::open(&cache_dir).map_err(io)?;
     let keep = images::cache_keys(&images::plan(&site), &images_cache);

@@ -9,6 +9,11 @@ pub trait Progress: Sync {
     fn advance(&self, done: u64);
     /// The stage is over.
     fn finish(&self);
+    /// The run is held up, waiting for another dropgen (a lock). Shown even where progress is
+    /// not, because a run that silently hangs looks broken.
+    fn waiting(&self, message: &str) {
+        eprintln!("{message}");
+    }
 }
 
 /// Reports nothing.

@@ -2,7 +2,9 @@
 //!
 //! Everything is written into a fresh temporary folder beside `<out>`, and only when all of it
 //! is written does that folder replace `<out>`. A build that fails at any point leaves the
-//! previous `<out>` exactly as it was, and the upload pipeline never sees half a site.
+//! previous `<out>` exactly as it was, and the upload pipeline never sees half a site. The
+//! caller holds the output lock ([`crate::lock::output`]) throughout, and calls [`recover`]
+//! first to clean up after a build that was killed.
 
 use std::fs;
 use std::io;
@@ -87,21 +89,34 @@ pub(crate) fn all(output: &Output, out: &Path, beside: &[(String, Vec<u8>)]) -> 
         reason: "it has no parent folder".to_owned(),
     })?;
     fs::create_dir_all(parent).map_err(|err| Error::io(parent, err))?;
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dist".to_owned());
+    let name = folder_name(&out);
     // Same parent folder, so the final rename stays on one file system.
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{name}.staging-"))
         .tempdir_in(parent)
         .map_err(|err| Error::io(parent, err))?;
-    fs::write(staging.path().join(MARKER_FILE), MARKER_TEXT).map_err(|err| Error::io(staging.path(), err))?;
-    let report = write_tree(output, &staging.path().join(PUBLIC_DIR))?;
-    for (rel, bytes) in beside {
-        let path = rel.split('/').fold(staging.path().to_path_buf(), |path, part| path.join(part));
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(|err| Error::io(dir, err))?;
+    let staged = || -> Result<WriteReport, Error> {
+        fs::write(staging.path().join(MARKER_FILE), MARKER_TEXT)
+            .map_err(|err| Error::io(staging.path(), err))?;
+        let report = write_tree(output, &staging.path().join(PUBLIC_DIR))?;
+        for (rel, bytes) in beside {
+            let path = rel.split('/').fold(staging.path().to_path_buf(), |path, part| path.join(part));
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir).map_err(|err| Error::io(dir, err))?;
+            }
+            fs::write(&path, bytes).map_err(|err| Error::io(&path, err))?;
         }
-        fs::write(&path, bytes).map_err(|err| Error::io(&path, err))?;
-    }
+        Ok(report)
+    };
+    // A failure names the file as it would have been in `<out>`: the staging folder is gone
+    // by the time the user reads the message.
+    let report = staged().map_err(|err| match err {
+        Error::Io { path, source } => {
+            let path = path.strip_prefix(staging.path()).map_or(path.clone(), |rel| out.join(rel));
+            Error::Io { path, source }
+        }
+        other => other,
+    })?;
     swap_into_place(staging.keep(), &out)?;
     Ok(report)
 }
@@ -133,33 +148,122 @@ fn write_tree(output: &Output, public: &Path) -> Result<WriteReport, Error> {
     Ok(WriteReport { files: files.len(), bytes })
 }
 
-/// Moves the finished staging folder to `out`. The old output is first renamed aside, so at
-/// no moment does `out` hold a mix of old and new files; it is deleted last.
+/// Puts the finished staging folder in `out`'s place. Where the file system can exchange two
+/// folders in one step (Linux's `renameat2(RENAME_EXCHANGE)`), `out` always exists, holding
+/// the old output until the instant it holds the new one. Elsewhere the old output is renamed
+/// aside first, so for a moment `out` is missing (never a mix); [`recover`] puts it back if
+/// the build is killed in that moment. The old output is deleted last.
 fn swap_into_place(staging: PathBuf, out: &Path) -> Result<(), Error> {
     let restore_staging = |err: io::Error, path: &Path| {
         let _ = fs::remove_dir_all(&staging);
         Error::io(path, err)
     };
-    if out.exists() {
-        let retired = retired_name(out);
-        fs::rename(out, &retired).map_err(|err| restore_staging(err, out))?;
-        if let Err(err) = fs::rename(&staging, out) {
-            let _ = fs::rename(&retired, out);
-            return Err(restore_staging(err, out));
+    if !out.exists() {
+        return fs::rename(&staging, out).map_err(|err| restore_staging(err, out));
+    }
+    let retired = match exchange(&staging, out) {
+        // The staging name now holds the old output.
+        Ok(()) => staging.clone(),
+        Err(err) if exchange_unsupported(&err) => {
+            let retired = retired_name(out);
+            fs::rename(out, &retired).map_err(|err| restore_staging(err, out))?;
+            if let Err(err) = fs::rename(&staging, out) {
+                let _ = fs::rename(&retired, out);
+                return Err(restore_staging(err, out));
+            }
+            retired
         }
-        // The new output is in place: failing to delete the old one is not a failed build.
-        if let Err(err) = fs::remove_dir_all(&retired) {
-            eprintln!("warning: could not remove the previous output `{}`: {err}", retired.display());
-        }
-    } else {
-        fs::rename(&staging, out).map_err(|err| restore_staging(err, out))?;
+        Err(err) => return Err(restore_staging(err, out)),
+    };
+    // The new output is in place: failing to delete the old one is not a failed build (the
+    // next build deletes it).
+    if let Err(err) = fs::remove_dir_all(&retired) {
+        eprintln!("warning: could not remove the previous output `{}`: {err}", retired.display());
     }
     Ok(())
 }
 
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(io::Error::from)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_a: &Path, _b: &Path) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// The kernel or file system has no atomic exchange (EINVAL, ENOSYS, EOPNOTSUPP), so the
+/// two-rename fallback applies.
+fn exchange_unsupported(err: &io::Error) -> bool {
+    const EINVAL: i32 = 22;
+    const ENOSYS: i32 = 38;
+    const EOPNOTSUPP: i32 = 95;
+    err.kind() == io::ErrorKind::Unsupported
+        || matches!(err.raw_os_error(), Some(EINVAL | ENOSYS | EOPNOTSUPP))
+}
+
 fn retired_name(out: &Path) -> PathBuf {
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    out.with_file_name(format!(".{name}.old-{}", std::process::id()))
+    out.with_file_name(format!(".{}.old-{}", folder_name(out), std::process::id()))
+}
+
+fn folder_name(out: &Path) -> String {
+    out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dist".to_owned())
+}
+
+/// What [`recover`] found that a killed build had left beside `out`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Staging and retired folders deleted.
+    pub removed: usize,
+    /// Whether `out` was missing and the previous output was put back.
+    pub restored: bool,
+}
+
+/// Cleans up after a build that was killed while writing `out`: deletes its staging folder
+/// and the old output it had not deleted yet, and, if it died between the fallback's two
+/// renames, puts the previous output back. Only call it holding the output lock: another
+/// live build's staging folder looks just the same.
+pub(crate) fn recover(out: &Path) -> Result<Recovered, Error> {
+    let out = absolute(out)?;
+    let Some(parent) = out.parent() else { return Ok(Recovered::default()) };
+    let name = folder_name(&out);
+    let (staging_prefix, retired_prefix) = (format!(".{name}.staging-"), format!(".{name}.old-"));
+    let entries = match fs::read_dir(parent) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Recovered::default()),
+        Err(err) => return Err(Error::io(parent, err)),
+    };
+    let mut leftovers: Vec<(PathBuf, bool)> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
+        .filter_map(|entry| {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let retired = file_name.starts_with(&retired_prefix);
+            (retired || file_name.starts_with(&staging_prefix)).then(|| (entry.path(), retired))
+        })
+        // Only folders dropgen made: an earlier output carries the marker, and a staging
+        // folder killed before writing it is empty.
+        .filter(|(path, _)| {
+            path.join(MARKER_FILE).is_file() || fs::read_dir(path).is_ok_and(|mut dir| dir.next().is_none())
+        })
+        .collect();
+    leftovers.sort();
+    let mut recovered = Recovered::default();
+    if !out.exists()
+        && let Some(index) =
+            leftovers.iter().position(|(path, retired)| *retired && path.join(MARKER_FILE).is_file())
+    {
+        let (previous, _) = leftovers.remove(index);
+        fs::rename(&previous, &out).map_err(|err| Error::io(&out, err))?;
+        recovered.restored = true;
+    }
+    for (path, _) in leftovers {
+        fs::remove_dir_all(&path).map_err(|err| Error::io(&path, err))?;
+        recovered.removed += 1;
+    }
+    Ok(recovered)
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, Error> {
@@ -190,7 +294,12 @@ mod tests {
         all(&output(&[("index.html", "old")]), &out, &[("manifest.json".into(), b"{}".to_vec())]).unwrap();
         // `index.html` is written first; then `index.html/x` cannot be, under a file.
         let broken = output(&[("index.html", "new"), ("index.html/x", "unwritable")]);
-        assert!(all(&broken, &out, &[]).is_err());
+        match all(&broken, &out, &[]) {
+            Err(Error::Io { path, .. }) => {
+                assert!(path.starts_with(&out), "{path:?} is not where the file was going")
+            }
+            other => panic!("expected an I/O error, got {other:?}"),
+        }
         assert_eq!(fs::read_to_string(out.join("public/index.html")).unwrap(), "old");
         assert_eq!(fs::read_to_string(out.join("manifest.json")).unwrap(), "{}");
         let names: Vec<String> = fs::read_dir(dir.path())
@@ -229,5 +338,52 @@ mod tests {
             check_out_dir(&real.join("x/site"), &through_dots),
             Err(Error::UnsafeOutput { .. })
         ));
+    }
+
+    #[test]
+    fn a_rebuild_exchanges_the_folders_and_leaves_only_the_new_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("dist");
+        all(&output(&[("index.html", "old"), ("gone.html", "x")]), &out, &[]).unwrap();
+        let before = fs::metadata(&out).unwrap();
+        all(&output(&[("index.html", "new")]), &out, &[]).unwrap();
+        assert_eq!(fs::read_to_string(out.join("public/index.html")).unwrap(), "new");
+        assert!(!out.join("public/gone.html").exists());
+        use std::os::unix::fs::MetadataExt;
+        assert_ne!(before.ino(), fs::metadata(&out).unwrap().ino(), "the folder itself is replaced");
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["dist"]);
+    }
+
+    #[test]
+    fn recovery_restores_a_moved_aside_output_and_removes_only_dropgen_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("dist");
+        let folder = |name: &str, files: &[&str]| {
+            let path = dir.path().join(name);
+            fs::create_dir_all(&path).unwrap();
+            for file in files {
+                fs::write(path.join(file), "x").unwrap();
+            }
+        };
+        // Killed between the fallback's two renames: the previous output is aside, `dist` gone.
+        folder(".dist.old-41", &[MARKER_FILE, "manifest.json"]);
+        folder(".dist.staging-AbC123", &[MARKER_FILE]);
+        folder(".dist.staging-empty", &[]);
+        folder(".dist.staging-mine", &["notes.txt"]);
+        folder(".other.staging-x", &[MARKER_FILE]);
+        let recovered = recover(&out).unwrap();
+        assert_eq!(recovered, Recovered { removed: 2, restored: true });
+        assert!(out.join("manifest.json").is_file(), "the previous output is back");
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".dist.staging-mine", ".other.staging-x", "dist"], "someone else's folders stay");
+        assert_eq!(recover(&out).unwrap(), Recovered::default());
     }
 }

@@ -493,7 +493,7 @@ fn make(
     drop(bytes);
     timings.decode = start.elapsed();
     if let Ok(json) = serde_json::to_vec(&analysis) {
-        let _ = cache.put(&analysis_key, &json);
+        cache.put(&analysis_key, &json);
     }
 
     let keys = variant_keys(source, analysis.opaque);
@@ -525,7 +525,7 @@ fn make(
                         reason,
                     })?;
                     *lock(&timings).encode.entry(format).or_default() += start.elapsed();
-                    let _ = cache.put(key, &bytes);
+                    cache.put(key, &bytes);
                     progress.advance(1);
                     Ok((*slot, bytes))
                 })

@@ -10,6 +10,7 @@ mod images;
 mod manifest;
 mod readme;
 mod regression;
+mod reliability;
 mod s3;
 mod scaffold;
 mod shell;

@@ -238,6 +238,7 @@ fn serve_seeds_the_mock_from_the_site_it_built() {
         previous_manifest: None,
         time: Default::default(),
         cache_dir: Some(dir.path().join("cache")),
+        contention: Default::default(),
     };
     let report = crate::pipeline::build(&build, &crate::progress::Silent).expect("the fixture builds");
     std::fs::remove_dir_all(root.join("drops")).unwrap();
