@@ -100,13 +100,29 @@ pub(crate) fn cache_keys<'a>(
 
 /// The two encodings every CDN and browser understands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Method {
+pub(crate) enum Method {
     Brotli,
     Gzip,
 }
 
 impl Method {
-    fn compress(self, bytes: &[u8]) -> Vec<u8> {
+    /// What a CDN would send for a request's `Accept-Encoding`: brotli, else gzip, else
+    /// neither (`None`). A coding listed with `q=0` is refused.
+    pub(crate) fn negotiate(accept_encoding: &str) -> Option<Method> {
+        let accepted = |name: &str| {
+            accept_encoding.split(',').any(|item| {
+                let mut parts = item.split(';').map(str::trim);
+                let coding = parts.next().unwrap_or_default();
+                let refused = parts.any(|param| {
+                    param.strip_prefix("q=").is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q <= 0.0))
+                });
+                (coding.eq_ignore_ascii_case(name) || coding == "*") && !refused
+            })
+        };
+        [Method::Brotli, Method::Gzip].into_iter().find(|method| accepted(method.encoding()))
+    }
+
+    pub(crate) fn compress(self, bytes: &[u8]) -> Vec<u8> {
         match self {
             Method::Brotli => brotli(bytes),
             Method::Gzip => gzip(bytes),
@@ -114,14 +130,15 @@ impl Method {
     }
 
     /// The `Content-Encoding` value.
-    fn encoding(self) -> &'static str {
+    pub(crate) fn encoding(self) -> &'static str {
         match self {
             Method::Brotli => "br",
             Method::Gzip => "gzip",
         }
     }
 
-    fn extension(self) -> &'static str {
+    /// The sibling's extension: `index.html.br`.
+    pub(crate) fn extension(self) -> &'static str {
         match self {
             Method::Brotli => "br",
             Method::Gzip => "gz",
@@ -196,6 +213,18 @@ mod tests {
         let mut unpacked = Vec::new();
         ::brotli::Decompressor::new(br.as_slice(), 4096).read_to_end(&mut unpacked).unwrap();
         assert_eq!(unpacked, text.as_bytes());
+    }
+
+    #[test]
+    fn negotiation_prefers_brotli_and_honours_refusals() {
+        let negotiate = Method::negotiate;
+        assert_eq!(negotiate("gzip, deflate, br, zstd"), Some(Method::Brotli));
+        assert_eq!(negotiate("gzip;q=1.0, br;q=0"), Some(Method::Gzip));
+        assert_eq!(negotiate("GZIP"), Some(Method::Gzip));
+        assert_eq!(negotiate("identity"), None);
+        assert_eq!(negotiate(""), None);
+        assert_eq!(negotiate("*"), Some(Method::Brotli));
+        assert_eq!(negotiate("br;q=0, gzip;q=0.0"), None);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -293,7 +293,7 @@ async fn reload_script() -> impl IntoResponse {
 }
 
 /// Serves `<out>/public/`: `/x/` is `/x/index.html`, unknown paths get `404.html`.
-async fn static_file(State(app): State<Arc<App>>, uri: Uri) -> Response {
+async fn static_file(State(app): State<Arc<App>>, uri: Uri, request: HeaderMap) -> Response {
     let Some(rel) = safe_relative(uri.path()) else {
         return (StatusCode::BAD_REQUEST, "bad path").into_response();
     };
@@ -321,15 +321,42 @@ async fn static_file(State(app): State<Arc<App>>, uri: Uri) -> Response {
     };
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let content_type = crate::output::content_type(name);
-    let body = if content_type.starts_with("text/html") {
-        let html = String::from_utf8_lossy(&bytes);
-        serve_mode_html(&html, app.mock_api.as_deref()).into_bytes()
+    // Compressed as a CDN sends it, so what a browser (or Lighthouse) measures here is what
+    // visitors get: the build's own `.br`/`.gz` sibling, or for pages, which the preview
+    // changes, the same compression made now.
+    let method = request
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|value| value.to_str().ok())
+        .and_then(crate::compress::Method::negotiate);
+    let (body, encoding) = if content_type.starts_with("text/html") {
+        let html = serve_mode_html(&String::from_utf8_lossy(&bytes), app.mock_api.as_deref()).into_bytes();
+        match method {
+            // Off the async threads: brotli on a large index takes a while.
+            Some(method) if html.len() >= crate::compress::MIN_BYTES => {
+                match tokio::task::spawn_blocking(move || method.compress(&html)).await {
+                    Ok(packed) => (packed, Some(method)),
+                    Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                }
+            }
+            _ => (html, None),
+        }
     } else {
-        bytes
+        let sibling = method.map(|method| (method, format!("{}.{}", path.display(), method.extension())));
+        match sibling {
+            Some((method, sibling)) => match tokio::fs::read(&sibling).await {
+                Ok(packed) => (packed, Some(method)),
+                Err(_) => (bytes, None),
+            },
+            None => (bytes, None),
+        }
     };
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(method) = encoding {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(method.encoding()));
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     // A preview must never show a stale file.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response

@@ -13,5 +13,6 @@ mod regression;
 mod reliability;
 mod s3;
 mod scaffold;
+mod serve;
 mod shell;
 mod support;
