@@ -93,6 +93,7 @@ pub(crate) fn all(output: &Output, out: &Path, beside: &[(String, Vec<u8>)]) -> 
     // Same parent folder, so the final rename stays on one file system.
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{name}.staging-"))
+        .rand_bytes(STAGING_RANDOM_CHARS)
         .tempdir_in(parent)
         .map_err(|err| Error::io(parent, err))?;
     let staged = || -> Result<WriteReport, Error> {
@@ -212,6 +213,10 @@ fn folder_name(out: &Path) -> String {
     out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dist".to_owned())
 }
 
+/// The random part of a staging folder's name (`.dist.staging-Ab12Cd`), by which
+/// [`recover`] tells it from anything else.
+const STAGING_RANDOM_CHARS: usize = 6;
+
 /// What [`recover`] found that a killed build had left beside `out`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Recovered {
@@ -238,15 +243,17 @@ pub(crate) fn recover(out: &Path) -> Result<Recovered, Error> {
     let mut leftovers: Vec<(PathBuf, bool)> = entries
         .filter_map(Result::ok)
         .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
+        // Only folders named as dropgen names them. Not by their marker file: a build killed
+        // while deleting the old output may have deleted the marker already.
         .filter_map(|entry| {
             let file_name = entry.file_name().to_string_lossy().into_owned();
-            let retired = file_name.starts_with(&retired_prefix);
-            (retired || file_name.starts_with(&staging_prefix)).then(|| (entry.path(), retired))
-        })
-        // Only folders dropgen made: an earlier output carries the marker, and a staging
-        // folder killed before writing it is empty.
-        .filter(|(path, _)| {
-            path.join(MARKER_FILE).is_file() || fs::read_dir(path).is_ok_and(|mut dir| dir.next().is_none())
+            let staging = file_name.strip_prefix(&staging_prefix).is_some_and(|random| {
+                random.len() == STAGING_RANDOM_CHARS && random.bytes().all(|b| b.is_ascii_alphanumeric())
+            });
+            let retired = file_name
+                .strip_prefix(&retired_prefix)
+                .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+            (staging || retired).then(|| (entry.path(), retired))
         })
         .collect();
     leftovers.sort();
@@ -372,11 +379,13 @@ mod tests {
         // Killed between the fallback's two renames: the previous output is aside, `dist` gone.
         folder(".dist.old-41", &[MARKER_FILE, "manifest.json"]);
         folder(".dist.staging-AbC123", &[MARKER_FILE]);
-        folder(".dist.staging-empty", &[]);
+        folder(".dist.staging-Empty1", &[]);
+        // Killed while deleting the old output: its marker may be gone already.
+        folder(".dist.staging-Half42", &["index.html"]);
         folder(".dist.staging-mine", &["notes.txt"]);
         folder(".other.staging-x", &[MARKER_FILE]);
         let recovered = recover(&out).unwrap();
-        assert_eq!(recovered, Recovered { removed: 2, restored: true });
+        assert_eq!(recovered, Recovered { removed: 3, restored: true });
         assert!(out.join("manifest.json").is_file(), "the previous output is back");
         let mut names: Vec<String> = fs::read_dir(dir.path())
             .unwrap()

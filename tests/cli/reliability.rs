@@ -6,7 +6,7 @@ use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -121,13 +121,24 @@ fn builds_killed_at_any_moment_leave_a_whole_output_and_a_sound_cache() {
     // Each version is killed twice, so the second build reads what the first left in the cache.
     let version = |kill: u32| kill / 2;
     let (mut interrupted, mut swapped, mut left_behind) = (0, 0, 0);
+    // The duration the kills are spread over follows the builds that finished before their
+    // kill, so a busy or an idle machine still gets kills all through the build.
+    let mut estimate = duration;
     for kill in 0..KILLS {
         set_version(&site, version(kill));
         // Fractions of the build's duration, in a fixed spread-out order (7 and 50 are coprime).
-        let at = duration.mul_f64(f64::from((kill * 7) % KILLS) / f64::from(KILLS) * 1.1);
+        let at = estimate.mul_f64(f64::from((kill * 7) % KILLS) / f64::from(KILLS) * 1.1);
         let mut child = dropgen(&site, &args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(at);
-        interrupted += u32::from(child.try_wait().unwrap().is_none());
+        let started = Instant::now();
+        let mut finished = None;
+        while finished.is_none() && started.elapsed() < at {
+            std::thread::sleep(Duration::from_millis(2));
+            finished = child.try_wait().unwrap().map(|_| started.elapsed());
+        }
+        match finished.or_else(|| child.try_wait().unwrap().map(|_| started.elapsed())) {
+            Some(took) => estimate = (estimate + took) / 2,
+            None => interrupted += 1,
+        }
         child.kill().unwrap();
         child.wait().unwrap();
 
@@ -147,7 +158,7 @@ fn builds_killed_at_any_moment_leave_a_whole_output_and_a_sound_cache() {
         left_behind += u32::from(beside + temporary > 0);
     }
     eprintln!(
-        "{KILLS} kills over {duration:?}: {interrupted} interrupted a running build, {swapped} found a new \
+        "{KILLS} kills over {duration:?} (at the end {estimate:?}): {interrupted} interrupted a running build, {swapped} found a new \
          output in place, {left_behind} left files behind"
     );
     assert!(interrupted >= KILLS / 3, "too few kills landed inside a build; the test proves little");
@@ -175,8 +186,8 @@ fn a_build_cleans_up_after_one_killed_while_writing() {
     // What a build killed mid-write leaves: its staging folder, and (killed between the
     // fallback's two renames) the previous output moved aside with `dist` missing.
     fs::rename(site.path("dist"), site.path(".dist.old-4242")).unwrap();
-    fs::create_dir_all(site.path(".dist.staging-Ab12/public")).unwrap();
-    fs::write(site.path(".dist.staging-Ab12/.dropgen-output"), "").unwrap();
+    fs::create_dir_all(site.path(".dist.staging-Ab12cd/public")).unwrap();
+    fs::write(site.path(".dist.staging-Ab12cd/.dropgen-output"), "").unwrap();
     let run = dropgen(&site, &["build"]).output().unwrap();
     assert!(run.status.success());
     let stderr = String::from_utf8_lossy(&run.stderr);
