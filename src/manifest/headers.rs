@@ -108,6 +108,12 @@ fn security_headers(site: &Site, assets: &AssetUrls) -> Vec<(String, String)> {
         }
     }
     let script_src = if scripts.is_empty() { "'none'".to_owned() } else { scripts.join(" ") };
+    // Stylesheets a page may inline are allowed by hash, as that exact text only.
+    let inline_styles: Vec<String> = assets
+        .values()
+        .filter(|asset| asset.inline.is_some())
+        .map(|asset| format!(" '{}'", asset.integrity))
+        .collect();
     let connect: BTreeSet<String> = [config.inventory_api.as_deref(), config.telemetry_url.as_deref()]
         .into_iter()
         .flatten()
@@ -127,7 +133,7 @@ fn security_headers(site: &Site, assets: &AssetUrls) -> Vec<(String, String)> {
     let policy = [
         "default-src 'none'".to_owned(),
         format!("script-src {script_src}"),
-        "style-src 'self'".to_owned(),
+        format!("style-src 'self'{}", inline_styles.concat()),
         "img-src 'self' data:".to_owned(),
         format!("connect-src {connect_src}"),
         format!("frame-src {}", list(&frames)),

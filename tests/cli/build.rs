@@ -24,9 +24,9 @@ fn builds_the_basic_fixture_as_expected() {
             "public/404.html",
             "public/404.html.br",
             "public/404.html.gz",
-            "public/_assets/drops-0ccc66f59a.js",
-            "public/_assets/drops-0ccc66f59a.js.br",
-            "public/_assets/drops-0ccc66f59a.js.gz",
+            "public/_assets/drops-beff41bcb6.js",
+            "public/_assets/drops-beff41bcb6.js.br",
+            "public/_assets/drops-beff41bcb6.js.gz",
             "public/_assets/placeholders-ab1e490224.css",
             "public/_assets/style-b32e55d961.css",
             "public/_assets/style-b32e55d961.css.br",
@@ -93,7 +93,7 @@ fn drop_pages_work_without_javascript() {
         r#"loading="lazy""#,
         r#"<link rel="canonical" href="https://drops.test/launch/">"#,
         r#"<meta property="og:image" content="https://drops.test/_img/hero-93a346e3e0-96.jpg">"#,
-        r#"<script src="/_assets/drops-0ccc66f59a.js" integrity="sha384-"#,
+        r#"<script src="/_assets/drops-beff41bcb6.js" integrity="sha384-"#,
         r#"<source type="image/webp" srcset="/_img/hero-8610188388-96.webp 96w""#,
         r#"src="/_img/hero-93a346e3e0-96.jpg" srcset="/_img/hero-93a346e3e0-96.jpg 96w" sizes="(min-width: 72rem) 41rem, (min-width: 48rem) 58vw, calc(100vw - 2rem)" width="96" height="64" alt="A blue gradient" loading="eager""#,
     ] {
@@ -105,8 +105,8 @@ fn drop_pages_work_without_javascript() {
     assert!(!page.contains("_dropgen"), "serve-only markup in build output");
 }
 
-/// The floor of issue 13: a drop page's HTML, its stylesheets and its script, compressed as
-/// served (the `.gz` siblings; a file too small for one counts whole), fit in one TCP initial
+/// The floor of issue 13: a drop page's HTML (with the stylesheet it inlines), the
+/// stylesheet and script it links, compressed as served (the `.gz` siblings; a file too small for one counts whole), fit in one TCP initial
 /// window (10 segments, about 14 KB), so the first round trip brings everything to render
 /// and hydrate the page.
 #[test]
@@ -128,7 +128,8 @@ fn a_drop_page_with_its_css_and_script_fits_one_initial_window() {
         .collect();
     linked.sort();
     linked.dedup();
-    assert_eq!(linked.len(), 3, "style.css, placeholders.css and drops.js: {linked:?}");
+    assert_eq!(linked.len(), 2, "placeholders.css and drops.js (style.css is inline): {linked:?}");
+    assert!(page.contains("<style>:root{"), "the theme's stylesheet is inline");
     let mut total = 0;
     for path in std::iter::once("/launch/index.html".to_owned()).chain(linked) {
         let file = public.join(path.trim_start_matches('/'));

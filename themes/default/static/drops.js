@@ -28,6 +28,10 @@
   /** Refusals of a hold that the page explains itself instead of going to checkout. */
   const REFUSALS = ["sold_out", "limit_reached", "not_live"];
 
+  // The image placeholder colours arrive as a print stylesheet, which holds up no paint; they
+  // apply from here on, before the images they stand in for have loaded.
+  for (const sheet of document.querySelectorAll("link[data-placeholders]")) sheet.media = "all";
+
   // The words to show, from the theme (`<script type="application/json" data-text>`). A theme
   // without them gets a static page; the build warns about it.
   let words;
