@@ -325,6 +325,21 @@ fn a_full_disk_fails_the_build_clearly_and_keeps_the_previous_output() {
 }
 
 #[test]
+fn a_read_only_output_folder_is_a_clear_error() {
+    let site = Site::fixture("images");
+    let script = r#"
+        mkdir -p locked && mount -t tmpfs -o ro,size=1m tmpfs locked
+        code=0; "$DROPGEN" build --out locked/dist 2> stderr.txt || code=$?
+        echo "exit $code"
+    "#;
+    let Some(stdout) = in_private_mounts(&site, script) else { return };
+    assert_eq!(stdout, "exit 2\n");
+    let stderr = site.read("stderr.txt");
+    assert!(stderr.contains("locked/") && stderr.contains("Read-only file system"), "{stderr}");
+    assert!(stderr.contains("choose a folder it can write"), "says what to do: {stderr}");
+}
+
+#[test]
 fn a_cache_that_cannot_be_written_is_one_warning_not_a_failure() {
     let site = Site::fixture("images");
     // A 64 KiB cache: the first entries fit, then every write fails.
