@@ -153,10 +153,11 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
     let (written, changes) = match &options.out {
         Some(out) => run.timed("write", |run| {
             let delivery = &site.config.delivery;
-            let previous = options.previous_manifest.as_deref();
-            let (beside, changes) = manifest::beside(&upload, out, previous, delivery, options.time)
+            let previous = manifest::Previous::read(out, options.previous_manifest.as_deref())
                 .map_err(|err| run.fail(err))?;
-            let report = write::all(&output, out, &beside).map_err(|err| run.fail(err))?;
+            let (beside, changes) = manifest::beside(&upload, &previous, delivery, options.time);
+            let unchanged = previous.unchanged_in_place(&upload);
+            let report = write::all(&output, out, &beside, &unchanged).map_err(|err| run.fail(err))?;
             Ok::<_, Box<BuildFailure>>((Some(report), Some(changes)))
         })?,
         None => (None, None),

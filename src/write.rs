@@ -3,9 +3,10 @@
 //! Everything is written into a fresh temporary folder beside `<out>`, and only when all of it
 //! is written does that folder replace `<out>`. A build that fails at any point leaves the
 //! previous `<out>` exactly as it was, and the upload pipeline never sees half a site. The
-//! caller holds the output lock ([`crate::lock::output`]) throughout, and calls [`recover`]
+//! caller holds the output lock (`lock::output`) throughout, and calls `recover`
 //! first to clean up after a build that was killed.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,8 @@ pub const PUBLIC_DIR: &str = "public";
 pub struct WriteReport {
     pub files: usize,
     pub bytes: u64,
+    /// Of `files`, those kept from the previous output (hard-linked, not written again).
+    pub kept: usize,
 }
 
 /// Every output folder carries this file. A folder is only ever replaced when it is empty or
@@ -82,7 +85,18 @@ fn resolve(path: &Path) -> Result<PathBuf, Error> {
 
 /// Writes `output` as `<out>/public/` and `beside` (in order) next to it, replacing the
 /// previous `<out>` only once everything is on disk.
-pub(crate) fn all(output: &Output, out: &Path, beside: &[(String, Vec<u8>)]) -> Result<WriteReport, Error> {
+///
+/// `unchanged` lists the upload-root paths (with their sizes) whose file in the previous
+/// `<out>/public/` already holds the bytes to write, by the manifest beside it: those are
+/// hard-linked into the new output instead of written, which makes a rebuild that changed
+/// little cost little, and keeps their modification times for sync tools. A file whose size
+/// on disk differs, or that cannot be linked (another file system, no hard links), is written.
+pub(crate) fn all(
+    output: &Output,
+    out: &Path,
+    beside: &[(String, Vec<u8>)],
+    unchanged: &BTreeMap<String, u64>,
+) -> Result<WriteReport, Error> {
     let out = absolute(out)?;
     let parent = out.parent().ok_or_else(|| Error::UnsafeOutput {
         out: out.clone(),
@@ -99,7 +113,8 @@ pub(crate) fn all(output: &Output, out: &Path, beside: &[(String, Vec<u8>)]) -> 
     let staged = || -> Result<WriteReport, Error> {
         fs::write(staging.path().join(MARKER_FILE), MARKER_TEXT)
             .map_err(|err| Error::io(staging.path(), err))?;
-        let report = write_tree(output, &staging.path().join(PUBLIC_DIR))?;
+        let in_place = InPlace { public: out.join(PUBLIC_DIR), unchanged };
+        let report = write_tree(output, &staging.path().join(PUBLIC_DIR), &in_place)?;
         for (rel, bytes) in beside {
             let path = rel.split('/').fold(staging.path().to_path_buf(), |path, part| path.join(part));
             if let Some(dir) = path.parent() {
@@ -122,31 +137,55 @@ pub(crate) fn all(output: &Output, out: &Path, beside: &[(String, Vec<u8>)]) -> 
     Ok(report)
 }
 
-/// Writes every file of `output` under `public`: the folders first, then the files in
-/// parallel (a build of thousands of pages is otherwise bound by one core's system calls).
-/// The first failure in path order is the one reported.
-fn write_tree(output: &Output, public: &Path) -> Result<WriteReport, Error> {
-    let files: Vec<(PathBuf, &[u8])> = output
+/// The previous output's upload root, and the files in it that the new one may keep.
+struct InPlace<'a> {
+    public: PathBuf,
+    unchanged: &'a BTreeMap<String, u64>,
+}
+
+impl InPlace<'_> {
+    /// Links the previous output's copy of `rel` to `to`, if it is there with the expected
+    /// size; `false` when the file must be written instead.
+    fn link(&self, rel: &str, to: &Path) -> bool {
+        let Some(&size) = self.unchanged.get(rel) else { return false };
+        let from = rel.split('/').fold(self.public.clone(), |path, part| path.join(part));
+        fs::symlink_metadata(&from).is_ok_and(|meta| meta.is_file() && meta.len() == size)
+            && fs::hard_link(&from, to).is_ok()
+    }
+}
+
+/// Writes every file of `output` under `public` (or links it from `in_place`): the folders
+/// first, then the files in parallel (a build of thousands of pages is otherwise bound by one
+/// core's system calls). The first failure in path order is the one reported.
+fn write_tree(output: &Output, public: &Path, in_place: &InPlace<'_>) -> Result<WriteReport, Error> {
+    let files: Vec<(&str, PathBuf, &[u8])> = output
         .iter()
         .map(|(rel, artifact)| {
             (
+                rel.as_str(),
                 rel.split('/').fold(public.to_path_buf(), |path, part| path.join(part)),
                 artifact.bytes.as_slice(),
             )
         })
         .collect();
     let folders: std::collections::BTreeSet<&Path> =
-        files.iter().filter_map(|(path, _)| path.parent()).collect();
+        files.iter().filter_map(|(_, path, _)| path.parent()).collect();
     for folder in folders {
         fs::create_dir_all(folder).map_err(|err| Error::io(folder, err))?;
     }
-    let written: Vec<Result<(), Error>> = files
+    let written: Vec<Result<bool, Error>> = files
         .par_iter()
-        .map(|(path, bytes)| fs::write(path, bytes).map_err(|err| Error::io(path, err)))
+        .map(|(rel, path, bytes)| {
+            if in_place.link(rel, path) {
+                return Ok(true);
+            }
+            fs::write(path, bytes).map(|()| false).map_err(|err| Error::io(path, err))
+        })
         .collect();
-    written.into_iter().collect::<Result<(), Error>>()?;
-    let bytes = files.iter().map(|(_, bytes)| bytes.len() as u64).sum();
-    Ok(WriteReport { files: files.len(), bytes })
+    let kept =
+        written.into_iter().collect::<Result<Vec<bool>, Error>>()?.into_iter().filter(|kept| *kept).count();
+    let bytes = files.iter().map(|(_, _, bytes)| bytes.len() as u64).sum();
+    Ok(WriteReport { files: files.len(), bytes, kept })
 }
 
 /// Puts the finished staging folder in `out`'s place. Where the file system can exchange two
@@ -217,7 +256,7 @@ fn folder_name(out: &Path) -> String {
 /// [`recover`] tells it from anything else.
 const STAGING_RANDOM_CHARS: usize = 6;
 
-/// What [`recover`] found that a killed build had left beside `out`.
+/// What `recover` found that a killed build had left beside `out`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Recovered {
     /// Staging and retired folders deleted.
@@ -298,10 +337,16 @@ mod tests {
     fn a_write_that_fails_midway_leaves_the_previous_output_and_no_staging() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("dist");
-        all(&output(&[("index.html", "old")]), &out, &[("manifest.json".into(), b"{}".to_vec())]).unwrap();
+        all(
+            &output(&[("index.html", "old")]),
+            &out,
+            &[("manifest.json".into(), b"{}".to_vec())],
+            &BTreeMap::new(),
+        )
+        .unwrap();
         // `index.html` is written first; then `index.html/x` cannot be, under a file.
         let broken = output(&[("index.html", "new"), ("index.html/x", "unwritable")]);
-        match all(&broken, &out, &[]) {
+        match all(&broken, &out, &[], &BTreeMap::new()) {
             Err(Error::Io { path, .. }) => {
                 assert!(path.starts_with(&out), "{path:?} is not where the file was going")
             }
@@ -327,7 +372,7 @@ mod tests {
         assert!(matches!(check_out_dir(&site, &project), Err(Error::UnsafeOutput { .. })));
         let out = dir.path().join("out");
         assert!(check_out_dir(&site, &out).is_ok(), "a missing folder is fine");
-        all(&output(&[("index.html", "x")]), &out, &[]).unwrap();
+        all(&output(&[("index.html", "x")]), &out, &[], &BTreeMap::new()).unwrap();
         assert!(check_out_dir(&site, &out).is_ok(), "an earlier output is fine");
         assert!(out.join(MARKER_FILE).is_file());
     }
@@ -351,9 +396,9 @@ mod tests {
     fn a_rebuild_exchanges_the_folders_and_leaves_only_the_new_output() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("dist");
-        all(&output(&[("index.html", "old"), ("gone.html", "x")]), &out, &[]).unwrap();
+        all(&output(&[("index.html", "old"), ("gone.html", "x")]), &out, &[], &BTreeMap::new()).unwrap();
         let before = fs::metadata(&out).unwrap();
-        all(&output(&[("index.html", "new")]), &out, &[]).unwrap();
+        all(&output(&[("index.html", "new")]), &out, &[], &BTreeMap::new()).unwrap();
         assert_eq!(fs::read_to_string(out.join("public/index.html")).unwrap(), "new");
         assert!(!out.join("public/gone.html").exists());
         use std::os::unix::fs::MetadataExt;
@@ -394,5 +439,27 @@ mod tests {
         names.sort();
         assert_eq!(names, [".dist.staging-mine", ".other.staging-x", "dist"], "someone else's folders stay");
         assert_eq!(recover(&out).unwrap(), Recovered::default());
+    }
+
+    #[test]
+    fn unchanged_files_are_linked_from_the_previous_output_and_the_rest_written() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("dist");
+        let files = [("same.html", "same"), ("edited.html", "before"), ("resized.html", "abc")];
+        all(&output(&files), &out, &[], &BTreeMap::new()).unwrap();
+        let inode = |rel: &str| fs::metadata(out.join(PUBLIC_DIR).join(rel)).unwrap().ino();
+        let before: Vec<u64> = files.iter().map(|(rel, _)| inode(rel)).collect();
+        // What the manifest says is unchanged; `resized.html` was changed on disk since.
+        fs::write(out.join("public/resized.html"), "abcdef").unwrap();
+        let unchanged = BTreeMap::from([("same.html".to_owned(), 4), ("resized.html".to_owned(), 3)]);
+        let next = [("same.html", "same"), ("edited.html", "after"), ("resized.html", "abc")];
+        let report = all(&output(&next), &out, &[], &unchanged).unwrap();
+        assert_eq!((report.files, report.kept), (3, 1));
+        assert_eq!(inode("same.html"), before[0], "kept, not written");
+        assert_ne!(inode("edited.html"), before[1]);
+        for (rel, text) in next {
+            assert_eq!(fs::read_to_string(out.join(PUBLIC_DIR).join(rel)).unwrap(), text, "{rel}");
+        }
     }
 }

@@ -300,29 +300,78 @@ pub(crate) fn to_stable_json<T: Serialize>(value: &T) -> Vec<u8> {
 /// Files beside `public/`: their paths under `<out>` and their bytes.
 pub(crate) type Beside = Vec<(String, Vec<u8>)>;
 
+/// The manifests a build compares with: the one it is told to (`--previous-manifest`), and
+/// the one in `<out>` now, which describes the files a build may keep instead of writing.
+#[derive(Debug, Default)]
+pub(crate) struct Previous {
+    explicit: Option<UploadManifest>,
+    in_place: Option<UploadManifest>,
+    has_explicit: bool,
+}
+
+impl Previous {
+    /// Reads `explicit` (which must exist and be a manifest) if given, and `<out>/manifest.json`:
+    /// an error when it is the one compared with, else only a reason to keep nothing.
+    pub(crate) fn read(out: &Path, explicit: Option<&Path>) -> Result<Previous, Error> {
+        let in_place_path = out.join(MANIFEST_FILE);
+        Ok(match explicit {
+            Some(path) => Previous {
+                explicit: read_previous(path, true)?,
+                in_place: read_previous(&in_place_path, false).ok().flatten(),
+                has_explicit: true,
+            },
+            None => Previous {
+                explicit: None,
+                in_place: read_previous(&in_place_path, false)?,
+                has_explicit: false,
+            },
+        })
+    }
+
+    /// The manifest to compare with, if any.
+    fn compared(&self) -> Option<&UploadManifest> {
+        if self.has_explicit { self.explicit.as_ref() } else { self.in_place.as_ref() }
+    }
+
+    /// The upload-root paths whose file in `<out>` already has the bytes `upload` lists for
+    /// them (same SHA-256 and size, by the manifest beside them), each with its size.
+    pub(crate) fn unchanged_in_place(&self, upload: &UploadManifest) -> BTreeMap<String, u64> {
+        let Some(in_place) = &self.in_place else { return BTreeMap::new() };
+        upload
+            .files
+            .iter()
+            .filter(|(path, entry)| {
+                in_place
+                    .files
+                    .get(*path)
+                    .is_some_and(|old| old.sha256 == entry.sha256 && old.size == entry.size)
+            })
+            .map(|(path, entry)| (path.clone(), entry.size))
+            .collect()
+    }
+}
+
 /// The files beside `public/` in `out`, in the order to write them, and what changed since the
-/// previous build: the manifest `previous` names, else `<out>/manifest.json` as it is before
-/// this build is written. The manifest comes last, so it never describes files that were not
-/// written.
+/// previous build: the manifest `--previous-manifest` names, else `<out>/manifest.json` as it
+/// is before this build is written. The manifest comes last, so it never describes files that
+/// were not written.
 pub(crate) fn beside(
     upload: &UploadManifest,
-    out: &Path,
-    previous: Option<&Path>,
+    previous: &Previous,
     delivery: &Delivery,
     time: BuildTime,
-) -> Result<(Beside, changes::Changes), Error> {
-    let previous_path = previous.map_or_else(|| out.join(MANIFEST_FILE), Path::to_path_buf);
-    let previous = read_previous(&previous_path, previous.is_some())?;
-    let changes = changes::compare(previous.as_ref(), upload, delivery, time);
+) -> (Beside, changes::Changes) {
+    let previous = previous.compared();
+    let changes = changes::compare(previous, upload, delivery, time);
     let mut files: Beside = vec![
         (CHANGES_FILE.to_owned(), to_stable_json(&changes)),
         (PURGE_FILE.to_owned(), purge::lines(changes.purge.iter().map(String::as_str))),
     ];
-    for (name, bytes) in purge::files(&changes, upload, previous.as_ref(), delivery) {
+    for (name, bytes) in purge::files(&changes, upload, previous, delivery) {
         files.push((format!("{PURGE_DIR}/{name}"), bytes));
     }
     files.push((MANIFEST_FILE.to_owned(), to_stable_json(upload)));
-    Ok((files, changes))
+    (files, changes)
 }
 
 /// Reads the manifest of an earlier build. A missing default file means there is none (a
