@@ -9,11 +9,21 @@
 //!
 //! Images and compressed copies live in folders of their own (`Kind`), so `gc` can keep
 //! each by what still uses it.
+//!
+//! The cache is a local folder or a prefix in S3-compatible object storage ([`Location`],
+//! `--cache-dir s3://bucket/prefix`, in [`s3`]), opened once per build as a `Store`; both
+//! keep the same entries under the same keys (`v1/ab/<key>`), behind the same `get`, `put`
+//! and `gc`. Folders are locked against `cache gc` (`crate::lock`) and swept of killed
+//! builds' temporary files; object storage needs neither (a PUT is atomic), and has no locks.
+
+pub mod s3;
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
@@ -22,8 +32,101 @@ use walkdir::WalkDir;
 /// The cache folder a site uses when none is given.
 pub const DEFAULT_DIR: &str = ".dropgen-cache";
 
+/// Where the cache is: `--cache-dir` (or `DROPGEN_CACHE_DIR`) parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A local folder.
+    Dir(PathBuf),
+    /// A bucket and key prefix in S3-compatible object storage (`s3://bucket/prefix`).
+    S3(s3::Url),
+}
+
+impl Location {
+    /// `s3://bucket/prefix` is object storage; anything else is a folder, as it always was.
+    /// Another URL scheme (`gs://`, `https://`) is refused rather than taken for a folder name.
+    pub fn parse(text: &Path) -> Result<Location, crate::error::Error> {
+        let Some(text) = text.to_str() else { return Ok(Location::Dir(text.to_path_buf())) };
+        let scheme = text.split_once("://").map(|(scheme, _)| scheme).filter(|scheme| {
+            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        });
+        match scheme {
+            None => Ok(Location::Dir(PathBuf::from(text))),
+            Some(scheme) if scheme.eq_ignore_ascii_case("s3") => {
+                s3::Url::parse(text).map(Location::S3).map_err(|err| {
+                    crate::error::Error::Usage(format!("--cache-dir (or DROPGEN_CACHE_DIR) {err}"))
+                })
+            }
+            Some(_) => Err(crate::error::Error::Usage(format!(
+                "--cache-dir (or DROPGEN_CACHE_DIR) `{text}`: the cache is a folder or an \
+                 s3://bucket/prefix URL (S3 or an S3-compatible store); no other URL scheme is supported"
+            ))),
+        }
+    }
+
+    /// The error for a cache operation that failed with `err`, naming the folder or URL.
+    pub(crate) fn error(&self, err: io::Error) -> crate::error::Error {
+        match self {
+            Location::Dir(dir) => crate::error::Error::io(dir, err),
+            Location::S3(url) => {
+                crate::error::Error::ObjectStore { url: url.to_string(), reason: format!("failed: {err}") }
+            }
+        }
+    }
+}
+
+impl From<PathBuf> for Location {
+    fn from(dir: PathBuf) -> Location {
+        Location::Dir(dir)
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Dir(dir) => write!(f, "{}", dir.display()),
+            Location::S3(url) => write!(f, "{url}"),
+        }
+    }
+}
+
+/// An opened cache [`Location`], from which each kind's [`Cache`] is opened: the folder, or
+/// one connection to the bucket shared by both kinds.
+#[derive(Clone, Debug)]
+pub(crate) enum Store {
+    Dir(PathBuf),
+    S3(Arc<s3::Bucket>),
+}
+
+impl Store {
+    /// Opens the cache at `location`. A bucket that cannot be reached is an error here, at
+    /// the start of the build, naming the URL and where the connection's settings come from.
+    pub(crate) fn open(location: &Location) -> Result<Store, crate::error::Error> {
+        match location {
+            Location::Dir(dir) => Ok(Store::Dir(dir.clone())),
+            Location::S3(url) => {
+                s3::Bucket::connect(url).map(|bucket| Store::S3(Arc::new(bucket))).map_err(|reason| {
+                    crate::error::Error::ObjectStore {
+                        url: url.to_string(),
+                        reason: format!("cannot be reached: {reason}"),
+                    }
+                })
+            }
+        }
+    }
+
+    /// The cache of `kind` in this store.
+    pub(crate) fn cache(&self, kind: Kind) -> Result<Cache, crate::error::Error> {
+        match self {
+            Store::Dir(dir) => Cache::open_kind(dir, kind).map_err(|err| crate::error::Error::io(dir, err)),
+            Store::S3(bucket) => Ok(Cache::new(Backend::S3(Arc::clone(bucket)), kind)),
+        }
+    }
+}
+
 /// Refuses a cache folder inside the output folder `out`, which every build replaces.
-pub(crate) fn check_outside(cache: &Path, out: &Path) -> Result<(), crate::error::Error> {
+pub(crate) fn check_outside(cache: &Location, out: &Path) -> Result<(), crate::error::Error> {
+    let Location::Dir(cache) = cache else { return Ok(()) };
     let (Ok(cache), Ok(out)) = (std::path::absolute(cache), std::path::absolute(out)) else { return Ok(()) };
     if !cache.starts_with(&out) {
         return Ok(());
@@ -54,6 +157,11 @@ impl Kind {
             Kind::Compressed => "compressed-v",
         }
     }
+
+    /// The folder of the current layout (`v1`).
+    fn layout(self) -> String {
+        format!("{}{LAYOUT}", self.prefix())
+    }
 }
 
 /// The layout version, in the folder name after the kind's prefix.
@@ -62,10 +170,11 @@ const MAGIC: &[u8; 16] = b"dropgen-cache-v1";
 const TRAILER: usize = MAGIC.len() + 32;
 const TEMP_PREFIX: &str = ".tmp-";
 
-/// An open cache folder, counting the damaged entries it found and the writes that failed.
+/// An open cache of one kind, counting the damaged entries it found and the writes that
+/// failed.
 #[derive(Debug)]
 pub(crate) struct Cache {
-    dir: PathBuf,
+    backend: Backend,
     kind: Kind,
     corrupt: AtomicU64,
     failed_writes: AtomicU64,
@@ -94,39 +203,53 @@ pub struct GcReport {
 }
 
 impl Cache {
-    /// Opens (creating if needed) the image cache at `dir`.
+    /// Opens (creating if needed) the image cache in the folder `dir`.
+    #[cfg(test)]
     pub(crate) fn open(dir: &Path) -> io::Result<Cache> {
         Cache::open_kind(dir, Kind::Images)
     }
 
-    /// Opens (creating if needed) the cache of `kind` at `dir`.
+    /// Opens (creating if needed) the cache of `kind` in the folder `dir`.
     pub(crate) fn open_kind(dir: &Path, kind: Kind) -> io::Result<Cache> {
-        let dir = dir.join(format!("{}{LAYOUT}", kind.prefix()));
+        let dir = dir.join(kind.layout());
         fs::create_dir_all(&dir)?;
-        Ok(Cache {
-            dir,
+        Ok(Cache::new(Backend::Dir(dir), kind))
+    }
+
+    fn new(backend: Backend, kind: Kind) -> Cache {
+        Cache {
+            backend,
             kind,
             corrupt: AtomicU64::new(0),
             failed_writes: AtomicU64::new(0),
             first_write_error: std::sync::Mutex::new(None),
-        })
+        }
     }
 
+    /// The entry's file, in a folder cache.
+    #[cfg(test)]
     fn path(&self, key: &str) -> PathBuf {
-        let shard = key.get(..2).unwrap_or("00");
-        self.dir.join(shard).join(key)
+        match &self.backend {
+            Backend::Dir(dir) => entry_path(dir, key),
+            Backend::S3(_) => unreachable!("only folder caches have paths"),
+        }
     }
 
     /// The payload stored under `key`, if a whole and undamaged entry is there.
     pub(crate) fn get(&self, key: &str) -> Option<Vec<u8>> {
-        let path = self.path(key);
-        let mut bytes = fs::read(&path).ok()?;
+        let mut bytes = match &self.backend {
+            Backend::Dir(dir) => fs::read(entry_path(dir, key)).ok()?,
+            Backend::S3(bucket) => bucket.get(&bucket.url().entry(&self.kind.layout(), key)).ok()??,
+        };
         if let Some(payload_len) = verified_len(&bytes) {
             bytes.truncate(payload_len);
             Some(bytes)
         } else {
             // Damaged: remove it so the rebuilt entry can take its place.
-            let _ = fs::remove_file(&path);
+            let _ = match &self.backend {
+                Backend::Dir(dir) => fs::remove_file(entry_path(dir, key)),
+                Backend::S3(bucket) => bucket.delete(&bucket.url().entry(&self.kind.layout(), key)),
+            };
             self.corrupt.fetch_add(1, Ordering::Relaxed);
             None
         }
@@ -145,8 +268,19 @@ impl Cache {
     }
 
     fn try_put(&self, key: &str, payload: &[u8]) -> io::Result<()> {
-        let path = self.path(key);
-        let shard = path.parent().unwrap_or(&self.dir);
+        let dir = match &self.backend {
+            Backend::Dir(dir) => dir,
+            Backend::S3(bucket) => {
+                // One PUT of the whole entry: S3 makes it visible whole or not at all.
+                let mut entry = Vec::with_capacity(payload.len() + TRAILER);
+                entry.extend_from_slice(payload);
+                entry.extend_from_slice(MAGIC);
+                entry.extend_from_slice(&Sha256::digest(payload));
+                return bucket.put(&bucket.url().entry(&self.kind.layout(), key), entry);
+            }
+        };
+        let path = entry_path(dir, key);
+        let shard = path.parent().unwrap_or(dir);
         fs::create_dir_all(shard)?;
         let mut file = tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(shard)?;
         file.write_all(payload)?;
@@ -174,13 +308,20 @@ impl Cache {
     /// this kind's other layouts (`v<number>` for images). Nothing else is touched, so a cache
     /// folder pointed at a shared place (`--cache-dir ~/.cache`) loses nothing of anyone
     /// else's.
+    ///
+    /// In object storage the same objects go, found by listing the prefix. There is no lock
+    /// there: run it only when no build or shard uses the prefix.
     pub(crate) fn gc(&self, keep: &BTreeSet<String>) -> io::Result<GcReport> {
+        let dir = match &self.backend {
+            Backend::Dir(dir) => dir,
+            Backend::S3(bucket) => return self.gc_bucket(bucket, keep),
+        };
         let mut report = GcReport::default();
-        let root = self.dir.parent().unwrap_or(&self.dir);
+        let root = dir.parent().unwrap_or(dir);
         for entry in fs::read_dir(root)? {
             let entry = entry?;
             let name = entry.file_name();
-            let other_layout = self.dir.file_name() != Some(name.as_os_str())
+            let other_layout = dir.file_name() != Some(name.as_os_str())
                 && is_layout_name(&name.to_string_lossy(), self.kind.prefix());
             if other_layout && entry.file_type()?.is_dir() {
                 for file in WalkDir::new(entry.path()).into_iter().filter_map(Result::ok) {
@@ -192,7 +333,7 @@ impl Cache {
                 fs::remove_dir_all(entry.path())?;
             }
         }
-        for file in WalkDir::new(&self.dir).min_depth(2).max_depth(2).into_iter().filter_map(Result::ok) {
+        for file in WalkDir::new(dir).min_depth(2).max_depth(2).into_iter().filter_map(Result::ok) {
             if !file.file_type().is_file() {
                 continue;
             }
@@ -212,23 +353,71 @@ impl Cache {
         }
         Ok(report)
     }
+
+    /// [`Cache::gc`] in object storage: the same entries, by their keys under the prefix.
+    fn gc_bucket(&self, bucket: &s3::Bucket, keep: &BTreeSet<String>) -> io::Result<GcReport> {
+        let mut report = GcReport::default();
+        let layout = self.kind.layout();
+        let mut doomed = Vec::new();
+        for (path, size) in bucket.list()? {
+            let parts = bucket.url().below(&path).unwrap_or_default();
+            let removed = match parts.as_slice() {
+                [first, ..] if *first != layout && is_layout_name(first, self.kind.prefix()) => true,
+                [first, _, name] if *first == layout && is_entry_name(name) => !keep.contains(name),
+                _ => continue,
+            };
+            if removed {
+                report.removed += 1;
+                report.removed_bytes += size;
+                doomed.push(path);
+            } else {
+                report.kept += 1;
+                report.kept_bytes += size;
+            }
+        }
+        bucket.delete_all(doomed)?;
+        Ok(report)
+    }
 }
 
-/// One warning for every failed write to the caches in `caches` (all in the folder `dir`),
-/// naming the folder and the first error: the build succeeded, but the next one will redo
+/// Where a cache's entries are: its kind's layout folder (`<cache>/v1`), or the bucket.
+#[derive(Debug)]
+enum Backend {
+    Dir(PathBuf),
+    S3(Arc<s3::Bucket>),
+}
+
+/// The file of `key` in the layout folder `dir`.
+fn entry_path(dir: &Path, key: &str) -> PathBuf {
+    let shard = key.get(..2).unwrap_or("00");
+    dir.join(shard).join(key)
+}
+
+/// One warning for every failed write to the caches in `caches` (all at `location`), naming
+/// the folder or URL and the first error: the build succeeded, but the next one will redo
 /// the work that could not be saved.
-pub(crate) fn write_warning(dir: &Path, caches: &[&Cache]) -> Option<crate::diagnostic::Diagnostic> {
+pub(crate) fn write_warning(
+    location: &self::Location,
+    caches: &[&Cache],
+) -> Option<crate::diagnostic::Diagnostic> {
     use crate::diagnostic::{Diagnostic, Kind, Location};
     let failures: Vec<(u64, String)> = caches.iter().filter_map(|cache| cache.failed_writes()).collect();
     let count: u64 = failures.iter().map(|(count, _)| count).sum();
     let (_, first) = failures.into_iter().next()?;
+    let help = match location {
+        self::Location::Dir(_) => "the build is complete, but the next one encodes and compresses this work again; free space in the cache folder, or point `--cache-dir` (DROPGEN_CACHE_DIR) at a writable folder".to_owned(),
+        self::Location::S3(_) => format!("the build is complete, but the next one encodes and compresses this work again; check that the credentials may write to the bucket ({})", s3::ENVIRONMENT),
+    };
     Some(
         Diagnostic::warning(
             Kind::Io,
-            Location::file(dir.display().to_string()),
-            format!("{count} entr{} could not be written to the cache `{}`: {first}", if count == 1 { "y" } else { "ies" }, dir.display()),
+            Location::file(location.to_string()),
+            format!(
+                "{count} entr{} could not be written to the cache `{location}`: {first}",
+                if count == 1 { "y" } else { "ies" }
+            ),
         )
-        .help("the build is complete, but the next one encodes and compresses this work again; free space in the cache folder, or point `--cache-dir` (DROPGEN_CACHE_DIR) at a writable folder"),
+        .help(help),
     )
 }
 
@@ -274,6 +463,37 @@ mod tests {
     use super::*;
 
     const KEY: &str = "ab0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd";
+
+    #[test]
+    fn a_cache_location_is_a_folder_unless_it_is_an_s3_url() {
+        for dir in [".dropgen-cache", "/var/cache/dropgen", "s3", "s3:/bucket", "./s3://bucket", "C:\\cache"]
+        {
+            assert_eq!(Location::parse(Path::new(dir)).unwrap(), Location::Dir(PathBuf::from(dir)), "{dir}");
+        }
+        let Location::S3(url) = Location::parse(Path::new("s3://shop/ci/cache")).unwrap() else { panic!() };
+        assert_eq!(url.to_string(), "s3://shop/ci/cache");
+        assert_eq!(Location::parse(Path::new("s3://shop/ci/")).unwrap().to_string(), "s3://shop/ci");
+        for (text, says) in [
+            ("s3://Shop/x", "is not a bucket name"),
+            ("gs://shop/x", "no other URL scheme"),
+            ("https://shop.s3.amazonaws.com/x", "no other URL scheme"),
+        ] {
+            let err = Location::parse(Path::new(text)).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.to_string().contains(text) && err.to_string().contains(says), "{err}");
+        }
+    }
+
+    #[test]
+    fn object_storage_errors_name_the_url_and_the_environment() {
+        let location = Location::parse(Path::new("s3://shop/cache")).unwrap();
+        let err = location.error(io::Error::other("access denied"));
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(text.starts_with("the cache `s3://shop/cache` failed: access denied;"), "{text}");
+        assert!(text.contains("AWS_ACCESS_KEY_ID") && text.contains("AWS_ENDPOINT_URL"), "{text}");
+        assert!(check_outside(&location, Path::new("dist")).is_ok());
+    }
 
     #[test]
     fn stores_and_returns_payloads() {
@@ -356,7 +576,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let images = Cache::open(dir.path()).unwrap();
         let compressed = Cache::open_kind(dir.path(), Kind::Compressed).unwrap();
-        assert_eq!(write_warning(dir.path(), &[&images, &compressed]), None);
+        let location = Location::Dir(dir.path().to_path_buf());
+        assert_eq!(write_warning(&location, &[&images, &compressed]), None);
         // A file where the entry's folder should be: the write fails even for root, who
         // ignores permissions.
         fs::write(dir.path().join("v1/ab"), b"in the way").unwrap();
@@ -365,7 +586,7 @@ mod tests {
         compressed.put(KEY, b"fine");
         assert_eq!(images.get(KEY), None);
         assert_eq!(compressed.get(KEY).as_deref(), Some(&b"fine"[..]));
-        let warning = write_warning(dir.path(), &[&images, &compressed]).expect("a warning");
+        let warning = write_warning(&location, &[&images, &compressed]).expect("a warning");
         assert_eq!(warning.severity, crate::diagnostic::Severity::Warning);
         assert!(
             warning.message.starts_with("2 entries could not be written to the cache"),

@@ -165,8 +165,10 @@ struct SiteArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     now: Option<time::OffsetDateTime>,
     /// Where encoded images are kept between builds (default: `<root>/.dropgen-cache`).
-    /// Keep it across CI runs and only changed images are encoded again.
-    #[arg(long, env = "DROPGEN_CACHE_DIR", value_name = "DIR")]
+    /// Keep it across CI runs and only changed images are encoded again. An
+    /// `s3://bucket/prefix` URL keeps it in S3-compatible object storage, configured by
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT_URL.
+    #[arg(long, env = "DROPGEN_CACHE_DIR", value_name = "DIR|URL")]
     cache_dir: Option<PathBuf>,
     /// Fail at once, instead of waiting, when another dropgen is writing the same output
     /// folder (or `cache gc` holds the cache).
@@ -187,7 +189,7 @@ impl SiteArgs {
             drafts: self.drafts,
             previous_manifest,
             time: build_time(self.now)?,
-            cache_dir: self.cache_dir.clone(),
+            cache_dir: self.cache_dir.as_deref().map(crate::cache::Location::parse).transpose()?,
             contention: if self.no_wait { Contention::Fail } else { Contention::Wait },
         })
     }
@@ -390,7 +392,7 @@ fn build_shard(site: &SiteArgs, shard: crate::images::Shard) -> ExitCode {
                     report.shard.count,
                     report.sources,
                     report.all_sources,
-                    options.cache_dir().display()
+                    options.cache_dir()
                 );
                 print_image_summary(&report.images);
             }
@@ -434,7 +436,7 @@ fn cache_gc(site: &SiteArgs, out: Option<PathBuf>) -> ExitCode {
                 eprintln!(
                     "cache {}: removed {} image entries ({}), kept {} ({}); removed {} compressed \
                      copies ({}), kept {} ({})",
-                    options.cache_dir().display(),
+                    options.cache_dir(),
                     images.removed,
                     human_bytes(images.removed_bytes),
                     images.kept,

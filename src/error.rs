@@ -31,6 +31,9 @@ pub enum Error {
     /// Another dropgen holds a lock this run needs, and `--no-wait` said not to wait.
     #[error("{what} is in use by {holder} (lock `{}`); run again when it is done, or drop --no-wait to wait for it", lock.display())]
     Busy { what: String, holder: String, lock: PathBuf },
+    /// The cache in object storage cannot be used (not reached, or a `cache gc` request failed).
+    #[error("the cache `{url}` {reason}; the connection is configured by {}", crate::cache::s3::ENVIRONMENT)]
+    ObjectStore { url: String, reason: String },
     /// Reading or writing a file failed for a reason outside the site's content.
     #[error("`{}`: {source}{}", path.display(), io_hint(source))]
     Io { path: PathBuf, source: std::io::Error },
@@ -66,6 +69,7 @@ impl Error {
             | Error::Usage(_)
             | Error::Internal(_)
             | Error::Busy { .. }
+            | Error::ObjectStore { .. }
             | Error::Io { .. } => 2,
         }
     }

@@ -37,16 +37,16 @@ pub struct BuildOptions {
     pub previous_manifest: Option<PathBuf>,
     /// `--now` and `SOURCE_DATE_EPOCH`.
     pub time: BuildTime,
-    /// The image cache; `None` for `<root>/.dropgen-cache`.
-    pub cache_dir: Option<PathBuf>,
+    /// The image cache, a folder or `s3://bucket/prefix`; `None` for `<root>/.dropgen-cache`.
+    pub cache_dir: Option<cache::Location>,
     /// Whether to wait for another dropgen holding the output or cache lock (`--no-wait`).
     pub contention: Contention,
 }
 
 impl BuildOptions {
-    /// The image cache folder this build uses.
-    pub fn cache_dir(&self) -> PathBuf {
-        self.cache_dir.clone().unwrap_or_else(|| self.root.join(cache::DEFAULT_DIR))
+    /// The image cache this build uses.
+    pub fn cache_dir(&self) -> cache::Location {
+        self.cache_dir.clone().unwrap_or_else(|| cache::Location::Dir(self.root.join(cache::DEFAULT_DIR)))
     }
 }
 
@@ -113,7 +113,8 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
 
     let cache_dir = options.cache_dir();
     let _cache_lock = lock_cache(&mut run, options, progress)?;
-    let cache = cache::Cache::open(&cache_dir).map_err(|err| run.fail(Error::io(&cache_dir, err)))?;
+    let store = cache::Store::open(&cache_dir).map_err(|err| run.fail(err))?;
+    let cache = store.cache(cache::Kind::Images).map_err(|err| run.fail(err))?;
     let (images, image_files) = run.timed("images", |run| {
         let max_pixels = u64::from(site.config.images.max_megapixels) * 1_000_000;
         let (images, files, problems) =
@@ -134,8 +135,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
         .ok_or_else(|| run.content_failure())?;
     run.stop_on_errors()?;
 
-    let compressed_cache = cache::Cache::open_kind(&cache_dir, cache::Kind::Compressed)
-        .map_err(|err| run.fail(Error::io(&cache_dir, err)))?;
+    let compressed_cache = store.cache(cache::Kind::Compressed).map_err(|err| run.fail(err))?;
     let (output, upload, compressed) = run.timed("manifest", |run| {
         let files = StageFiles {
             images: image_files,
@@ -207,7 +207,8 @@ pub fn build_shard(
     run.stop_on_errors()?;
     let cache_dir = options.cache_dir();
     let _cache_lock = lock_cache(&mut run, options, progress)?;
-    let cache = cache::Cache::open(&cache_dir).map_err(|err| run.fail(Error::io(&cache_dir, err)))?;
+    let store = cache::Store::open(&cache_dir).map_err(|err| run.fail(err))?;
+    let cache = store.cache(cache::Kind::Images).map_err(|err| run.fail(err))?;
     let plan = images::plan(&site);
     let all_sources = plan.sources.len();
     let plan = plan.shard(shard);
@@ -267,14 +268,15 @@ impl Run {
 }
 
 /// The cache lock, shared with other builds; a build alone with the cache first sweeps what
-/// killed builds left in it.
+/// killed builds left in it. Object storage has neither locks nor temporary files.
 fn lock_cache(
     run: &mut Run,
     options: &BuildOptions,
     progress: &dyn Progress,
-) -> Result<lock::Held, Box<BuildFailure>> {
-    let dir = options.cache_dir();
+) -> Result<Option<lock::Held>, Box<BuildFailure>> {
+    let cache::Location::Dir(dir) = options.cache_dir() else { return Ok(None) };
     lock::cache_for_build(&dir, options.contention, progress, || cache::sweep_temporaries(&dir))
+        .map(Some)
         .map_err(|err| run.fail(err))
 }
 
@@ -366,10 +368,17 @@ pub fn cache_gc(options: &BuildOptions, progress: &dyn Progress) -> Result<Cache
         _ => return Err(fail(Error::Content(diagnostics), loaded.sources.clone())),
     };
     let cache_dir = options.cache_dir();
-    let _cache_lock = lock::cache_exclusive(&cache_dir, options.contention, progress)
-        .map_err(|err| fail(err, Sources::new()))?;
-    let io = |err| fail(Error::io(&cache_dir, err), Sources::new());
-    let images_cache = cache::Cache::open(&cache_dir).map_err(io)?;
+    // Object storage has no locks: there, `cache gc` must not run beside a build (cache.rs).
+    let _cache_lock = match &cache_dir {
+        cache::Location::Dir(dir) => Some(
+            lock::cache_exclusive(dir, options.contention, progress)
+                .map_err(|err| fail(err, Sources::new()))?,
+        ),
+        cache::Location::S3(_) => None,
+    };
+    let store = cache::Store::open(&cache_dir).map_err(|err| fail(err, Sources::new()))?;
+    let io = |err| fail(cache_dir.error(err), Sources::new());
+    let images_cache = store.cache(cache::Kind::Images).map_err(|err| fail(err, Sources::new()))?;
     let keep = images::cache_keys(&images::plan(&site), &images_cache);
     let images = images_cache.gc(&keep).map_err(io)?;
 
@@ -380,7 +389,7 @@ pub fn cache_gc(options: &BuildOptions, progress: &dyn Progress) -> Result<Cache
     };
     let keep =
         published.map(|published| compress::cache_keys(published.compressed_originals())).unwrap_or_default();
-    let compressed_cache = cache::Cache::open_kind(&cache_dir, cache::Kind::Compressed).map_err(io)?;
+    let compressed_cache = store.cache(cache::Kind::Compressed).map_err(|err| fail(err, Sources::new()))?;
     let compressed = compressed_cache.gc(&keep).map_err(io)?;
     Ok(CacheGc { images, compressed })
 }

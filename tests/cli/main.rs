@@ -12,6 +12,7 @@ mod readme;
 mod regression;
 mod reliability;
 mod s3;
+mod s3_cache;
 mod scaffold;
 mod serve;
 mod shell;

@@ -237,7 +237,7 @@ fn serve_seeds_the_mock_from_the_site_it_built() {
         drafts: false,
         previous_manifest: None,
         time: Default::default(),
-        cache_dir: Some(dir.path().join("cache")),
+        cache_dir: Some(dir.path().join("cache").into()),
         contention: Default::default(),
     };
     let report = crate::pipeline::build(&build, &crate::progress::Silent).expect("the fixture builds");

@@ -1,0 +1,253 @@
+//! The cache in S3-compatible object storage (`--cache-dir s3://bucket/prefix`), through
+//! `object_store`, with credentials, region and endpoint from the usual AWS environment.
+//!
+//! Entries are the same bytes under the same layout as in a folder (`<prefix>/v1/ab/<key>`),
+//! so they are verified the same way. A PUT of a whole object is atomic: a reader sees the
+//! old object, the new one or none, never part of one, so concurrent shards need no
+//! temporary names. There are no locks in object storage: `dropgen cache gc` must not run
+//! while builds use the same prefix.
+//!
+//! The image stage calls the cache from rayon threads; each call blocks on the one tokio
+//! runtime the bucket owns. dropgen never builds from inside an async context (`serve` builds
+//! on its own threads), so `block_on` is always allowed.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path;
+use object_store::{BackoffConfig, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+
+/// The environment variables the connection is configured from, for error messages.
+pub(crate) const ENVIRONMENT: &str = "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and \
+     AWS_ENDPOINT_URL (with AWS_ALLOW_HTTP=true for an http:// endpoint)";
+
+/// `s3://bucket/prefix`, parsed: a bucket name and a key prefix without leading or trailing
+/// slashes (empty for the whole bucket).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Url {
+    bucket: String,
+    prefix: String,
+}
+
+impl Url {
+    /// Parses `s3://bucket` or `s3://bucket/prefix/…`. A trailing slash is ignored; empty,
+    /// `.` and `..` segments, queries and fragments are refused, so one cache has one name.
+    pub(crate) fn parse(text: &str) -> Result<Url, String> {
+        let rest = text
+            .get(..5)
+            .filter(|scheme| scheme.eq_ignore_ascii_case("s3://"))
+            .map(|_| &text[5..])
+            .ok_or_else(|| format!("`{text}` is not an s3:// URL"))?;
+        if rest.contains(['?', '#']) {
+            return Err(format!("`{text}`: an s3:// cache URL has no query or fragment"));
+        }
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if !is_bucket_name(bucket) {
+            return Err(format!(
+                "`{text}`: `{bucket}` is not a bucket name (3 to 63 lowercase letters, digits, dots \
+                 and hyphens, starting and ending with a letter or digit)"
+            ));
+        }
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.is_empty() && prefix.split('/').any(|part| matches!(part, "" | "." | "..")) {
+            return Err(format!("`{text}`: the key prefix has an empty, `.` or `..` segment"));
+        }
+        if Path::parse(prefix).is_err() {
+            return Err(format!("`{text}`: `{prefix}` cannot be an object key prefix"));
+        }
+        Ok(Url { bucket: bucket.to_owned(), prefix: prefix.to_owned() })
+    }
+
+    /// The key of `name` in the layout folder `layout` (`<prefix>/v1/ab/<name>`): the same
+    /// layout as a cache folder's.
+    pub(crate) fn entry(&self, layout: &str, name: &str) -> Path {
+        let shard = name.get(..2).unwrap_or("00");
+        self.root().join(layout).join(shard).join(name)
+    }
+
+    /// The prefix as an object path (the bucket's root when empty).
+    fn root(&self) -> Path {
+        // `parse` checked that the prefix parses.
+        Path::parse(&self.prefix).unwrap_or_default()
+    }
+
+    /// The parts of `path` below the prefix, if it is under it.
+    pub(crate) fn below(&self, path: &Path) -> Option<Vec<String>> {
+        Some(path.prefix_match(&self.root())?.map(|part| part.as_ref().to_owned()).collect())
+    }
+}
+
+impl fmt::Display for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.prefix.as_str() {
+            "" => write!(f, "s3://{}", self.bucket),
+            prefix => write!(f, "s3://{}/{prefix}", self.bucket),
+        }
+    }
+}
+
+/// S3's rules for bucket names (the common part: no dots next to each other or to a hyphen
+/// is left to S3 itself, which answers with a clear error).
+fn is_bucket_name(name: &str) -> bool {
+    let edge = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    (3..=63).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && edge(name.as_bytes().first())
+        && edge(name.as_bytes().last())
+}
+
+/// A connection to the bucket of a [`Url`], and the runtime its requests run on.
+pub(crate) struct Bucket {
+    url: Url,
+    store: AmazonS3,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl fmt::Debug for Bucket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bucket").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+impl Bucket {
+    /// Connects to the bucket of `url` and lists its prefix once, so a bucket that does not
+    /// exist or cannot be reached (credentials, endpoint, network) fails here, before any work,
+    /// rather than as a warning about every entry.
+    pub(crate) fn connect(url: &Url) -> Result<Bucket, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("dropgen-s3")
+            .enable_all()
+            .build()
+            .map_err(|err| format!("cannot start the object storage client: {err}"))?;
+        // Fewer and shorter retries than the default (10 over up to 3 minutes): a build that
+        // cannot reach its cache should say so promptly, and a failed write only costs a miss.
+        let retry = RetryConfig {
+            backoff: BackoffConfig::default(),
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(30),
+        };
+        let store = AmazonS3Builder::from_env()
+            .with_bucket_name(&url.bucket)
+            .with_retry(retry)
+            .build()
+            .map_err(|err| err.to_string())?;
+        let bucket = Bucket { url: url.clone(), store, runtime };
+        let root = bucket.url.root();
+        bucket.run(bucket.store.list_with_delimiter(Some(&root))).map_err(|err| err.to_string())?;
+        Ok(bucket)
+    }
+
+    /// The URL this bucket was opened at.
+    pub(crate) fn url(&self) -> &Url {
+        &self.url
+    }
+
+    fn run<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// The object at `path`; `None` when there is none.
+    pub(crate) fn get(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
+        let result = self.run(async {
+            let object = self.store.get(path).await?;
+            object.bytes().await
+        });
+        match result {
+            Ok(bytes) => Ok(Some(bytes.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(err) => Err(io::Error::other(err)),
+        }
+    }
+
+    /// Writes the object at `path` in one request, so no reader ever sees part of it.
+    pub(crate) fn put(&self, path: &Path, bytes: Vec<u8>) -> io::Result<()> {
+        self.run(self.store.put(path, PutPayload::from(bytes))).map(|_| ()).map_err(io::Error::other)
+    }
+
+    /// Deletes the object at `path` (deleting one that is not there is not an error).
+    pub(crate) fn delete(&self, path: &Path) -> io::Result<()> {
+        match self.run(self.store.delete(path)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(err) => Err(io::Error::other(err)),
+        }
+    }
+
+    /// Every object under the prefix, with its size.
+    pub(crate) fn list(&self) -> io::Result<Vec<(Path, u64)>> {
+        let root = self.url.root();
+        self.run(self.store.list(Some(&root)).map_ok(|meta| (meta.location, meta.size)).try_collect())
+            .map_err(io::Error::other)
+    }
+
+    /// Deletes every object in `paths`, in batches (S3's DeleteObjects).
+    pub(crate) fn delete_all(&self, paths: Vec<Path>) -> io::Result<()> {
+        let locations = futures_util::stream::iter(paths.into_iter().map(Ok)).boxed();
+        self.run(async {
+            let mut deleted = self.store.delete_stream(locations);
+            while let Some(result) = deleted.next().await {
+                match result {
+                    Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(err) => return Err(io::Error::other(err)),
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_buckets_and_prefixes() {
+        let url = Url::parse("s3://shop-cache/dropgen/images/").unwrap();
+        assert_eq!((url.bucket.as_str(), url.prefix.as_str()), ("shop-cache", "dropgen/images"));
+        assert_eq!(url.to_string(), "s3://shop-cache/dropgen/images");
+        let whole = Url::parse("S3://shop.cache").unwrap();
+        assert_eq!((whole.bucket.as_str(), whole.prefix.as_str()), ("shop.cache", ""));
+        assert_eq!(whole.to_string(), "s3://shop.cache");
+        assert_eq!(Url::parse("s3://abc/").unwrap().to_string(), "s3://abc");
+    }
+
+    #[test]
+    fn rejects_what_is_not_one_cache_location() {
+        for (text, says) in [
+            ("s3://", "is not a bucket name"),
+            ("s3:///prefix", "is not a bucket name"),
+            ("s3://ab", "is not a bucket name"),
+            ("s3://Shop", "is not a bucket name"),
+            ("s3://shop_cache", "is not a bucket name"),
+            ("s3://-shop", "is not a bucket name"),
+            ("s3://shop/a//b", "empty, `.` or `..` segment"),
+            ("s3://shop//a", "empty, `.` or `..` segment"),
+            ("s3://shop/a/../b", "empty, `.` or `..` segment"),
+            ("s3://shop/a?versionId=1", "no query or fragment"),
+            ("gs://shop/a", "is not an s3:// URL"),
+        ] {
+            let err = Url::parse(text).expect_err(text);
+            assert!(err.contains(says), "{text}: {err}");
+            assert!(err.contains(text), "the error names the URL: {err}");
+        }
+    }
+
+    #[test]
+    fn entries_have_the_folder_layout_under_the_prefix() {
+        let key = "ab0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd";
+        let url = Url::parse("s3://shop/ci/cache").unwrap();
+        assert_eq!(url.entry("v1", key).as_ref(), format!("ci/cache/v1/ab/{key}"));
+        assert_eq!(url.entry("compressed-v1", key).as_ref(), format!("ci/cache/compressed-v1/ab/{key}"));
+        let whole = Url::parse("s3://shop").unwrap();
+        assert_eq!(whole.entry("v1", key).as_ref(), format!("v1/ab/{key}"));
+        let parts = url.below(&url.entry("v1", key)).unwrap();
+        assert_eq!(parts, ["v1", "ab", key]);
+        assert_eq!(url.below(&Path::from("ci/other/v1/ab/x")), None);
+        // A prefix matches whole segments only: `ci/cache2` is another cache.
+        assert_eq!(url.below(&Path::from("ci/cache2/v1/ab/x")), None);
+    }
+}
