@@ -49,9 +49,14 @@ impl AssetUrl {
     }
 }
 
+/// Stylesheets above this size are not offered inline: every page would carry them (past
+/// one TCP initial window), and every page's template context would hold a copy (the
+/// placeholder colours of a 10,000-drop site are megabytes).
+pub(crate) const INLINE_MAX_BYTES: usize = 16 * 1024;
+
 /// The text of a stylesheet that can go in a `<style>` element as it is.
 fn inlinable(path: &str, content: &[u8]) -> Option<String> {
-    if !path.ends_with(".css") {
+    if !path.ends_with(".css") || content.len() > INLINE_MAX_BYTES {
         return None;
     }
     let text = std::str::from_utf8(content).ok()?;
@@ -292,6 +297,15 @@ mod tests {
         assert!(diagnostic.message.contains("over the hydration script's budget of 2560 bytes by "));
         assert_eq!(check_budget(&theme_with_script(b"console.log(1)")), None);
         assert_eq!(check_budget(&ThemeFiles::default()), None);
+    }
+
+    #[test]
+    fn only_small_stylesheets_that_a_style_element_can_hold_are_offered_inline() {
+        assert_eq!(inlinable("style.css", b"a>b{color:red}").as_deref(), Some("a>b{color:red}"));
+        assert_eq!(inlinable("drops.js", b"let a"), None);
+        assert_eq!(inlinable("style.css", b"a::after{content:'</STYLE>'}"), None);
+        assert_eq!(inlinable("style.css", &vec![b' '; INLINE_MAX_BYTES + 1]), None);
+        assert_eq!(inlinable("style.css", &[0xff, 0xfe]), None, "not UTF-8");
     }
 
     #[test]

@@ -371,6 +371,25 @@ fn a_theme_without_what_hydration_needs_is_warned_about_by_file() {
 /// Issue 13: a custom theme's scripts and stylesheets are minified like the default theme's,
 /// identically on every build; one that does not parse is an error at its line and column.
 #[test]
+fn a_large_theme_stylesheet_is_linked_not_inlined() {
+    let site = Site::fixture("build/basic");
+    site.write("dropgen.yaml", &format!("{}theme: big\n", site.read("dropgen.yaml")));
+    let rules: String = (0..2000).map(|n| format!(".rule-{n}{{margin:{n}px}}\n")).collect();
+    site.write("themes/big/static/style.css", &rules);
+    site.run(&["build", "--out", "out"]).success();
+    let page = site.read("out/public/launch/index.html");
+    assert!(!page.contains("<style>"), "a 30 KB stylesheet is not copied into every page");
+    assert!(page.contains(r#"<link rel="stylesheet" href="/_assets/style-"#), "it is linked instead");
+    let headers = site.read("out/public/_headers");
+    let style_src = headers.split(';').find(|part| part.trim().starts_with("style-src")).unwrap();
+    assert_eq!(
+        style_src.matches("'sha384-").count(),
+        1,
+        "only the small placeholders sheet may be inline: {style_src}"
+    );
+}
+
+#[test]
 fn custom_theme_scripts_and_styles_are_minified_deterministically() {
     let site = Site::fixture("build/basic");
     site.write("dropgen.yaml", &format!("{}theme: custom\n", site.read("dropgen.yaml")));
