@@ -50,7 +50,7 @@ fn the_manifest_describes_exactly_the_upload_root() {
     let phase = |path: &str| files[path]["upload_phase"].as_u64().unwrap();
     assert!(order.windows(2).all(|pair| phase(pair[0]) <= phase(pair[1])));
     assert!(
-        order.iter().position(|p| *p == "_img/hero-93a346e3e0-96.jpg")
+        order.iter().position(|p| *p == "_img/hero-c4c17572cd-96.jpg")
             < order.iter().position(|p| *p == "launch/index.html")
     );
     let page = &files["launch/index.html"];
@@ -162,7 +162,7 @@ fn deleting_a_drop_purges_its_urls_and_keeps_its_images_for_a_grace_period() {
     let changes = json(&site, "out/changes.json");
     let removed: BTreeMap<&str, &Value> =
         changes["removed"].as_array().unwrap().iter().map(|r| (r["path"].as_str().unwrap(), r)).collect();
-    let badge = removed["_img/badge-b764399c13-40.png"];
+    let badge = removed["_img/badge-9c4b803036-40.png"];
     assert_eq!(badge["cache_class"], "immutable");
     assert_eq!(badge["delete_after"], "2026-11-30T12:00:00Z");
     assert_eq!(badge["grace_days"].as_u64(), Some(7));
