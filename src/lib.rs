@@ -24,6 +24,9 @@ pub mod cli;
 pub(crate) mod compress;
 pub mod diagnostic;
 pub mod error;
+/// What the fuzz targets in `fuzz/` call; not part of dropgen's interface.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod images;
 pub(crate) mod load;
 pub mod lock;

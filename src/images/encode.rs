@@ -14,7 +14,7 @@ use super::rule;
 
 /// Bumped whenever decoding, colour handling or resizing changes the pixels handed to the
 /// encoders, so cached variants made the old way are not reused.
-pub(crate) const PIPELINE_VERSION: &str = "pipeline-1 lanczos3-linear-light icc-to-srgb";
+pub(crate) const PIPELINE_VERSION: &str = "pipeline-2 lanczos3-linear-light icc-to-srgb grey-icc";
 
 /// The Rust crates whose code decides variant bytes (decoders, colour, resize, JPEG and PNG
 /// encoders; libwebp and libaom report their own versions at run time). Part of every

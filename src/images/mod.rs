@@ -12,8 +12,7 @@
 
 mod avif;
 mod budget;
-
-mod decode;
+pub(crate) mod decode;
 pub(crate) mod encode;
 pub(crate) mod plan;
 mod resize;
@@ -193,6 +192,8 @@ pub(crate) enum Failure {
     /// Its bytes are no longer those `load` hashed.
     Changed,
     Decode(String),
+    /// A CMYK JPEG, which dropgen does not convert.
+    Cmyk,
     Resize {
         width: u32,
         reason: String,
@@ -213,6 +214,7 @@ impl std::fmt::Display for ImageError {
             Failure::Read(reason) => write!(f, "`{source}` cannot be read: {reason}"),
             Failure::Changed => write!(f, "`{source}` changed while the site was being built"),
             Failure::Decode(reason) => write!(f, "`{source}` cannot be decoded: {reason}"),
+            Failure::Cmyk => write!(f, "`{source}` is a CMYK JPEG, made for print; pages need RGB"),
             Failure::Resize { width, reason } => {
                 write!(f, "`{source}` cannot be resized to {width} px wide: {reason}")
             }
@@ -224,6 +226,18 @@ impl std::fmt::Display for ImageError {
             Failure::Crashed => {
                 write!(f, "`{source}` could not be processed: its decoder or encoder crashed")
             }
+        }
+    }
+}
+
+impl Failure {
+    /// How to fix it.
+    fn help(&self) -> &'static str {
+        match self {
+            Failure::Cmyk => {
+                "export it again as an RGB JPEG with an sRGB profile (in Photoshop: Edit › Convert to Profile › sRGB)"
+            }
+            _ => "export the image again from the original (as JPEG, PNG or WebP) and replace the file",
         }
     }
 }
@@ -303,18 +317,32 @@ pub(crate) fn run(
         let processed = match result {
             Ok(processed) => processed,
             Err(failure) => {
+                let help = failure.help();
                 let error = ImageError { source: source.path.clone(), failure };
                 for image_use in &source.uses {
                     diagnostics.push(
                         Diagnostic::error(Kind::Image, image_use.location.clone(), error.to_string())
                             .field(&image_use.field)
-                            .help("export the image again from the original (as JPEG, PNG or WebP) and replace the file"),
+                            .help(help),
                     );
                 }
                 published.push(None);
                 continue;
             }
         };
+        if let Some(reason) = &processed.analysis.colour_warning {
+            for image_use in &source.uses {
+                diagnostics.push(
+                    Diagnostic::warning(
+                        Kind::Image,
+                        image_use.location.clone(),
+                        format!("`{}` has a colour profile dropgen cannot use, so its colours are taken as sRGB and may look off: {reason}", source.path),
+                    )
+                    .field(&image_use.field)
+                    .help("export the image again with an sRGB or Display P3 profile"),
+                );
+            }
+        }
         stats.decoded += usize::from(processed.decoded);
         stats.encoded += processed.fresh;
         stats.cache.misses += processed.fresh as u64;
@@ -413,7 +441,9 @@ fn publish(
 
 fn analysis_key(source: &SourcePlan) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(b"analysis\0");
+    // `-2`: analyses since colour warnings and the structure check, so every source is
+    // checked once more (its variants still come from the cache).
+    hasher.update(b"analysis-2\0");
     hasher.update(source.facts.sha256.as_bytes());
     hasher.update(encode::PIPELINE_VERSION.as_bytes());
     hasher.update(encode::PIXEL_CRATES.as_bytes());
@@ -489,7 +519,10 @@ fn make(
     if crate::load::hex_sha256(&bytes) != source.facts.sha256 {
         return Err(Failure::Changed);
     }
-    let (decoded, analysis) = decode::decode(&bytes, max_pixels).map_err(Failure::Decode)?;
+    let (decoded, analysis) = decode::decode(&bytes, max_pixels).map_err(|error| match error {
+        decode::DecodeError::Cmyk => Failure::Cmyk,
+        decode::DecodeError::Broken(reason) => Failure::Decode(reason),
+    })?;
     drop(bytes);
     timings.decode = start.elapsed();
     if let Ok(json) = serde_json::to_vec(&analysis) {
@@ -589,7 +622,7 @@ mod tests {
                 ((index, size), bytes)
             })
             .collect();
-        let analysis = Analysis { opaque: true, placeholder: Some([1, 2, 3]) };
+        let analysis = Analysis { opaque: true, placeholder: Some([1, 2, 3]), colour_warning: None };
         Processed { analysis, fresh: encoded.len(), encoded, decoded: true, timings: Timings::default() }
     }
 

@@ -293,6 +293,37 @@ fn yaml_diagnostic(file: &str, text: &str, err: &serde_saphyr::Error) -> Diagnos
     }
 }
 
+/// A site held in memory, parsed as [`site`] parses one on disk: the text of `dropgen.yaml`,
+/// each drop's `(folder name, drop.yaml text)`, and `fact` saying what each referenced image
+/// path is. For the unit tests and the fuzz targets, which must not touch the disk; a folder
+/// name that is not a site path is left out.
+pub(crate) fn from_texts(
+    config: &str,
+    drops: &[(&str, &str)],
+    fact: impl Fn(&SitePath) -> FileFact,
+) -> LoadedSite {
+    let mut sources = Sources::new();
+    let mut diagnostics = Diagnostics::new();
+    let config = parse_source::<RawConfig>(CONFIG_FILE, config.to_owned(), &mut sources, &mut diagnostics);
+    let drops: Vec<LoadedDrop> = drops
+        .iter()
+        .filter_map(|(name, text)| {
+            let folder = SitePath::from_relative(Path::new(&format!("{DROPS_DIR}/{name}")))?;
+            let file = format!("{folder}/{DROP_FILE}");
+            let raw = parse_source::<RawDrop>(&file, (*text).to_owned(), &mut sources, &mut diagnostics);
+            Some(LoadedDrop { folder, file, raw })
+        })
+        .collect();
+    let files: FileFacts = referenced_images(&drops)
+        .into_iter()
+        .map(|path| {
+            let fact = fact(&path);
+            (path, fact)
+        })
+        .collect();
+    LoadedSite { config, drops, files, theme: ThemeFiles::default(), sources, diagnostics }
+}
+
 /// Every image path that drops refer to, resolved against their folders, deduplicated.
 pub(crate) fn referenced_images(drops: &[LoadedDrop]) -> BTreeSet<SitePath> {
     let mut paths = BTreeSet::new();

@@ -384,7 +384,12 @@ pub(crate) fn read_previous(path: &Path, explicit: bool) -> Result<Option<Upload
         Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(None),
         Err(err) => return Err(Error::io(path, err)),
     };
-    let manifest: UploadManifest = serde_json::from_str(&text)
+    parse_previous(path, &text).map(Some)
+}
+
+/// Parses the text of an earlier build's manifest read from `path`, which errors name.
+pub(crate) fn parse_previous(path: &Path, text: &str) -> Result<UploadManifest, Error> {
+    let manifest: UploadManifest = serde_json::from_str(text)
         .map_err(|err| Error::PreviousManifest { path: path.to_path_buf(), reason: format!("{err}") })?;
     if manifest.schema != SCHEMA {
         return Err(Error::PreviousManifest {
@@ -392,7 +397,7 @@ pub(crate) fn read_previous(path: &Path, explicit: bool) -> Result<Option<Upload
             reason: format!("its schema is `{}`, this dropgen reads `{SCHEMA}`", manifest.schema),
         });
     }
-    Ok(Some(manifest))
+    Ok(manifest)
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ fn errors_in(diagnostics: &Diagnostics, file: &str) -> Vec<Diagnostic> {
 
 /// Validates a site held in memory, where every referenced image exists (a 1600 × 1000 JPEG).
 fn validate_texts(config: &str, drops: &[(&str, &str)]) -> Diagnostics {
-    let loaded = crate::validate::tests::loaded_with(config, drops, |_| {
+    let loaded = crate::load::from_texts(config, drops, |_| {
         FileFact::Image(ImageFacts {
             format: SourceFormat::Jpeg,
             width: 1600,

@@ -208,4 +208,4 @@ fn optional<T>(checked: Option<Option<T>>) -> Option<Option<T>> {
 pub(crate) mod config;
 pub(crate) mod drop;
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;

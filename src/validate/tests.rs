@@ -1,12 +1,7 @@
 //! Validation rules, each checked on a small site held in memory.
 
-use std::path::Path;
-
 use super::*;
-use crate::diagnostic::Sources;
-use crate::load::raw::{RawConfig, RawDrop};
-use crate::load::{self, FileFact, FileFacts, LoadedDrop, LoadedSite, ThemeFiles};
-use crate::model::SitePath;
+use crate::load::{self, FileFact, LoadedSite};
 use crate::model::{ImageFacts, SourceFormat};
 
 const CONFIG: &str = "base_url: https://drops.example.com\ntitle: Shop\ncurrency: USD\ncheckout_url: https://shop.example.com/c?sku={sku}&drop={drop}\n";
@@ -28,7 +23,7 @@ products:
 /// folder holds `hero.jpg` and `side.jpeg`); `.svg` files are not images; `huge` ones are
 /// 20000×20000, `tiny` ones 100×80, others 800×600 JPEGs.
 fn loaded(config: &str, drops: &[(&str, &str)]) -> LoadedSite {
-    loaded_with(config, drops, |path| {
+    load::from_texts(config, drops, |path| {
         if path.as_str().contains("missing") {
             FileFact::Missing { siblings: vec!["hero.jpg".into(), "notes.txt".into(), "side.jpeg".into()] }
         } else if path.as_str().ends_with(".svg") {
@@ -50,40 +45,6 @@ fn loaded(config: &str, drops: &[(&str, &str)]) -> LoadedSite {
             })
         }
     })
-}
-
-/// Loads a site from the texts of `dropgen.yaml` and of each drop (`(folder, text)`), with
-/// `fact` saying what each referenced image path is. Shared with the schema tests.
-pub(crate) fn loaded_with(
-    config: &str,
-    drops: &[(&str, &str)],
-    fact: impl Fn(&SitePath) -> FileFact,
-) -> LoadedSite {
-    let mut sources = Sources::new();
-    let mut diagnostics = Diagnostics::new();
-    let config =
-        load::parse_source::<RawConfig>("dropgen.yaml", config.to_owned(), &mut sources, &mut diagnostics);
-    let drops: Vec<LoadedDrop> = drops
-        .iter()
-        .map(|(folder, text)| {
-            let file = format!("drops/{folder}/drop.yaml");
-            let raw =
-                load::parse_source::<RawDrop>(&file, (*text).to_owned(), &mut sources, &mut diagnostics);
-            LoadedDrop {
-                folder: SitePath::from_relative(Path::new(&format!("drops/{folder}"))).unwrap(),
-                file,
-                raw,
-            }
-        })
-        .collect();
-    let files: FileFacts = load::referenced_images(&drops)
-        .into_iter()
-        .map(|path| {
-            let fact = fact(&path);
-            (path, fact)
-        })
-        .collect();
-    LoadedSite { config, drops, files, theme: ThemeFiles::default(), sources, diagnostics }
 }
 
 /// Validates and renders each diagnostic as `file:line:col field: message`.

@@ -340,6 +340,64 @@ fn a_corrupt_image_is_an_error_at_its_reference_and_leaves_the_output_untouched(
     assert!(before == tree(&site.path("out")), "a failed build changed the output");
 }
 
+/// Image edge cases of #15: files cut short and CMYK JPEGs are errors at their references.
+#[test]
+fn a_cut_short_jpeg_and_a_cmyk_jpeg_are_errors_at_their_references() {
+    let site = Site::fixture("images");
+    build(&site, "out", &[]).success();
+    let before = tree(&site.path("out"));
+    // Cut short: the JPEG decoder alone fills the missing half with grey, without a word.
+    let photo = fs::read(site.path("drops/gallery/photo.jpg")).unwrap();
+    fs::write(site.path("drops/gallery/photo.jpg"), &photo[..photo.len() / 2]).unwrap();
+    // CMYK, as print workflows export it.
+    let mut compress = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_CMYK);
+    compress.set_size(16, 16);
+    let mut started = compress.start_compress(Vec::new()).unwrap();
+    started.write_scanlines(&[10, 200, 30, 0].repeat(256)).unwrap();
+    fs::write(site.path("drops/gallery/rotated.jpg"), started.finish().unwrap()).unwrap();
+    let run = build(&site, "out", &[]);
+    run.failure(1);
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("`drops/gallery/photo.jpg` cannot be decoded: the file is cut short"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("it ends before the JPEG end-of-image marker"), "{stderr}");
+    assert!(stderr.contains("drops/gallery/drop.yaml:5:"), "{stderr}");
+    assert!(stderr.contains("hero.src"), "{stderr}");
+    assert!(stderr.contains("`drops/gallery/rotated.jpg` is a CMYK JPEG, made for print"), "{stderr}");
+    assert!(stderr.contains("drops/gallery/drop.yaml:19:"), "{stderr}");
+    assert!(stderr.contains("products[1].images[0].src"), "{stderr}");
+    assert!(stderr.contains("export it again as an RGB JPEG"), "{stderr}");
+    assert!(before == tree(&site.path("out")), "a failed build changed the output");
+}
+
+/// #15: an ICC profile that cannot be used is a warning at the image's reference, in cold and
+/// warm builds alike, and the build goes on with the pixels taken as sRGB.
+#[test]
+fn an_unusable_colour_profile_is_a_warning_at_its_reference() {
+    use image::ImageEncoder as _;
+    let site = Site::fixture("images");
+    let pixels = image::RgbImage::from_pixel(40, 30, image::Rgb([230, 120, 40]));
+    let mut png = Vec::new();
+    let mut encoder = image::codecs::png::PngEncoder::new(&mut png);
+    encoder.set_icc_profile(b"not a profile".repeat(20)).unwrap();
+    encoder.write_image(pixels.as_raw(), 40, 30, image::ExtendedColorType::Rgb8).unwrap();
+    fs::write(site.path("drops/gallery/tiny.png"), png).unwrap();
+    for pass in ["cold", "warm"] {
+        let run = build(&site, "out", &[]);
+        run.success();
+        let stderr = run.stderr();
+        let warning = "warning: `drops/gallery/tiny.png` has a colour profile dropgen cannot use, so its colours are taken as sRGB";
+        assert_eq!(stderr.matches(warning).count(), 1, "{pass} build: {stderr}");
+        assert!(stderr.contains("it is not a valid ICC profile"), "{pass} build: {stderr}");
+        assert!(stderr.contains("drops/gallery/drop.yaml:25:"), "{pass} build: {stderr}");
+        assert!(stderr.contains("products[2].images[0].src"), "{pass} build: {stderr}");
+    }
+    // The pixels were taken as sRGB: the placeholder is their colour.
+    assert!(site.read("out/public/gallery/index.html").contains("ph-e67828"));
+}
+
 #[test]
 fn jobs_do_not_change_a_single_byte() {
     let site = Site::fixture("images");
