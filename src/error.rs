@@ -4,6 +4,11 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Diagnostics;
 
+/// The environment variables an `s3://` cache's connection is configured from; here, not in
+/// the cache module, because errors name them and this module depends on no other.
+pub(crate) const S3_ENVIRONMENT: &str = "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and \
+     AWS_ENDPOINT_URL (with AWS_ALLOW_HTTP=true for an http:// endpoint)";
+
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -32,7 +37,7 @@ pub enum Error {
     #[error("{what} is in use by {holder} (lock `{}`); run again when it is done, or drop --no-wait to wait for it", lock.display())]
     Busy { what: String, holder: String, lock: PathBuf },
     /// The cache in object storage cannot be used (not reached, or a `cache gc` request failed).
-    #[error("the cache `{url}` {reason}; the connection is configured by {}", crate::cache::s3::ENVIRONMENT)]
+    #[error("the cache `{url}` {reason}; the connection is configured by {}", S3_ENVIRONMENT)]
     ObjectStore { url: String, reason: String },
     /// Reading or writing a file failed for a reason outside the site's content.
     #[error("`{}`: {source}{}", path.display(), io_hint(source))]

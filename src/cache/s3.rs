@@ -22,8 +22,7 @@ use object_store::path::Path;
 use object_store::{BackoffConfig, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 
 /// The environment variables the connection is configured from, for error messages.
-pub(crate) const ENVIRONMENT: &str = "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and \
-     AWS_ENDPOINT_URL (with AWS_ALLOW_HTTP=true for an http:// endpoint)";
+pub(crate) use crate::error::S3_ENVIRONMENT as ENVIRONMENT;
 
 /// `s3://bucket/prefix`, parsed: a bucket name and a key prefix without leading or trailing
 /// slashes (empty for the whole bucket).
