@@ -235,6 +235,15 @@ impl Cache {
         }
     }
 
+    /// How many reads to have in flight at once, when it is not one per core: object storage
+    /// is bound by round trips, not by this machine.
+    pub(crate) fn read_concurrency(&self) -> Option<usize> {
+        match self.backend {
+            Backend::Dir(_) => None,
+            Backend::S3(_) => Some(S3_READS_IN_FLIGHT),
+        }
+    }
+
     /// The payload stored under `key`, if a whole and undamaged entry is there.
     pub(crate) fn get(&self, key: &str) -> Option<Vec<u8>> {
         let mut bytes = match &self.backend {
@@ -379,6 +388,10 @@ impl Cache {
         Ok(report)
     }
 }
+
+/// Reads of an `s3://` cache in flight at once: enough to hide round trips, few enough for any
+/// S3-compatible server's request rate.
+const S3_READS_IN_FLIGHT: usize = 32;
 
 /// Where a cache's entries are: its kind's layout folder (`<cache>/v1`), or the bucket.
 #[derive(Debug)]

@@ -278,9 +278,10 @@ pub(crate) fn run(
     // formats (see `make`). Sources are admitted here, in plan order, once their pixels fit
     // the budget; the jobs themselves never wait for it. (A job that waited while holding
     // pixels could deadlock: a thread waiting on its own fan-out runs other queued jobs.)
+    let cached = read_cached(plan, cache, progress);
     rayon::scope(|scope| {
-        for (source, slot) in plan.sources.iter().zip(&slots) {
-            match from_cache(source, cache, progress) {
+        for ((source, slot), cached) in plan.sources.iter().zip(&slots).zip(cached) {
+            match cached {
                 Cached::Complete(processed) => *lock(slot) = Some(Ok(processed)),
                 Cached::Partial(encoded) => {
                     let permit = budget.acquire_helping(source.pixels());
@@ -486,6 +487,18 @@ enum Cached {
     Complete(Processed),
     /// Some variants, or none: the rest are made from the decoded source.
     Partial(BTreeMap<Slot, Vec<u8>>),
+}
+
+/// What the cache holds of every source, read before any work starts and in parallel: a warm
+/// build is nothing but these reads, and from object storage each is a round trip, so they
+/// run many at a time there (`Cache::read_concurrency`) rather than one per core.
+fn read_cached(plan: &ImagePlan, cache: &Cache, progress: &dyn Progress) -> Vec<Cached> {
+    let read = || plan.sources.par_iter().map(|source| from_cache(source, cache, progress)).collect();
+    match cache.read_concurrency().map(|threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build())
+    {
+        Some(Ok(pool)) => pool.install(read),
+        _ => read(),
+    }
 }
 
 fn from_cache(source: &SourcePlan, cache: &Cache, progress: &dyn Progress) -> Cached {
