@@ -402,8 +402,13 @@ enum Backend {
 
 /// The file of `key` in the layout folder `dir`.
 fn entry_path(dir: &Path, key: &str) -> PathBuf {
-    let shard = key.get(..2).unwrap_or("00");
-    dir.join(shard).join(key)
+    dir.join(shard_of(key)).join(key)
+}
+
+/// The subfolder (or key segment) an entry lives under, in a folder and in a bucket alike:
+/// the key's first two hex digits, so no folder holds more than a 256th of the entries.
+pub(crate) fn shard_of(key: &str) -> &str {
+    key.get(..2).unwrap_or("00")
 }
 
 /// One warning for every failed write to the caches in `caches` (all at `location`), naming

@@ -64,8 +64,7 @@ impl Url {
     /// The key of `name` in the layout folder `layout` (`<prefix>/v1/ab/<name>`): the same
     /// layout as a cache folder's.
     pub(crate) fn entry(&self, layout: &str, name: &str) -> Path {
-        let shard = name.get(..2).unwrap_or("00");
-        self.root().join(layout).join(shard).join(name)
+        self.root().join(layout).join(super::shard_of(name)).join(name)
     }
 
     /// The prefix as an object path (the bucket's root when empty).

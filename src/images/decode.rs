@@ -225,20 +225,25 @@ fn to_srgb(data: &mut [u8], icc: &[u8], layout: Layout, grey: bool) -> Result<()
     let profile =
         ColorProfile::new_from_slice(icc).map_err(|err| format!("it is not a valid ICC profile: {err}"))?;
     let srgb = ColorProfile::new_srgb();
-    let (source_layout, source) = if grey && profile.color_space == DataColorSpace::Gray {
-        let channels = layout.channels();
-        let keep = |pixel: &[u8]| if channels == 4 { vec![pixel[0], pixel[3]] } else { vec![pixel[0]] };
-        let grey_layout = if channels == 4 { Layout::GrayAlpha } else { Layout::Gray };
-        (grey_layout, data.chunks_exact(channels).flat_map(keep).collect())
-    } else {
-        (layout, data.to_vec())
-    };
+    // A grey profile describes one channel: the grey pixels (expanded to RGB on decoding) are
+    // taken back to it, with their alpha.
+    let grey_source: Option<(Layout, Vec<u8>)> =
+        (grey && profile.color_space == DataColorSpace::Gray).then(|| {
+            if layout.channels() == 4 {
+                (Layout::GrayAlpha, data.chunks_exact(4).flat_map(|pixel| [pixel[0], pixel[3]]).collect())
+            } else {
+                (Layout::Gray, data.chunks_exact(3).map(|pixel| pixel[0]).collect())
+            }
+        });
+    let source_layout = grey_source.as_ref().map_or(layout, |(grey_layout, _)| *grey_layout);
     let transform = profile
         .create_transform_8bit(source_layout, &srgb, layout, TransformOptions::default())
         .map_err(|err| format!("it cannot be applied to {} pixels: {err}", colour_model(layout)))?;
-    let unchanged = data.to_vec();
-    transform.transform(&source, data).map_err(|err| {
-        data.copy_from_slice(&unchanged);
+    // One copy of the pixels: the source of the transform, and what is put back if it fails.
+    let original = data.to_vec();
+    let source = grey_source.as_ref().map_or(original.as_slice(), |(_, grey)| grey.as_slice());
+    transform.transform(source, data).map_err(|err| {
+        data.copy_from_slice(&original);
         format!("converting with it failed: {err}")
     })
 }
