@@ -22,6 +22,8 @@
 #                  same WORK_DIR are still compared (its time is not: times only count side by
 #                  side), which makes sweeping dropgen's settings quick
 #   SKIP_QUALITY=1 do not compute references and DSSIM
+#   QUALITY_ONLY=avif-linear  score only dropgen's AVIF variants, only against the linear-light
+#                  references (what bench/rate_quality.sh's sweeps use: a quarter of the scoring)
 #   SKIP_PREPARE=1 do not install anything; fail if something is missing
 #
 # Layout of WORK_DIR: corpus/ (as fetched), named/ (copies renamed to dropgen's URL-safe stems),
@@ -243,9 +245,18 @@ if [ "$skip_quality" != 1 ]; then
     run_nice python3 "$bench_dir/linref.py" "$work/named" "$work/ref-linear"
     echo "$stamp" >"$work/ref-linear/.stamp"
   fi
-  log "quality.py on dropgen's variants (against both references)"
-  run_nice python3 "$shared/quality.py" "$work/ref" "$img" --records >"$res/quality-dropgen.json"
-  run_nice python3 "$shared/quality.py" "$work/ref-linear" "$img" --records >"$res/quality-dropgen-linear.json"
+  if [ "${QUALITY_ONLY:-}" = avif-linear ]; then
+    log "quality.py on dropgen's AVIF variants (against the linear-light references)"
+    avif_only="$work/score-avif"
+    rm -rf "$avif_only"; mkdir -p "$avif_only"
+    find "$img" -type f -name '*.avif' -exec ln -t "$avif_only" {} +
+    run_nice python3 "$shared/quality.py" "$work/ref-linear" "$avif_only" --records >"$res/quality-dropgen-linear.json"
+  else
+    [ -z "${QUALITY_ONLY:-}" ] || die "QUALITY_ONLY must be avif-linear, not '$QUALITY_ONLY'"
+    log "quality.py on dropgen's variants (against both references)"
+    run_nice python3 "$shared/quality.py" "$work/ref" "$img" --records >"$res/quality-dropgen.json"
+    run_nice python3 "$shared/quality.py" "$work/ref-linear" "$img" --records >"$res/quality-dropgen-linear.json"
+  fi
   if [ "$skip_sharp" != 1 ]; then
     log "quality.py on sharp's variants"
     run_nice python3 "$shared/quality.py" "$work/ref" "$sharp_out" --records >"$res/quality-sharp.json"

@@ -64,10 +64,10 @@ images() {
 images default DROPGEN_BIN="$tuned_bin"
 cp "$work/out-sharp.quality.json" "$runs/sharp-q50.json"
 if [ "${SKIP_FALLBACK:-0}" != 1 ]; then
-  images fallback DROPGEN_BIN="$fallback_bin" SKIP_SHARP=1
+  images fallback DROPGEN_BIN="$fallback_bin" SKIP_SHARP=1 QUALITY_ONLY=avif-linear
 fi
 for q in $((default_q - 8)) $((default_q + 8)); do
-  images "q$q" DROPGEN_BIN="$tuned_bin" SKIP_SHARP=1 IMAGES_YAML="quality: {avif: $q}"
+  images "q$q" DROPGEN_BIN="$tuned_bin" SKIP_SHARP=1 QUALITY_ONLY=avif-linear IMAGES_YAML="quality: {avif: $q}"
 done
 for q in 40 60; do
   log "sharp AVIF q$q"
