@@ -167,6 +167,7 @@ for fmt in FORMATS:
         if qk:
             d_o, d_p = mean([q_lin[k]["dssim"] for k in qk]), mean([q_peer[k]["dssim"] for k in qk])
             c["own_ref_dssim_dropgen"], c["own_ref_dssim_ratio"] = round(d_o, 6), ratio(d_o, d_p)
+            c["own_ref_dssim_sharp"] = round(d_p, 6)
             worse = [k for k in qk if q_lin[k]["dssim"] > WORSE_FACTOR * q_peer[k]["dssim"]
                      and q_lin[k]["dssim"] > WORSE_FLOOR]
             c["own_ref_visibly_worse_list"] = worse
@@ -260,7 +261,7 @@ for f_, c in compare.items():
             add("", f"  {k}: {q_ours[k]['dssim']:.6f} vs {q_peer[k]['dssim']:.6f}")
     if c.get("own_ref_dssim_ratio") is not None:
         add(f"{f_}: DSSIM, each against its own resize", f"{c['own_ref_dssim_ratio']:.3f} "
-            f"({c['own_ref_dssim_dropgen']:.6f} vs linear-light ref / {c['dssim_sharp']:.6f} vs gamma ref)")
+            f"({c['own_ref_dssim_dropgen']:.6f} vs linear-light ref / {c['own_ref_dssim_sharp']:.6f} vs gamma ref)")
         add(f"{f_}: ... variants > 2x sharp and > 0.0005", str(len(c["own_ref_visibly_worse_list"])))
         for k in c["own_ref_visibly_worse_list"][:10]:
             add("", f"  {k}: {q_lin[k]['dssim']:.6f} vs {q_peer[k]['dssim']:.6f}")

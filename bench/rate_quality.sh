@@ -18,6 +18,8 @@
 #                  from a copy of this checkout without .cargo/config.toml, in
 #                  $BENCH_ROOT/bundled-libaom (slow the first time: it compiles libaom)
 #   SKIP_FALLBACK=1  leave out step 2
+#   RESUME=1       keep the points an earlier, interrupted run finished ($WORK_DIR/rate-quality/NAME)
+#                  and run only the rest
 # Quote ratios from one run: the machines are shared and noisy.
 set -euo pipefail
 
@@ -32,7 +34,8 @@ case "$corpus" in dev | dev2) ;; -h | --help) sed -n '2,/^set -euo/p' "$0" | sed
 work=${WORK_DIR:-$bench_root/$corpus-$([ "$limit" = 0 ] && echo all || echo "$limit")}
 export WORK_DIR=$work BENCH_ROOT=$bench_root
 runs="$work/rate-quality"
-rm -rf "$runs"; mkdir -p "$runs"
+[ "${RESUME:-0}" = 1 ] || rm -rf "$runs"
+mkdir -p "$runs"
 log() { printf '[rate-quality] %s\n' "$*" >&2; }
 
 # The default AVIF quality, read from the code so the curve is always centred on it.
@@ -56,13 +59,14 @@ fi
 # bench/images.sh once, its results kept under $runs/NAME.
 images() {
   local name=$1; shift
+  if [ "${RESUME:-0}" = 1 ] && [ -d "$runs/$name" ]; then log "$name: kept from the earlier run"; return; fi
   log "$name"
   env "$@" "$repo/bench/images.sh" "$corpus" "$limit" >"$runs/$name.txt"
   cp -r "$work/results" "$runs/$name"
 }
 
 images default DROPGEN_BIN="$tuned_bin"
-cp "$work/out-sharp.quality.json" "$runs/sharp-q50.json"
+[ -f "$runs/sharp-q50.json" ] || cp "$work/out-sharp.quality.json" "$runs/sharp-q50.json"
 if [ "${SKIP_FALLBACK:-0}" != 1 ]; then
   images fallback DROPGEN_BIN="$fallback_bin" SKIP_SHARP=1 QUALITY_ONLY=avif-linear
 fi
@@ -70,6 +74,7 @@ for q in $((default_q - 8)) $((default_q + 8)); do
   images "q$q" DROPGEN_BIN="$tuned_bin" SKIP_SHARP=1 QUALITY_ONLY=avif-linear IMAGES_YAML="quality: {avif: $q}"
 done
 for q in 40 60; do
+  if [ "${RESUME:-0}" = 1 ] && [ -s "$runs/sharp-q$q.json" ]; then log "sharp AVIF q$q: kept from the earlier run"; continue; fi
   log "sharp AVIF q$q"
   rm -rf "$work/out-sharp-q$q"
   NODE_PATH="$peers/node_modules" node "$repo/bench/sharp_avif.js" "$work/named" "$work/out-sharp-q$q" "$q" >"$runs/sharp-q$q.log"
