@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
 use crate::cache::Cache;
-use crate::output::{Artifact, Claim, Digest, Output, hex};
+use crate::output::{Artifact, Body, Claim, Digest, Output, hex};
 
 /// Everything besides the original's bytes that decides a copy's bytes: the settings of
 /// [`brotli()`] and [`gzip()`] and the crates that implement them (a test keeps the versions
@@ -42,14 +42,17 @@ pub(crate) fn claims() -> Vec<Claim> {
 /// [`MIN_BYTES`], only those that are actually smaller; each copy comes from `cache` when an
 /// earlier build made it, and goes into it otherwise.
 pub(crate) fn siblings(output: &Output, cache: &Cache) -> (Vec<(String, Artifact)>, CompressCounts) {
-    let candidates: Vec<(&String, &Artifact)> = output
+    // Spooled files are image variants, which do not compress.
+    let candidates: Vec<(&String, &Artifact, &[u8])> = output
         .iter()
-        .filter(|(_, artifact)| is_compressible(artifact.content_type) && artifact.bytes.len() >= MIN_BYTES)
+        .filter(|(_, artifact)| is_compressible(artifact.content_type))
+        .filter_map(|(path, artifact)| Some((path, artifact, artifact.in_memory()?)))
+        .filter(|(_, _, bytes)| bytes.len() >= MIN_BYTES)
         .collect();
     let (reused, compressed) = (AtomicU64::new(0), AtomicU64::new(0));
     let files = candidates
         .par_iter()
-        .flat_map_iter(|(path, artifact)| {
+        .flat_map_iter(|(path, artifact, bytes)| {
             [Method::Brotli, Method::Gzip]
                 .into_iter()
                 .filter_map(|method| {
@@ -61,15 +64,15 @@ pub(crate) fn siblings(output: &Output, cache: &Cache) -> (Vec<(String, Artifact
                         }
                         None => {
                             compressed.fetch_add(1, Ordering::Relaxed);
-                            let packed = method.compress(&artifact.bytes);
+                            let packed = method.compress(bytes);
                             cache.put(&key, &packed);
                             packed
                         }
                     };
-                    (packed.len() < artifact.bytes.len()).then(|| {
+                    (packed.len() < bytes.len()).then(|| {
                         let sibling = Artifact {
                             digest: Digest::of(&packed),
-                            bytes: packed,
+                            body: Body::Memory(packed),
                             encoding: Some(method.encoding()),
                             // Pages reference the original; a browser checks the decoded bytes.
                             integrity: None,
@@ -269,7 +272,7 @@ mod tests {
         let (warm, counts) = siblings(&page("<p>one</p>"), &cache);
         assert_eq!(counts, CompressCounts { reused: 2, compressed: 0 });
         let bytes = |files: &[(String, Artifact)]| {
-            files.iter().map(|(p, a)| (p.clone(), a.bytes.clone())).collect::<Vec<_>>()
+            files.iter().map(|(p, a)| (p.clone(), a.in_memory().map(<[u8]>::to_vec))).collect::<Vec<_>>()
         };
         assert_eq!(bytes(&warm), bytes(&cold), "a reused copy differs from a fresh one");
         let (edited, counts) = siblings(&page("<p>two</p>"), &cache);

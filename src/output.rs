@@ -64,8 +64,7 @@ impl Claim {
 /// One output file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Artifact {
-    /// Produced in memory: pages, theme assets, image variants, compressed siblings.
-    pub(crate) bytes: Vec<u8>,
+    pub(crate) body: Body,
     pub(crate) content_type: &'static str,
     pub(crate) class: CacheClass,
     /// [`CacheTag::Site`] on every file, a drop's tag on its page and images, so a CDN can
@@ -77,6 +76,34 @@ pub(crate) struct Artifact {
     pub(crate) encoding: Option<&'static str>,
     pub(crate) variant_of: Option<String>,
     pub(crate) digest: Digest,
+}
+
+/// Where an output file's bytes are until the write stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Body {
+    /// In memory: pages, theme assets, compressed siblings. A small cost per drop.
+    Memory(Vec<u8>),
+    /// Already handed to the build's [`Spool`] by the stage that made it: image variants,
+    /// whose bytes would otherwise all stay in memory until `write`, growing with the number
+    /// of images rather than with the pixels in flight.
+    Spooled,
+}
+
+/// Where a stage puts a file as soon as it is made, so the file's bytes need not be held
+/// until the write stage: `write::Staging` (the folder that becomes `<out>`) or [`Discard`].
+/// Shared by the image stage's parallel jobs.
+pub(crate) trait Spool: Sync {
+    /// Stores the bytes of the upload-root file at `path`. A failure (a full disk, say) is
+    /// the spool's to report when the output is written, so the stages need not carry it.
+    fn put(&self, path: &str, bytes: &[u8], digest: &Digest);
+}
+
+/// The spool of a run that writes no site output (`dropgen check`, `build --shard`): only the
+/// digests are kept.
+pub(crate) struct Discard;
+
+impl Spool for Discard {
+    fn put(&self, _path: &str, _bytes: &[u8], _digest: &Digest) {}
 }
 
 /// Size and hashes of a file's bytes, as upload pipelines need them.
@@ -107,15 +134,33 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 impl Artifact {
     /// A file produced in memory.
     pub(crate) fn bytes(bytes: Vec<u8>, path: &str, class: CacheClass, tags: &[CacheTag]) -> Artifact {
+        let digest = Digest::of(&bytes);
+        Artifact::with_body(Body::Memory(bytes), digest, path, class, tags)
+    }
+
+    /// A file already in the build's [`Spool`], with the digest of the bytes put there.
+    pub(crate) fn spooled(digest: Digest, path: &str, class: CacheClass, tags: &[CacheTag]) -> Artifact {
+        Artifact::with_body(Body::Spooled, digest, path, class, tags)
+    }
+
+    fn with_body(body: Body, digest: Digest, path: &str, class: CacheClass, tags: &[CacheTag]) -> Artifact {
         Artifact {
-            digest: Digest::of(&bytes),
-            bytes,
+            body,
+            digest,
             content_type: content_type(path),
             class,
             tags: tags.iter().cloned().collect(),
             integrity: None,
             encoding: None,
             variant_of: None,
+        }
+    }
+
+    /// The bytes, when they are in memory.
+    pub(crate) fn in_memory(&self) -> Option<&[u8]> {
+        match &self.body {
+            Body::Memory(bytes) => Some(bytes),
+            Body::Spooled => None,
         }
     }
 }
@@ -233,7 +278,7 @@ mod tests {
             output.insert("x.txt".to_owned(), file("second"));
         }));
         assert!(clash.is_ok(), "a clash panicked");
-        assert_eq!(output.iter().next().map(|(_, artifact)| artifact.bytes.as_slice()), Some(&b"first"[..]));
+        assert_eq!(output.iter().next().and_then(|(_, artifact)| artifact.in_memory()), Some(&b"first"[..]));
         let theme_file = Some("themes/t/static/x.txt".to_owned());
         assert_eq!(output.clashes(), [Clash { path: "x.txt".to_owned(), theme_file }]);
         output.insert("x.txt".to_owned(), file("first"));

@@ -7,7 +7,7 @@
 //! assets and pages are collected and reported together; only `write` touches the output
 //! folder, and only when everything before it succeeded.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::cache::GcReport;
@@ -19,7 +19,7 @@ use crate::lock::{self, Contention};
 use crate::manifest::BuildTime;
 use crate::manifest::changes::Changes;
 use crate::model::Site;
-use crate::output::{Artifact, Claim, Output};
+use crate::output::{Artifact, Claim, Discard, Output, Spool};
 use crate::progress::Progress;
 use crate::write::{Recovered, WriteReport};
 use crate::{assets, cache, compress, images, load, manifest, render, validate, write};
@@ -115,10 +115,18 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
     let _cache_lock = lock_cache(&mut run, options, progress)?;
     let store = cache::Store::open(&cache_dir).map_err(|err| run.fail(err))?;
     let cache = store.cache(cache::Kind::Images).map_err(|err| run.fail(err))?;
+    let target = match &options.out {
+        Some(out) => Some(Target::open(out, options).map_err(|err| run.fail(err))?),
+        None => None,
+    };
+    let spool: &dyn Spool = match &target {
+        Some(target) => &target.staging,
+        None => &Discard,
+    };
     let (images, image_files) = run.timed("images", |run| {
         let max_pixels = u64::from(site.config.images.max_megapixels) * 1_000_000;
         let (images, files, problems) =
-            images::run(&images::plan(&site), &options.root, &cache, max_pixels, progress);
+            images::run(&images::plan(&site), &options.root, &cache, spool, max_pixels, progress);
         run.diagnostics.extend(problems);
         (images, files)
     });
@@ -150,14 +158,11 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
         let upload = manifest::build(&site, &output, &images, options.time);
         Ok::<_, Box<BuildFailure>>((output, upload, compressed))
     })?;
-    let (written, changes) = match &options.out {
-        Some(out) => run.timed("write", |run| {
+    let (written, changes) = match target {
+        Some(Target { previous, staging }) => run.timed("write", |run| {
             let delivery = &site.config.delivery;
-            let previous = manifest::Previous::read(out, options.previous_manifest.as_deref())
-                .map_err(|err| run.fail(err))?;
             let (beside, changes) = manifest::beside(&upload, &previous, delivery, options.time);
-            let unchanged = previous.unchanged_in_place(&upload);
-            let report = write::all(&output, out, &beside, &unchanged).map_err(|err| run.fail(err))?;
+            let report = write::all(staging, &output, &beside).map_err(|err| run.fail(err))?;
             Ok::<_, Box<BuildFailure>>((Some(report), Some(changes)))
         })?,
         None => (None, None),
@@ -178,6 +183,21 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
         timings: run.timings,
         site,
     })
+}
+
+/// The output a build writes: the manifests it compares with, read before anything is made,
+/// and the staging folder that files go into as they are made.
+struct Target {
+    previous: manifest::Previous,
+    staging: write::Staging,
+}
+
+impl Target {
+    fn open(out: &Path, options: &BuildOptions) -> Result<Target, Error> {
+        let previous = manifest::Previous::read(out, options.previous_manifest.as_deref())?;
+        let staging = write::Staging::begin(out, previous.in_place_files())?;
+        Ok(Target { previous, staging })
+    }
 }
 
 /// What `dropgen build --shard` did: its share of the image work, in the cache.
@@ -214,7 +234,7 @@ pub fn build_shard(
     let plan = plan.shard(shard);
     let max_pixels = u64::from(site.config.images.max_megapixels) * 1_000_000;
     let (images, _files, problems) =
-        run.timed("images", |_| images::run(&plan, &options.root, &cache, max_pixels, progress));
+        run.timed("images", |_| images::run(&plan, &options.root, &cache, &Discard, max_pixels, progress));
     run.diagnostics.extend(problems);
     if let Some(unsaved) = cache::write_warning(&cache_dir, &[&cache]) {
         run.diagnostics.push(unsaved);

@@ -1,7 +1,8 @@
 //! Stage: WRITE — the only code that writes into the output folder.
 //!
-//! Everything is written into a fresh temporary folder beside `<out>`, and only when all of it
-//! is written does that folder replace `<out>`. A build that fails at any point leaves the
+//! Everything is written into a fresh temporary folder beside `<out>` ([`Staging`]; the image
+//! stage puts its variants there as it makes them), and only when all of it is written does
+//! that folder replace `<out>`. A build that fails at any point leaves the
 //! previous `<out>` exactly as it was, and the upload pipeline never sees half a site. The
 //! caller holds the output lock (`lock::output`) throughout, and calls `recover`
 //! first to clean up after a build that was killed.
@@ -10,11 +11,13 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
 use crate::error::Error;
-use crate::output::Output;
+use crate::output::{Digest, Output, Spool};
 
 /// The upload root inside `<out>`: what the CDN pipeline publishes.
 pub const PUBLIC_DIR: &str = "public";
@@ -83,109 +86,176 @@ fn resolve(path: &Path) -> Result<PathBuf, Error> {
     }
 }
 
-/// Writes `output` as `<out>/public/` and `beside` (in order) next to it, replacing the
-/// previous `<out>` only once everything is on disk.
-///
-/// `unchanged` lists the upload-root paths (with their sizes) whose file in the previous
-/// `<out>/public/` already holds the bytes to write, by the manifest beside it: those are
-/// hard-linked into the new output instead of written, which makes a rebuild that changed
-/// little cost little, and keeps their modification times for sync tools. A file whose size
-/// on disk differs, or that cannot be linked (another file system, no hard links), is written.
+/// The folder that becomes `<out>`, made beside it before any stage produces files, so that
+/// the image stage can put each variant into it as soon as it is made ([`Spool`]) instead of
+/// holding every image's bytes until the end. Dropped without [`all`], as a failed build
+/// drops it, it is deleted, and the previous `<out>` stays exactly as it was.
+pub(crate) struct Staging {
+    dir: tempfile::TempDir,
+    out: PathBuf,
+    in_place: InPlace,
+    /// The first file that could not be put; [`all`] reports it.
+    failure: Mutex<Option<Error>>,
+    /// Files linked from the previous output rather than written.
+    kept: AtomicUsize,
+}
+
+impl Staging {
+    /// Makes the staging folder beside `out`. `previous` lists the files the previous
+    /// `<out>/public/` holds, by the manifest beside it: upload-root path → (SHA-256, size).
+    /// A file put with the same hash and size is hard-linked from there instead of written,
+    /// which makes a rebuild that changed little cost little, and keeps modification times for
+    /// sync tools. One whose size on disk differs, or that cannot be linked (another file
+    /// system, no hard links), is written.
+    pub(crate) fn begin(out: &Path, previous: BTreeMap<String, (String, u64)>) -> Result<Staging, Error> {
+        let out = absolute(out)?;
+        let parent = out.parent().ok_or_else(|| Error::UnsafeOutput {
+            out: out.clone(),
+            reason: "it has no parent folder".to_owned(),
+        })?;
+        fs::create_dir_all(parent).map_err(|err| Error::io(parent, err))?;
+        // Same parent folder, so the final rename stays on one file system.
+        let dir = tempfile::Builder::new()
+            .prefix(&format!(".{}.staging-", folder_name(&out)))
+            .rand_bytes(STAGING_RANDOM_CHARS)
+            .tempdir_in(parent)
+            .map_err(|err| Error::io(parent, err))?;
+        let staging = Staging {
+            in_place: InPlace { public: out.join(PUBLIC_DIR), files: previous },
+            out,
+            dir,
+            failure: Mutex::new(None),
+            kept: AtomicUsize::new(0),
+        };
+        let made = fs::write(staging.dir.path().join(MARKER_FILE), MARKER_TEXT)
+            .and_then(|()| fs::create_dir(staging.public()));
+        made.map_err(|err| staging.in_out(Error::io(staging.dir.path(), err)))?;
+        Ok(staging)
+    }
+
+    fn public(&self) -> PathBuf {
+        self.dir.path().join(PUBLIC_DIR)
+    }
+
+    /// Links or writes one file of the upload root; `true` when it was linked.
+    fn place(&self, rel: &str, path: &Path, bytes: &[u8], digest: &Digest) -> Result<bool, Error> {
+        if self.in_place.link(rel, digest, path) {
+            self.kept.fetch_add(1, Ordering::Relaxed);
+            return Ok(true);
+        }
+        fs::write(path, bytes).map(|()| false).map_err(|err| Error::io(path, err))
+    }
+
+    /// An error at a staging path, named as the path would have been in `<out>`: the
+    /// staging folder is gone by the time the user reads the message.
+    fn in_out(&self, err: Error) -> Error {
+        match err {
+            Error::Io { path, source } => {
+                let path = path.strip_prefix(self.dir.path()).map_or(path.clone(), |rel| self.out.join(rel));
+                Error::Io { path, source }
+            }
+            other => other,
+        }
+    }
+}
+
+impl Spool for Staging {
+    fn put(&self, rel: &str, bytes: &[u8], digest: &Digest) {
+        if lock(&self.failure).is_some() {
+            return;
+        }
+        let path = in_folder(&self.public(), rel);
+        let made = match path.parent() {
+            Some(folder) => fs::create_dir_all(folder).map_err(|err| Error::io(folder, err)),
+            None => Ok(()),
+        };
+        if let Err(err) = made.and_then(|()| self.place(rel, &path, bytes, digest)) {
+            lock(&self.failure).get_or_insert(err);
+        }
+    }
+}
+
+/// Writes `output` into `staging` as `public/` (the files the stages spooled are there
+/// already) and `beside` (in order) next to it, then puts it in place of the previous `<out>`.
 pub(crate) fn all(
+    staging: Staging,
     output: &Output,
-    out: &Path,
     beside: &[(String, Vec<u8>)],
-    unchanged: &BTreeMap<String, u64>,
 ) -> Result<WriteReport, Error> {
-    let out = absolute(out)?;
-    let parent = out.parent().ok_or_else(|| Error::UnsafeOutput {
-        out: out.clone(),
-        reason: "it has no parent folder".to_owned(),
-    })?;
-    fs::create_dir_all(parent).map_err(|err| Error::io(parent, err))?;
-    let name = folder_name(&out);
-    // Same parent folder, so the final rename stays on one file system.
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{name}.staging-"))
-        .rand_bytes(STAGING_RANDOM_CHARS)
-        .tempdir_in(parent)
-        .map_err(|err| Error::io(parent, err))?;
     let staged = || -> Result<WriteReport, Error> {
-        fs::write(staging.path().join(MARKER_FILE), MARKER_TEXT)
-            .map_err(|err| Error::io(staging.path(), err))?;
-        let in_place = InPlace { public: out.join(PUBLIC_DIR), unchanged };
-        let report = write_tree(output, &staging.path().join(PUBLIC_DIR), &in_place)?;
+        if let Some(failure) = lock(&staging.failure).take() {
+            return Err(failure);
+        }
+        write_tree(output, &staging)?;
         for (rel, bytes) in beside {
-            let path = rel.split('/').fold(staging.path().to_path_buf(), |path, part| path.join(part));
+            let path = in_folder(staging.dir.path(), rel);
             if let Some(dir) = path.parent() {
                 fs::create_dir_all(dir).map_err(|err| Error::io(dir, err))?;
             }
             fs::write(&path, bytes).map_err(|err| Error::io(&path, err))?;
         }
-        Ok(report)
+        Ok(WriteReport {
+            files: output.len(),
+            bytes: output.iter().map(|(_, artifact)| artifact.digest.size).sum(),
+            kept: staging.kept.load(Ordering::Relaxed),
+        })
     };
-    // A failure names the file as it would have been in `<out>`: the staging folder is gone
-    // by the time the user reads the message.
-    let report = staged().map_err(|err| match err {
-        Error::Io { path, source } => {
-            let path = path.strip_prefix(staging.path()).map_or(path.clone(), |rel| out.join(rel));
-            Error::Io { path, source }
-        }
-        other => other,
-    })?;
-    swap_into_place(staging.keep(), &out)?;
+    let report = staged().map_err(|err| staging.in_out(err))?;
+    let Staging { dir, out, .. } = staging;
+    swap_into_place(dir.keep(), &out)?;
     Ok(report)
 }
 
-/// The previous output's upload root, and the files in it that the new one may keep.
-struct InPlace<'a> {
-    public: PathBuf,
-    unchanged: &'a BTreeMap<String, u64>,
+/// `rel` (`/`-separated) inside `folder`.
+fn in_folder(folder: &Path, rel: &str) -> PathBuf {
+    rel.split('/').fold(folder.to_path_buf(), |path, part| path.join(part))
 }
 
-impl InPlace<'_> {
-    /// Links the previous output's copy of `rel` to `to`, if it is there with the expected
-    /// size; `false` when the file must be written instead.
-    fn link(&self, rel: &str, to: &Path) -> bool {
-        let Some(&size) = self.unchanged.get(rel) else { return false };
-        let from = rel.split('/').fold(self.public.clone(), |path, part| path.join(part));
-        fs::symlink_metadata(&from).is_ok_and(|meta| meta.is_file() && meta.len() == size)
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The previous output's upload root, and what its manifest says it holds.
+struct InPlace {
+    public: PathBuf,
+    /// Upload-root path → (SHA-256, size).
+    files: BTreeMap<String, (String, u64)>,
+}
+
+impl InPlace {
+    /// Links the previous output's copy of `rel` to `to`, if the manifest lists it with these
+    /// bytes and it is there with their size; `false` when the file must be written instead.
+    fn link(&self, rel: &str, digest: &Digest, to: &Path) -> bool {
+        let Some((sha256, size)) = self.files.get(rel) else { return false };
+        if *sha256 != digest.sha256 || *size != digest.size {
+            return false;
+        }
+        let from = in_folder(&self.public, rel);
+        fs::symlink_metadata(&from).is_ok_and(|meta| meta.is_file() && meta.len() == *size)
             && fs::hard_link(&from, to).is_ok()
     }
 }
 
-/// Writes every file of `output` under `public` (or links it from `in_place`): the folders
-/// first, then the files in parallel (a build of thousands of pages is otherwise bound by one
-/// core's system calls). The first failure in path order is the one reported.
-fn write_tree(output: &Output, public: &Path, in_place: &InPlace<'_>) -> Result<WriteReport, Error> {
-    let files: Vec<(&str, PathBuf, &[u8])> = output
+/// Writes the in-memory files of `output` into the staging folder's `public/` (or links them
+/// from the previous output): the folders first, then the files in parallel (a build of
+/// thousands of pages is otherwise bound by one core's system calls). The first failure in
+/// path order is the one reported.
+fn write_tree(output: &Output, staging: &Staging) -> Result<(), Error> {
+    let public = staging.public();
+    let files: Vec<(&str, PathBuf, &[u8], &Digest)> = output
         .iter()
-        .map(|(rel, artifact)| {
-            (
-                rel.as_str(),
-                rel.split('/').fold(public.to_path_buf(), |path, part| path.join(part)),
-                artifact.bytes.as_slice(),
-            )
+        .filter_map(|(rel, artifact)| {
+            Some((rel.as_str(), in_folder(&public, rel), artifact.in_memory()?, &artifact.digest))
         })
         .collect();
     let folders: std::collections::BTreeSet<&Path> =
-        files.iter().filter_map(|(_, path, _)| path.parent()).collect();
+        files.iter().filter_map(|(_, path, _, _)| path.parent()).collect();
     for folder in folders {
         fs::create_dir_all(folder).map_err(|err| Error::io(folder, err))?;
     }
-    let written: Vec<Result<bool, Error>> = files
-        .par_iter()
-        .map(|(rel, path, bytes)| {
-            if in_place.link(rel, path) {
-                return Ok(true);
-            }
-            fs::write(path, bytes).map(|()| false).map_err(|err| Error::io(path, err))
-        })
-        .collect();
-    let kept =
-        written.into_iter().collect::<Result<Vec<bool>, Error>>()?.into_iter().filter(|kept| *kept).count();
-    let bytes = files.iter().map(|(_, _, bytes)| bytes.len() as u64).sum();
-    Ok(WriteReport { files: files.len(), bytes, kept })
+    let written: Vec<Result<bool, Error>> =
+        files.par_iter().map(|(rel, path, bytes, digest)| staging.place(rel, path, bytes, digest)).collect();
+    written.into_iter().collect::<Result<Vec<bool>, Error>>().map(drop)
 }
 
 /// Puts the finished staging folder in `out`'s place. Where the file system can exchange two
@@ -333,20 +403,26 @@ mod tests {
         output
     }
 
+    /// Writes `output` as a build would, the previous output holding `previous` (path, text)
+    /// by its manifest.
+    fn write(
+        output: &Output,
+        out: &Path,
+        beside: &[(String, Vec<u8>)],
+        previous: &[(&str, &str)],
+    ) -> Result<WriteReport, Error> {
+        all(staging(out, previous), output, beside)
+    }
+
     #[test]
     fn a_write_that_fails_midway_leaves_the_previous_output_and_no_staging() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("dist");
-        all(
-            &output(&[("index.html", "old")]),
-            &out,
-            &[("manifest.json".into(), b"{}".to_vec())],
-            &BTreeMap::new(),
-        )
-        .unwrap();
+        write(&output(&[("index.html", "old")]), &out, &[("manifest.json".into(), b"{}".to_vec())], &[])
+            .unwrap();
         // `index.html` is written first; then `index.html/x` cannot be, under a file.
         let broken = output(&[("index.html", "new"), ("index.html/x", "unwritable")]);
-        match all(&broken, &out, &[], &BTreeMap::new()) {
+        match write(&broken, &out, &[], &[]) {
             Err(Error::Io { path, .. }) => {
                 assert!(path.starts_with(&out), "{path:?} is not where the file was going")
             }
@@ -372,7 +448,7 @@ mod tests {
         assert!(matches!(check_out_dir(&site, &project), Err(Error::UnsafeOutput { .. })));
         let out = dir.path().join("out");
         assert!(check_out_dir(&site, &out).is_ok(), "a missing folder is fine");
-        all(&output(&[("index.html", "x")]), &out, &[], &BTreeMap::new()).unwrap();
+        write(&output(&[("index.html", "x")]), &out, &[], &[]).unwrap();
         assert!(check_out_dir(&site, &out).is_ok(), "an earlier output is fine");
         assert!(out.join(MARKER_FILE).is_file());
     }
@@ -396,9 +472,9 @@ mod tests {
     fn a_rebuild_exchanges_the_folders_and_leaves_only_the_new_output() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("dist");
-        all(&output(&[("index.html", "old"), ("gone.html", "x")]), &out, &[], &BTreeMap::new()).unwrap();
+        write(&output(&[("index.html", "old"), ("gone.html", "x")]), &out, &[], &[]).unwrap();
         let before = fs::metadata(&out).unwrap();
-        all(&output(&[("index.html", "new")]), &out, &[], &BTreeMap::new()).unwrap();
+        write(&output(&[("index.html", "new")]), &out, &[], &[]).unwrap();
         assert_eq!(fs::read_to_string(out.join("public/index.html")).unwrap(), "new");
         assert!(!out.join("public/gone.html").exists());
         use std::os::unix::fs::MetadataExt;
@@ -447,19 +523,85 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("dist");
         let files = [("same.html", "same"), ("edited.html", "before"), ("resized.html", "abc")];
-        all(&output(&files), &out, &[], &BTreeMap::new()).unwrap();
+        write(&output(&files), &out, &[], &[]).unwrap();
         let inode = |rel: &str| fs::metadata(out.join(PUBLIC_DIR).join(rel)).unwrap().ino();
         let before: Vec<u64> = files.iter().map(|(rel, _)| inode(rel)).collect();
-        // What the manifest says is unchanged; `resized.html` was changed on disk since.
+        // `resized.html` was changed on disk since its manifest was written.
         fs::write(out.join("public/resized.html"), "abcdef").unwrap();
-        let unchanged = BTreeMap::from([("same.html".to_owned(), 4), ("resized.html".to_owned(), 3)]);
         let next = [("same.html", "same"), ("edited.html", "after"), ("resized.html", "abc")];
-        let report = all(&output(&next), &out, &[], &unchanged).unwrap();
+        let report = write(&output(&next), &out, &[], &files).unwrap();
         assert_eq!((report.files, report.kept), (3, 1));
         assert_eq!(inode("same.html"), before[0], "kept, not written");
         assert_ne!(inode("edited.html"), before[1]);
         for (rel, text) in next {
             assert_eq!(fs::read_to_string(out.join(PUBLIC_DIR).join(rel)).unwrap(), text, "{rel}");
         }
+    }
+
+    /// Spooled files (image variants) are in the output without being in memory at the end,
+    /// and are linked from the previous output like any other file.
+    #[test]
+    fn spooled_files_are_part_of_the_output() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("dist");
+        let spooled = |previous: &[(&str, &str)]| {
+            let staging = staging(&out, previous);
+            let mut output = output(&[("index.html", "page")]);
+            for (rel, text) in [("_img/a-1.avif", "avif"), ("_img/a-1.webp", "webp")] {
+                let digest = Digest::of(text.as_bytes());
+                staging.put(rel, text.as_bytes(), &digest);
+                output.insert(rel.to_owned(), Artifact::spooled(digest, rel, CacheClass::Immutable, &[]));
+            }
+            all(staging, &output, &[]).unwrap()
+        };
+        let report = spooled(&[]);
+        assert_eq!((report.files, report.bytes, report.kept), (3, 12, 0));
+        assert_eq!(fs::read_to_string(out.join("public/_img/a-1.webp")).unwrap(), "webp");
+        let inode = fs::metadata(out.join("public/_img/a-1.avif")).unwrap().ino();
+        let report = spooled(&[("_img/a-1.avif", "avif")]);
+        assert_eq!(report.kept, 1);
+        assert_eq!(fs::metadata(out.join("public/_img/a-1.avif")).unwrap().ino(), inode);
+        assert_eq!(fs::read_to_string(out.join("public/_img/a-1.avif")).unwrap(), "avif");
+    }
+
+    /// A file the image stage could not put (a full disk, say) fails the write, named at its
+    /// place in `<out>`, and the previous output stays.
+    #[test]
+    fn a_spooled_file_that_could_not_be_put_fails_the_build_and_keeps_the_previous_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("dist");
+        write(&output(&[("index.html", "old")]), &out, &[], &[]).unwrap();
+        let staging = staging(&out, &[]);
+        // A file where the image folder should be: every put into it fails.
+        fs::write(staging.public().join("_img"), "not a folder").unwrap();
+        let digest = Digest::of(b"avif");
+        staging.put("_img/a-1.avif", b"avif", &digest);
+        let mut next = output(&[("index.html", "new")]);
+        next.insert(
+            "_img/a-1.avif".to_owned(),
+            Artifact::spooled(digest, "_img/a-1.avif", CacheClass::Immutable, &[]),
+        );
+        match all(staging, &next, &[]) {
+            Err(Error::Io { path, .. }) => assert!(path.starts_with(out.join("public/_img")), "{path:?}"),
+            other => panic!("expected an I/O error, got {other:?}"),
+        }
+        assert_eq!(fs::read_to_string(out.join("public/index.html")).unwrap(), "old");
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["dist"], "the staging folder is left behind");
+    }
+
+    fn staging(out: &Path, previous: &[(&str, &str)]) -> Staging {
+        let previous = previous
+            .iter()
+            .map(|(rel, text)| {
+                let digest = Digest::of(text.as_bytes());
+                ((*rel).to_owned(), (digest.sha256, digest.size))
+            })
+            .collect();
+        Staging::begin(out, previous).unwrap()
     }
 }

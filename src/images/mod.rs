@@ -18,7 +18,7 @@ pub(crate) mod plan;
 mod resize;
 mod rule;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Mutex;
@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::model::SitePath;
-use crate::output::{Artifact, CacheClass};
+use crate::output::{self, Artifact, CacheClass, Spool};
 use crate::progress::Progress;
 
 use crate::cache::{Cache, CacheCounts};
@@ -253,6 +253,28 @@ struct Processed {
     timings: Timings,
 }
 
+/// One source once its job has put the variants it publishes into the spool: what the
+/// sequential part needs, without the bytes, so memory holds only the sources in flight.
+struct Spooled {
+    analysis: Analysis,
+    /// The published variants.
+    variants: BTreeMap<Slot, Stored>,
+    /// AVIF variants not published: one of the set was no smaller than its WebP.
+    avif_dropped: usize,
+    /// Variants made or found, published or not; `fresh` of them were encoded now.
+    made: usize,
+    fresh: usize,
+    decoded: bool,
+    timings: Timings,
+}
+
+/// One published variant in the spool.
+struct Stored {
+    path: String,
+    digest: output::Digest,
+    subsampling: Option<avif::Subsampling>,
+}
+
 #[derive(Default)]
 struct Timings {
     decode: Duration,
@@ -262,34 +284,39 @@ struct Timings {
 
 /// Makes (or finds in `cache`) every planned variant; returns what was published, the
 /// files, sorted by path, and the problems, errors at every place a broken image is referenced.
+///
+/// Each source's published variants go into `spool` as soon as its job has them; the files
+/// returned are [`crate::output::Body::Spooled`].
 pub(crate) fn run(
     plan: &ImagePlan,
     root: &Path,
     cache: &Cache,
+    spool: &dyn Spool,
     max_pixels: u64,
     progress: &dyn Progress,
 ) -> (Images, Vec<(String, Artifact)>, Diagnostics) {
     let total: usize = plan.sources.iter().map(|source| source.slots().count()).sum();
     progress.start("images", total as u64);
     let budget = PixelBudget::new(PIXEL_BUDGET);
-    let slots: Vec<Mutex<Option<Result<Processed, Failure>>>> =
+    let slots: Vec<Mutex<Option<Result<Spooled, Failure>>>> =
         plan.sources.iter().map(|_| Mutex::new(None)).collect();
     // The one parallel call site: sources in parallel, and inside each source its widths and
     // formats (see `make`). Sources are admitted here, in plan order, once their pixels fit
     // the budget; the jobs themselves never wait for it. (A job that waited while holding
     // pixels could deadlock: a thread waiting on its own fan-out runs other queued jobs.)
-    let cached = read_cached(plan, cache, progress);
+    let cached = read_cached(plan, cache, spool, progress);
     rayon::scope(|scope| {
         for ((source, slot), cached) in plan.sources.iter().zip(&slots).zip(cached) {
             match cached {
-                Cached::Complete(processed) => *lock(slot) = Some(Ok(processed)),
-                Cached::Partial(encoded) => {
+                Cached::Complete(spooled) => *lock(slot) = Some(Ok(spooled)),
+                Cached::Partial(cached) => {
                     let permit = budget.acquire_helping(source.pixels());
                     scope.spawn(move |_| {
                         // A decoder or encoder that panics on one odd file fails that image,
                         // reported at its references like any bad image, not the whole build.
                         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            make(source, root, cache, max_pixels, progress, encoded)
+                            make(source, root, cache, max_pixels, progress, &cached)
+                                .map(|processed| spool_source(source, processed, spool))
                         }))
                         .unwrap_or(Err(Failure::Crashed));
                         drop(permit);
@@ -315,8 +342,8 @@ pub(crate) fn run(
     for (source, result) in plan.sources.iter().zip(results) {
         stats.sources += 1;
         stats.bytes_in += source.facts.bytes;
-        let processed = match result {
-            Ok(processed) => processed,
+        let spooled = match result {
+            Ok(spooled) => spooled,
             Err(failure) => {
                 let help = failure.help();
                 let error = ImageError { source: source.path.clone(), failure };
@@ -331,7 +358,7 @@ pub(crate) fn run(
                 continue;
             }
         };
-        if let Some(reason) = &processed.analysis.colour_warning {
+        if let Some(reason) = &spooled.analysis.colour_warning {
             for image_use in &source.uses {
                 diagnostics.push(
                     Diagnostic::warning(
@@ -344,16 +371,16 @@ pub(crate) fn run(
                 );
             }
         }
-        stats.decoded += usize::from(processed.decoded);
-        stats.encoded += processed.fresh;
-        stats.cache.misses += processed.fresh as u64;
-        stats.cache.hits += (processed.encoded.len() - processed.fresh) as u64;
-        stats.decode_time += processed.timings.decode;
-        stats.resize_time += processed.timings.resize;
-        for (format, time) in &processed.timings.encode {
+        stats.decoded += usize::from(spooled.decoded);
+        stats.encoded += spooled.fresh;
+        stats.cache.misses += spooled.fresh as u64;
+        stats.cache.hits += (spooled.made - spooled.fresh) as u64;
+        stats.decode_time += spooled.timings.decode;
+        stats.resize_time += spooled.timings.resize;
+        for (format, time) in &spooled.timings.encode {
             stats.formats.entry(format.extension()).or_default().encode_time += *time;
         }
-        let (image, variants) = publish(source, &processed, stats);
+        let (image, variants) = publish(source, &spooled, stats);
         published.push(Some(image));
         files.extend(variants);
     }
@@ -371,12 +398,12 @@ pub(crate) fn run(
     (images, files, diagnostics)
 }
 
-/// Applies the AVIF rule and names the variants: the image as published, and its files.
-fn publish(
-    source: &SourcePlan,
-    processed: &Processed,
-    stats: &mut ImageStats,
-) -> (PublishedImage, Vec<(String, Artifact)>) {
+/// Applies the AVIF rule to one source's variants and puts those it publishes into `spool`,
+/// keeping only their digests: a browser takes the first `<source>` whose type it reads and
+/// picks only from its srcset, so an AVIF set with a width missing would serve that width from
+/// a smaller, upscaled AVIF. If any AVIF is no smaller than the WebP of its width, the whole
+/// AVIF set goes.
+fn spool_source(source: &SourcePlan, processed: Processed, spool: &dyn Spool) -> Spooled {
     let opaque = processed.analysis.opaque;
     let webp_bytes: BTreeMap<Size, usize> = processed
         .encoded
@@ -384,46 +411,73 @@ fn publish(
         .filter(|((index, _), _)| matches!(source.encodings[*index], Encoding::Webp { .. }))
         .map(|((_, size), bytes)| (*size, bytes.len()))
         .collect();
-    // A browser takes the first `<source>` whose type it reads and picks only from its srcset,
-    // so an AVIF set with a width missing would serve that width from a smaller, upscaled
-    // AVIF. If any AVIF is no smaller than the WebP of its width, the whole AVIF set goes.
     let avif_loses = processed.encoded.iter().any(|((index, size), bytes)| {
         source.encodings[*index].is_avif() && webp_bytes.get(size).is_some_and(|&webp| bytes.len() >= webp)
     });
+    let made = processed.encoded.len();
+    let mut variants = BTreeMap::new();
+    let mut avif_dropped = 0;
+    for ((index, size), bytes) in processed.encoded {
+        let encoding = &source.encodings[index];
+        let format = encoding.format(opaque);
+        if format == OutputFormat::Avif && avif_loses {
+            avif_dropped += 1;
+            continue;
+        }
+        let path = plan::variant_path(source, format, encoding, size.width);
+        let digest = output::Digest::of(&bytes);
+        spool.put(&path, &bytes, &digest);
+        let subsampling = if format == OutputFormat::Avif { avif::subsampling_of(&bytes) } else { None };
+        variants.insert((index, size), Stored { path, digest, subsampling });
+    }
+    Spooled {
+        analysis: processed.analysis,
+        variants,
+        avif_dropped,
+        made,
+        fresh: processed.fresh,
+        decoded: processed.decoded,
+        timings: processed.timings,
+    }
+}
+
+/// Names one source's spooled variants, in the order pages list them: the image as published,
+/// and its files.
+fn publish(
+    source: &SourcePlan,
+    spooled: &Spooled,
+    stats: &mut ImageStats,
+) -> (PublishedImage, Vec<(String, Artifact)>) {
+    stats.avif_dropped += spooled.avif_dropped;
     let mut variants = Vec::new();
     let mut files = Vec::new();
     for (index, encoding) in source.encodings.iter().enumerate() {
-        let format = encoding.format(opaque);
+        let format = encoding.format(spooled.analysis.opaque);
         for &size in source.sizes_of(encoding) {
-            let Some(bytes) = processed.encoded.get(&(index, size)) else { continue };
-            if format == OutputFormat::Avif && avif_loses {
-                stats.avif_dropped += 1;
-                continue;
-            }
-            let path = plan::variant_path(source, format, encoding, size.width);
+            let Some(stored) = spooled.variants.get(&(index, size)) else { continue };
+            let bytes = stored.digest.size;
             let format_stats = stats.formats.entry(format.extension()).or_default();
             format_stats.variants += 1;
-            format_stats.bytes += bytes.len() as u64;
+            format_stats.bytes += bytes;
             format_stats.megapixels += f64::from(size.width) * f64::from(size.height) / 1e6;
             stats.variants += 1;
-            stats.bytes_out += bytes.len() as u64;
-            if format == OutputFormat::Avif {
-                match avif::subsampling_of(bytes) {
-                    Some(avif::Subsampling::Yuv444) => stats.avif_444 += 1,
-                    Some(avif::Subsampling::Yuv420) => stats.avif_420 += 1,
-                    None => {}
-                }
+            stats.bytes_out += bytes;
+            match stored.subsampling {
+                Some(avif::Subsampling::Yuv444) => stats.avif_444 += 1,
+                Some(avif::Subsampling::Yuv420) => stats.avif_420 += 1,
+                None => {}
             }
-            let mut artifact = Artifact::bytes(bytes.clone(), &path, CacheClass::Immutable, &[]);
+            let mut artifact =
+                Artifact::spooled(stored.digest.clone(), &stored.path, CacheClass::Immutable, &[]);
             artifact.tags = source.tags.clone();
             variants.push(Variant {
                 format,
                 width: size.width,
                 height: size.height,
-                url: format!("/{path}"),
-                bytes: bytes.len() as u64,
+                url: format!("/{}", stored.path),
+                bytes,
             });
-            files.push((path, artifact));
+            files.push((stored.path.clone(), artifact));
         }
     }
     let largest = source
@@ -434,7 +488,7 @@ fn publish(
     let image = PublishedImage {
         width: largest.width,
         height: largest.height,
-        placeholder: processed.analysis.placeholder,
+        placeholder: spooled.analysis.placeholder,
         variants,
     };
     (image, files)
@@ -483,17 +537,18 @@ pub(crate) fn cache_keys(plan: &ImagePlan, cache: &Cache) -> std::collections::B
 
 /// What the cache holds for one source.
 enum Cached {
-    /// Every variant: nothing to decode.
-    Complete(Processed),
-    /// Some variants, or none: the rest are made from the decoded source.
-    Partial(BTreeMap<Slot, Vec<u8>>),
+    /// Every variant, already in the spool: nothing to decode.
+    Complete(Spooled),
+    /// Some variants (read again by the job that makes the rest, so that their bytes are not
+    /// held meanwhile), or none: the rest are made from the decoded source.
+    Partial(BTreeSet<Slot>),
 }
 
 /// What the cache holds of every source, read before any work starts and in parallel: a warm
 /// build is nothing but these reads, and from object storage each is a round trip, so they
 /// run many at a time there (`Cache::read_concurrency`) rather than one per core.
-fn read_cached(plan: &ImagePlan, cache: &Cache, progress: &dyn Progress) -> Vec<Cached> {
-    let read = || plan.sources.par_iter().map(|source| from_cache(source, cache, progress)).collect();
+fn read_cached(plan: &ImagePlan, cache: &Cache, spool: &dyn Spool, progress: &dyn Progress) -> Vec<Cached> {
+    let read = || plan.sources.par_iter().map(|source| from_cache(source, cache, spool, progress)).collect();
     match cache.read_concurrency().map(|threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build())
     {
         Some(Ok(pool)) => pool.install(read),
@@ -501,18 +556,19 @@ fn read_cached(plan: &ImagePlan, cache: &Cache, progress: &dyn Progress) -> Vec<
     }
 }
 
-fn from_cache(source: &SourcePlan, cache: &Cache, progress: &dyn Progress) -> Cached {
+fn from_cache(source: &SourcePlan, cache: &Cache, spool: &dyn Spool, progress: &dyn Progress) -> Cached {
     let cached_analysis =
         cache.get(&analysis_key(source)).and_then(|bytes| serde_json::from_slice::<Analysis>(&bytes).ok());
-    let Some(analysis) = cached_analysis else { return Cached::Partial(BTreeMap::new()) };
+    let Some(analysis) = cached_analysis else { return Cached::Partial(BTreeSet::new()) };
     let keys = variant_keys(source, analysis.opaque);
     let encoded: BTreeMap<Slot, Vec<u8>> =
         keys.iter().filter_map(|(slot, key)| cache.get(key).map(|bytes| (*slot, bytes))).collect();
     progress.advance(encoded.len() as u64);
     if encoded.len() < keys.len() {
-        return Cached::Partial(encoded);
+        return Cached::Partial(encoded.into_keys().collect());
     }
-    Cached::Complete(Processed { analysis, encoded, fresh: 0, decoded: false, timings: Timings::default() })
+    let processed = Processed { analysis, encoded, fresh: 0, decoded: false, timings: Timings::default() };
+    Cached::Complete(spool_source(source, processed, spool))
 }
 
 /// One source whose variants are not all cached: decoded once (the caller holds its pixels in
@@ -523,7 +579,7 @@ fn make(
     cache: &Cache,
     max_pixels: u64,
     progress: &dyn Progress,
-    mut encoded: BTreeMap<Slot, Vec<u8>>,
+    cached: &BTreeSet<Slot>,
 ) -> Result<Processed, Failure> {
     let analysis_key = analysis_key(source);
     let mut timings = Timings::default();
@@ -543,6 +599,13 @@ fn make(
     }
 
     let keys = variant_keys(source, analysis.opaque);
+    // What `from_cache` found is read again rather than held since; anything gone meanwhile
+    // is made.
+    let mut encoded: BTreeMap<Slot, Vec<u8>> = keys
+        .iter()
+        .filter(|(slot, _)| cached.contains(slot))
+        .filter_map(|(slot, key)| cache.get(key).map(|bytes| (*slot, bytes)))
+        .collect();
     let missing: Vec<&(Slot, String)> = keys.iter().filter(|(slot, _)| !encoded.contains_key(slot)).collect();
     let timings = Mutex::new(timings);
     // Every width and format runs to the end, and the failure reported is the first in plan
@@ -597,6 +660,7 @@ mod tests {
 
     use super::*;
     use crate::model::{CacheTag, ImageFacts, ImageSettings, SourceFormat};
+    use crate::output::Discard;
 
     fn source() -> SourcePlan {
         let settings = ImageSettings::default();
@@ -622,6 +686,16 @@ mod tests {
         }
     }
 
+    /// A spool that remembers the paths put into it, in order.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Spool for Recorder {
+        fn put(&self, path: &str, _bytes: &[u8], _digest: &output::Digest) {
+            lock(&self.0).push(path.to_owned());
+        }
+    }
+
     /// Fake encoder output: `avif_len` bytes of AVIF at each width, 100 of WebP and 300 of JPEG.
     fn processed(source: &SourcePlan, avif_len: impl Fn(u32) -> usize) -> Processed {
         let encoded: BTreeMap<Slot, Vec<u8>> = source
@@ -644,7 +718,7 @@ mod tests {
         let source = source();
         let processed = processed(&source, |width| if width == 320 { 99 } else { 60 });
         let mut stats = ImageStats::default();
-        let (image, _) = publish(&source, &processed, &mut stats);
+        let (image, _) = publish(&source, &spool_source(&source, processed, &Discard), &mut stats);
         let avif: Vec<u32> = image.of_format(OutputFormat::Avif).map(|v| v.width).collect();
         assert_eq!(avif, [320, 640, 1000]);
         assert_eq!(image.formats(), [OutputFormat::Avif, OutputFormat::Webp, OutputFormat::Jpeg]);
@@ -658,7 +732,8 @@ mod tests {
         // as AVIF: the browser would pick a narrower AVIF over the 640 WebP.
         let processed = processed(&source, |width| if width == 640 { 100 } else { 50 });
         let mut stats = ImageStats::default();
-        let (image, output) = publish(&source, &processed, &mut stats);
+        let spool = Recorder::default();
+        let (image, output) = publish(&source, &spool_source(&source, processed, &spool), &mut stats);
         assert_eq!(image.formats(), [OutputFormat::Webp, OutputFormat::Jpeg]);
         assert_eq!(image.of_format(OutputFormat::Webp).count(), 3);
         assert_eq!(image.fallback_format(), OutputFormat::Jpeg);
@@ -666,17 +741,24 @@ mod tests {
         assert_eq!(image.of_format(OutputFormat::Jpeg).map(|v| v.width).collect::<Vec<_>>(), [320, 1000]);
         assert_eq!(output.len(), 5, "a dropped AVIF must not be published");
         assert!(output.iter().all(|(path, _)| !path.ends_with(".avif")));
+        let mut published: Vec<String> = output.iter().map(|(path, _)| path.clone()).collect();
+        published.sort();
+        let mut spooled = lock(&spool.0).clone();
+        spooled.sort();
+        assert_eq!(spooled, published, "exactly the published variants are spooled");
         assert_eq!((image.width, image.height), (1000, 500));
     }
 
     #[test]
     fn published_variants_are_tagged_with_every_drop_that_shows_them() {
         let source = source();
-        let (_, output) = publish(&source, &processed(&source, |_| 10), &mut ImageStats::default());
+        let spooled = spool_source(&source, processed(&source, |_| 10), &Discard);
+        let (_, output) = publish(&source, &spooled, &mut ImageStats::default());
         for (path, artifact) in &output {
             assert!(path.starts_with("_img/hero-"), "{path}");
             assert_eq!(artifact.class, CacheClass::Immutable);
             assert_eq!(artifact.tags, source.tags);
+            assert_eq!(artifact.body, crate::output::Body::Spooled, "{path} is held in memory");
         }
     }
 

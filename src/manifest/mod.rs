@@ -333,20 +333,15 @@ impl Previous {
         if self.has_explicit { self.explicit.as_ref() } else { self.in_place.as_ref() }
     }
 
-    /// The upload-root paths whose file in `<out>` already has the bytes `upload` lists for
-    /// them (same SHA-256 and size, by the manifest beside them), each with its size.
-    pub(crate) fn unchanged_in_place(&self, upload: &UploadManifest) -> BTreeMap<String, u64> {
+    /// What `<out>/public/` holds by the manifest beside it: upload-root path → (SHA-256,
+    /// size). The write stage keeps such a file rather than writing it again when the new one
+    /// has the same hash and size.
+    pub(crate) fn in_place_files(&self) -> BTreeMap<String, (String, u64)> {
         let Some(in_place) = &self.in_place else { return BTreeMap::new() };
-        upload
+        in_place
             .files
             .iter()
-            .filter(|(path, entry)| {
-                in_place
-                    .files
-                    .get(*path)
-                    .is_some_and(|old| old.sha256 == entry.sha256 && old.size == entry.size)
-            })
-            .map(|(path, entry)| (path.clone(), entry.size))
+            .map(|(path, entry)| (path.clone(), (entry.sha256.clone(), entry.size)))
             .collect()
     }
 }

@@ -177,7 +177,7 @@ pub(crate) fn hydration_warnings(
     let html = pages
         .iter()
         .filter(|(path, _)| drop_pages.contains(path))
-        .filter_map(|(_, page)| std::str::from_utf8(&page.bytes).ok());
+        .filter_map(|(_, page)| std::str::from_utf8(page.in_memory()?).ok());
     let script = assets.get(crate::assets::HYDRATION_SCRIPT).map(|asset| asset.url.as_str());
     let template = templates.origins.get("drop.html").map_or("templates/drop.html", String::as_str);
     hydration::check(html, script, template)

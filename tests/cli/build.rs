@@ -248,12 +248,26 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
     site.write("drops/launch/drop.yaml", &drop.replace("price: 79.5", "price: 79.555"));
     site.run(&["build", "--out", "out"]).failure(1);
     assert!(before == tree(&site.path("out")), "the failed build changed the output");
-    let leftovers: Vec<String> = fs::read_dir(site.root())
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with('.') && name != ".dropgen-cache" && name != ".out.lock")
-        .collect();
-    assert!(leftovers.is_empty(), "staging folders left behind: {leftovers:?}");
+    let leftovers = || -> Vec<String> {
+        fs::read_dir(site.root())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with('.') && name != ".dropgen-cache" && name != ".out.lock")
+            .collect()
+    };
+    assert!(leftovers().is_empty(), "staging folders left behind: {:?}", leftovers());
+    // Failing after the image stage has put its variants into the staging folder (the cache
+    // is emptied, so they are made again): the index template fails as it renders.
+    site.write("drops/launch/drop.yaml", &drop);
+    fs::remove_dir_all(site.path(".dropgen-cache")).unwrap();
+    site.write("themes/default/templates/index.html", "{{ no_such_value.at_all }}");
+    let run = site.run(&["build", "--out", "out"]);
+    run.failure(1);
+    assert!(run.stderr().contains("no_such_value"), "{}", run.stderr());
+    let made = walkdir::WalkDir::new(site.path(".dropgen-cache/v1")).into_iter().filter_map(Result::ok);
+    assert!(made.filter(|entry| entry.file_type().is_file()).count() > 3, "the image stage did not run");
+    assert!(before == tree(&site.path("out")), "the failed build changed the output");
+    assert!(leftovers().is_empty(), "staging folders left behind: {:?}", leftovers());
 }
 
 #[test]
