@@ -170,16 +170,36 @@ const MAGIC: &[u8; 16] = b"dropgen-cache-v1";
 const TRAILER: usize = MAGIC.len() + 32;
 const TEMP_PREFIX: &str = ".tmp-";
 
-/// An open cache of one kind, counting the damaged entries it found and the writes that
-/// failed.
+/// An open cache of one kind, counting the damaged entries it found and the reads and writes
+/// that failed.
 #[derive(Debug)]
 pub(crate) struct Cache {
     backend: Backend,
     kind: Kind,
     corrupt: AtomicU64,
-    failed_writes: AtomicU64,
-    /// The first failed write's error, for the warning.
-    first_write_error: std::sync::Mutex<Option<String>>,
+    failed_reads: Failures,
+    failed_writes: Failures,
+}
+
+/// Cache operations that failed: how many, and the first one's error, for [`warnings`].
+#[derive(Debug, Default)]
+struct Failures {
+    count: AtomicU64,
+    first: std::sync::Mutex<Option<String>>,
+}
+
+impl Failures {
+    fn record(&self, err: &dyn std::fmt::Display) {
+        if self.count.fetch_add(1, Ordering::Relaxed) == 0 {
+            *self.first.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(err.to_string());
+        }
+    }
+
+    fn so_far(&self) -> Option<(u64, String)> {
+        let count = self.count.load(Ordering::Relaxed);
+        let first = self.first.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        (count > 0).then(|| (count, first.unwrap_or_default()))
+    }
 }
 
 /// What one build did with the cache, counted in image variants.
@@ -221,8 +241,8 @@ impl Cache {
             backend,
             kind,
             corrupt: AtomicU64::new(0),
-            failed_writes: AtomicU64::new(0),
-            first_write_error: std::sync::Mutex::new(None),
+            failed_reads: Failures::default(),
+            failed_writes: Failures::default(),
         }
     }
 
@@ -244,12 +264,24 @@ impl Cache {
         }
     }
 
-    /// The payload stored under `key`, if a whole and undamaged entry is there.
+    /// The payload stored under `key`, if a whole and undamaged entry is there. A read that
+    /// fails (not an absent entry: a refused permission, a network error) is a miss too, so
+    /// the work is done again, and it is counted for [`warnings`].
     pub(crate) fn get(&self, key: &str) -> Option<Vec<u8>> {
-        let mut bytes = match &self.backend {
-            Backend::Dir(dir) => fs::read(entry_path(dir, key)).ok()?,
-            Backend::S3(bucket) => bucket.get(&bucket.url().entry(&self.kind.layout(), key)).ok()??,
+        let read = match &self.backend {
+            Backend::Dir(dir) => match fs::read(entry_path(dir, key)) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(err) if matches!(err.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+                    Ok(None)
+                }
+                Err(err) => Err(err),
+            },
+            Backend::S3(bucket) => bucket.get(&bucket.url().entry(&self.kind.layout(), key)),
         };
+        let mut bytes = read.unwrap_or_else(|err| {
+            self.failed_reads.record(&err);
+            None
+        })?;
         if let Some(payload_len) = verified_len(&bytes) {
             bytes.truncate(payload_len);
             Some(bytes)
@@ -266,13 +298,10 @@ impl Cache {
 
     /// Stores `payload` under `key`, atomically. A failure to write (a full disk, a read-only
     /// cache) only costs a future miss, so it does not fail the build: it is counted for
-    /// [`write_warning`], which tells the user once.
+    /// [`warnings`], which tells the user once.
     pub(crate) fn put(&self, key: &str, payload: &[u8]) {
-        if let Err(err) = self.try_put(key, payload)
-            && self.failed_writes.fetch_add(1, Ordering::Relaxed) == 0
-        {
-            let mut first = self.first_write_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            *first = Some(err.to_string());
+        if let Err(err) = self.try_put(key, payload) {
+            self.failed_writes.record(&err);
         }
     }
 
@@ -299,13 +328,6 @@ impl Cache {
         // cheaper than syncing every variant of every build.
         file.persist(&path).map_err(|err| err.error)?;
         Ok(())
-    }
-
-    /// Writes that failed so far, with the first one's error.
-    fn failed_writes(&self) -> Option<(u64, String)> {
-        let count = self.failed_writes.load(Ordering::Relaxed);
-        let first = self.first_write_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        (count > 0).then(|| (count, first.unwrap_or_default()))
     }
 
     /// Damaged entries found so far.
@@ -411,32 +433,34 @@ pub(crate) fn shard_of(key: &str) -> &str {
     key.get(..2).unwrap_or("00")
 }
 
-/// One warning for every failed write to the caches in `caches` (all at `location`), naming
-/// the folder or URL and the first error: the build succeeded, but the next one will redo
-/// the work that could not be saved.
-pub(crate) fn write_warning(
-    location: &self::Location,
-    caches: &[&Cache],
-) -> Option<crate::diagnostic::Diagnostic> {
+/// One warning for every failed read, and one for every failed write, of the caches in
+/// `caches` (all at `location`), naming the folder or URL and the first error: the build
+/// succeeded, but work was done again (a failed read) or will be next time (a failed write).
+pub(crate) fn warnings(location: &self::Location, caches: &[&Cache]) -> Vec<crate::diagnostic::Diagnostic> {
     use crate::diagnostic::{Diagnostic, Kind, Location};
-    let failures: Vec<(u64, String)> = caches.iter().filter_map(|cache| cache.failed_writes()).collect();
-    let count: u64 = failures.iter().map(|(count, _)| count).sum();
-    let (_, first) = failures.into_iter().next()?;
-    let help = match location {
-        self::Location::Dir(_) => "the build is complete, but the next one encodes and compresses this work again; free space in the cache folder, or point `--cache-dir` (DROPGEN_CACHE_DIR) at a writable folder".to_owned(),
-        self::Location::S3(_) => format!("the build is complete, but the next one encodes and compresses this work again; check that the credentials may write to the bucket ({})", s3::ENVIRONMENT),
+    let warning = |failures: Vec<(u64, String)>, done: &str, help: String| {
+        let count: u64 = failures.iter().map(|(count, _)| count).sum();
+        let (_, first) = failures.into_iter().next()?;
+        let entries = if count == 1 { "entry" } else { "entries" };
+        let message = format!("{count} {entries} could not be {done} the cache `{location}`: {first}");
+        Some(Diagnostic::warning(Kind::Io, Location::file(location.to_string()), message).help(help))
     };
-    Some(
-        Diagnostic::warning(
-            Kind::Io,
-            Location::file(location.to_string()),
-            format!(
-                "{count} entr{} could not be written to the cache `{location}`: {first}",
-                if count == 1 { "y" } else { "ies" }
-            ),
-        )
-        .help(help),
-    )
+    let reads = caches.iter().filter_map(|cache| cache.failed_reads.so_far()).collect();
+    let writes = caches.iter().filter_map(|cache| cache.failed_writes.so_far()).collect();
+    let (read_help, write_help) = match location {
+        self::Location::Dir(_) => (
+            "the build is complete, and what could not be read was made again; check the cache folder's permissions".to_owned(),
+            "the build is complete, but the next one encodes and compresses this work again; free space in the cache folder, or point `--cache-dir` (DROPGEN_CACHE_DIR) at a writable folder".to_owned(),
+        ),
+        self::Location::S3(_) => (
+            format!("the build is complete, and what could not be read was made again; check the network and that the credentials may read the bucket ({})", s3::ENVIRONMENT),
+            format!("the build is complete, but the next one encodes and compresses this work again; check that the credentials may write to the bucket ({})", s3::ENVIRONMENT),
+        ),
+    };
+    [warning(reads, "read from", read_help), warning(writes, "written to", write_help)]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Deletes the temporary files that builds killed mid-write left in the cache at `root`.
@@ -595,16 +619,16 @@ mod tests {
         let images = Cache::open(dir.path()).unwrap();
         let compressed = Cache::open_kind(dir.path(), Kind::Compressed).unwrap();
         let location = Location::Dir(dir.path().to_path_buf());
-        assert_eq!(write_warning(&location, &[&images, &compressed]), None);
+        assert_eq!(warnings(&location, &[&images, &compressed]), []);
         // A file where the entry's folder should be: the write fails even for root, who
-        // ignores permissions.
+        // ignores permissions. Reading there finds no entry, which is no failure.
         fs::write(dir.path().join("v1/ab"), b"in the way").unwrap();
         images.put(KEY, b"variant");
         images.put(&KEY.replace("0123", "3210"), b"another");
         compressed.put(KEY, b"fine");
         assert_eq!(images.get(KEY), None);
         assert_eq!(compressed.get(KEY).as_deref(), Some(&b"fine"[..]));
-        let warning = write_warning(&location, &[&images, &compressed]).expect("a warning");
+        let [warning] = &warnings(&location, &[&images, &compressed])[..] else { panic!("one warning") };
         assert_eq!(warning.severity, crate::diagnostic::Severity::Warning);
         assert!(
             warning.message.starts_with("2 entries could not be written to the cache"),
@@ -612,6 +636,27 @@ mod tests {
             warning.message
         );
         assert!(warning.message.contains(&dir.path().display().to_string()), "{}", warning.message);
+    }
+
+    #[test]
+    fn failed_reads_are_misses_and_one_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let location = Location::Dir(dir.path().to_path_buf());
+        cache.put(KEY, b"whole");
+        // A folder where the entry should be: reading it fails, even for root.
+        let path = cache.path(KEY);
+        fs::remove_file(&path).unwrap();
+        fs::create_dir(&path).unwrap();
+        assert_eq!(cache.get(KEY), None, "a failed read is a miss");
+        assert_eq!(cache.get(&KEY.replace("0123", "3210")), None, "an absent entry is no failure");
+        let [warning] = &warnings(&location, &[&cache])[..] else { panic!("one warning") };
+        assert!(
+            warning.message.starts_with("1 entry could not be read from the cache"),
+            "{}",
+            warning.message
+        );
+        assert!(warning.help.as_deref().is_some_and(|help| help.contains("made again")), "{warning:?}");
     }
 
     #[test]

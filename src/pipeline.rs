@@ -152,8 +152,8 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
             pages,
         };
         let (output, compressed) = gather(run, &site, files, &assets.urls, &compressed_cache)?;
-        if let Some(unsaved) = cache::write_warning(&cache_dir, &[&cache, &compressed_cache]) {
-            run.diagnostics.push(unsaved);
+        for trouble in cache::warnings(&cache_dir, &[&cache, &compressed_cache]) {
+            run.diagnostics.push(trouble);
         }
         let upload = manifest::build(&site, &output, &images, options.time);
         Ok::<_, Box<BuildFailure>>((output, upload, compressed))
@@ -236,8 +236,8 @@ pub fn build_shard(
     let (images, _files, problems) =
         run.timed("images", |_| images::run(&plan, &options.root, &cache, &Discard, max_pixels, progress));
     run.diagnostics.extend(problems);
-    if let Some(unsaved) = cache::write_warning(&cache_dir, &[&cache]) {
-        run.diagnostics.push(unsaved);
+    for trouble in cache::warnings(&cache_dir, &[&cache]) {
+        run.diagnostics.push(trouble);
     }
     run.stop_on_errors()?;
     Ok(ShardReport {
