@@ -300,49 +300,52 @@ pub(crate) fn to_stable_json<T: Serialize>(value: &T) -> Vec<u8> {
 /// Files beside `public/`: their paths under `<out>` and their bytes.
 pub(crate) type Beside = Vec<(String, Vec<u8>)>;
 
-/// The manifests a build compares with: the one it is told to (`--previous-manifest`), and
-/// the one in `<out>` now, which describes the files a build may keep instead of writing.
+/// The manifest a build compares with: the one it is told to (`--previous-manifest`), else
+/// the one in `<out>` now.
 #[derive(Debug, Default)]
 pub(crate) struct Previous {
-    explicit: Option<UploadManifest>,
-    in_place: Option<UploadManifest>,
-    has_explicit: bool,
+    compared: Option<UploadManifest>,
 }
 
 impl Previous {
-    /// Reads `explicit` (which must exist and be a manifest) if given, and `<out>/manifest.json`:
-    /// an error when it is the one compared with, else only a reason to keep nothing.
+    /// Reads `explicit`, which must exist and be a manifest, if given; else
+    /// `<out>/manifest.json`, if there is one.
     pub(crate) fn read(out: &Path, explicit: Option<&Path>) -> Result<Previous, Error> {
-        let in_place_path = out.join(MANIFEST_FILE);
-        Ok(match explicit {
-            Some(path) => Previous {
-                explicit: read_previous(path, true)?,
-                in_place: read_previous(&in_place_path, false).ok().flatten(),
-                has_explicit: true,
-            },
-            None => Previous {
-                explicit: None,
-                in_place: read_previous(&in_place_path, false)?,
-                has_explicit: false,
-            },
-        })
+        let compared = match explicit {
+            Some(path) => read_previous(path, true)?,
+            None => read_previous(&out.join(MANIFEST_FILE), false)?,
+        };
+        Ok(Previous { compared })
     }
 
     /// The manifest to compare with, if any.
     fn compared(&self) -> Option<&UploadManifest> {
-        if self.has_explicit { self.explicit.as_ref() } else { self.in_place.as_ref() }
+        self.compared.as_ref()
     }
+}
 
-    /// What `<out>/public/` holds by the manifest beside it: upload-root path → (SHA-256,
-    /// size). The write stage keeps such a file rather than writing it again when the new one
-    /// has the same hash and size.
-    pub(crate) fn in_place_files(&self) -> BTreeMap<String, (String, u64)> {
-        let Some(in_place) = &self.in_place else { return BTreeMap::new() };
-        in_place
-            .files
-            .iter()
-            .map(|(path, entry)| (path.clone(), (entry.sha256.clone(), entry.size)))
-            .collect()
+/// What `<out>/public/` holds by the manifest beside it: upload-root path → (SHA-256, size),
+/// read before the build makes anything, for the write stage to keep such a file rather than
+/// write it again when the new one has the same hash and size. Only those two fields are
+/// read, so the map is small beside the whole manifest, which is read again (as [`Previous`])
+/// only once the new one is made. A manifest that is missing or unreadable keeps nothing.
+pub(crate) fn in_place_files(out: &Path) -> BTreeMap<String, (String, u64)> {
+    #[derive(Deserialize)]
+    struct Listing {
+        schema: String,
+        files: BTreeMap<String, Listed>,
+    }
+    #[derive(Deserialize)]
+    struct Listed {
+        sha256: String,
+        size: u64,
+    }
+    let Ok(text) = std::fs::read(out.join(MANIFEST_FILE)) else { return BTreeMap::new() };
+    match serde_json::from_slice::<Listing>(&text) {
+        Ok(listing) if listing.schema == SCHEMA => {
+            listing.files.into_iter().map(|(path, entry)| (path, (entry.sha256, entry.size))).collect()
+        }
+        _ => BTreeMap::new(),
     }
 }
 

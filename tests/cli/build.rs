@@ -451,3 +451,45 @@ fn symlinked_images_may_not_leave_the_site() {
     run.failure(1);
     assert!(run.stderr().contains("it is a link to a file outside the site folder"), "{}", run.stderr());
 }
+
+/// A rebuild keeps (hard-links) the files the previous output holds unchanged, image
+/// variants included, and writes the rest; the output is the same as a build from nothing.
+#[test]
+fn a_rebuild_links_unchanged_files_from_the_previous_output() {
+    use std::os::unix::fs::MetadataExt;
+    let site = Site::fixture("build/basic");
+    site.run(&["build", "--out", "out"]).success();
+    let inodes = || -> std::collections::BTreeMap<String, u64> {
+        walkdir::WalkDir::new(site.path("out/public"))
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|entry| entry.file_type().is_file())
+            .map(|entry| {
+                let rel = entry.path().strip_prefix(site.path("out/public")).unwrap();
+                (rel.to_string_lossy().into_owned(), entry.metadata().unwrap().ino())
+            })
+            .collect()
+    };
+    let first = inodes();
+    assert!(first.keys().any(|path| path.starts_with("_img/")), "{first:?}");
+    site.run(&["build", "--out", "out"]).success();
+    assert_eq!(inodes(), first, "a rebuild with nothing changed wrote files again");
+
+    let drop = site.read("drops/launch/drop.yaml");
+    let title = drop.lines().find(|line| line.starts_with("title:")).unwrap().to_owned();
+    site.write("drops/launch/drop.yaml", &drop.replacen(&title, "title: \"Renamed launch\"", 1));
+    site.run(&["build", "--out", "out"]).success();
+    let after = inodes();
+    assert_ne!(after["launch/index.html"], first["launch/index.html"], "the edited page was kept");
+    assert_ne!(after["index.html"], first["index.html"], "the index lists the new title");
+    let images: Vec<&String> = first.keys().filter(|path| path.starts_with("_img/")).collect();
+    assert!(images.iter().all(|path| after[*path] == first[*path]), "an unchanged image was written again");
+    assert_eq!(after["404.html"], first["404.html"], "an unchanged page was written again");
+
+    site.run(&["build", "--out", "fresh", "--cache-dir", "empty-cache"]).success();
+    assert!(
+        tree(&site.path("out/public")) == tree(&site.path("fresh/public")),
+        "kept files differ from a build from nothing"
+    );
+    assert_eq!(site.read("out/manifest.json"), site.read("fresh/manifest.json"));
+}
