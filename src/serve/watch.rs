@@ -10,8 +10,11 @@ use notify::{RecursiveMode, Watcher as _};
 
 use crate::error::Error;
 
-/// Editors save in several steps; changes this close together make one rebuild.
-const SETTLE: Duration = Duration::from_millis(150);
+/// Editors save in several steps (a backup, a write, a rename) within a few milliseconds, and
+/// a checkout writes files back to back; changes this close together make one rebuild. Every
+/// millisecond here is one the browser waits after a save (watchexec settles for 50 ms,
+/// webpack for 20 ms).
+const SETTLE: Duration = Duration::from_millis(50);
 
 /// Keeps the watch alive while held.
 pub(super) struct Watching {
