@@ -10,10 +10,10 @@ use notify::{RecursiveMode, Watcher as _};
 
 use crate::error::Error;
 
-/// Editors save in several steps (a backup, a write, a rename) within a few milliseconds, and
-/// a checkout writes files back to back; changes this close together make one rebuild. Every
-/// millisecond here is one the browser waits after a save (watchexec settles for 50 ms,
-/// webpack for 20 ms).
+/// Editors save in one or several steps (a backup, a write, a rename), and a checkout writes
+/// files back to back; changes this close together make one rebuild. Every millisecond here
+/// is one the browser waits after a save (watchexec settles for 50 ms, webpack for 20 ms); a
+/// save slower than this costs an extra rebuild, not a wrong result.
 const SETTLE: Duration = Duration::from_millis(50);
 
 /// Keeps the watch alive while held.
