@@ -1,6 +1,6 @@
 //! Stage: WRITE — the only code that writes into the output folder.
 //!
-//! Everything is written into a fresh temporary folder beside `<out>` ([`Staging`]; the image
+//! Everything is written into a fresh temporary folder beside `<out>` (`Staging`; the image
 //! stage puts its variants there as it makes them), and only when all of it is written does
 //! that folder replace `<out>`. A build that fails at any point leaves the
 //! previous `<out>` exactly as it was, and the upload pipeline never sees half a site. The
