@@ -359,7 +359,7 @@ fn build(site: &SiteArgs, out: Option<PathBuf>, previous_manifest: Option<PathBu
         Err(err) => return report_error(&err, &Sources::new(), site.message_format),
     };
     let progress = progress_for(site.quiet);
-    let result = pipeline::build(&options, progress.as_ref());
+    let result = pipeline::build(&options, progress.as_ref(), &mut pipeline::Memory::default());
     drop(progress);
     match result {
         Ok(report) => {

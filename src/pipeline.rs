@@ -87,9 +87,22 @@ pub struct BuildFailure {
     pub sources: Sources,
 }
 
-/// Runs the pipeline. Returns every problem at once on failure. Long stages report to
-/// `progress`.
-pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport, Box<BuildFailure>> {
+/// What a process that builds the same site again and again (`serve`) keeps from one build
+/// to the next, so that an edit costs what it changed rather than what the site holds. Only
+/// memoised pure work: a build with it writes the same bytes as a build without.
+#[derive(Debug, Default)]
+pub struct Memory {
+    markdown: render::markdown::Memo,
+}
+
+/// Runs the pipeline, reusing what earlier builds left in `memory` and leaving this one's
+/// there (a one-off build passes `&mut Memory::default()`). Returns every problem at once on
+/// failure. Long stages report to `progress`.
+pub fn build(
+    options: &BuildOptions,
+    progress: &dyn Progress,
+    memory: &mut Memory,
+) -> Result<BuildReport, Box<BuildFailure>> {
     let mut run = Run::default();
     // The output lock is held until the new output is in place: one writer per folder.
     let (_output_lock, recovered) = match &options.out {
@@ -131,16 +144,16 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildRep
         (images, files)
     });
     // Pages are rendered even when an image failed, so template problems show in the same run.
-    let (assets, pages) = run
-        .timed("render", |run| {
-            let assets = run.keep(assets::collect(&theme, &claims(&site), &images.placeholder_css()))?;
-            let pages = run.keep(render::pages(&site, &templates, &assets.urls, &images))?;
-            for gap in render::hydration_warnings(&site, &pages, &templates, &assets.urls) {
-                run.diagnostics.push(gap);
-            }
-            Some((assets, pages))
-        })
-        .ok_or_else(|| run.content_failure())?;
+    let rendered = run.timed("render", |run| {
+        let assets = run.keep(assets::collect(&theme, &claims(&site), &images.placeholder_css()))?;
+        let pages = run.keep(render::pages(&site, &templates, &assets.urls, &images, &memory.markdown))?;
+        for gap in render::hydration_warnings(&site, &pages, &templates, &assets.urls) {
+            run.diagnostics.push(gap);
+        }
+        Some((assets, pages))
+    });
+    memory.markdown.rotate();
+    let (assets, pages) = rendered.ok_or_else(|| run.content_failure())?;
     run.stop_on_errors()?;
 
     let compressed_cache = store.cache(cache::Kind::Compressed).map_err(|err| run.fail(err))?;

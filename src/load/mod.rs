@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_saphyr::{MessageFormatter, Spanned};
 
@@ -67,14 +68,23 @@ pub(crate) fn site(root: &Path) -> Result<LoadedSite, Error> {
     let mut diagnostics = Diagnostics::new();
 
     let config = parse_file::<RawConfig>(root, CONFIG_FILE, &mut sources, &mut diagnostics);
-    let drops = drop_folders(root, &mut diagnostics)?
-        .into_iter()
+    // Parsed in parallel (at 1,000 drops, reading and parsing one after another was a seventh
+    // of a rebuild); each file's problems and text are gathered in folder order after.
+    let parsed: Vec<(LoadedDrop, Sources, Diagnostics)> = drop_folders(root, &mut diagnostics)?
+        .into_par_iter()
         .map(|folder| {
+            let (mut sources, mut diagnostics) = (Sources::new(), Diagnostics::new());
             let file = format!("{folder}/{DROP_FILE}");
             let raw = parse_file::<RawDrop>(root, &file, &mut sources, &mut diagnostics);
-            LoadedDrop { folder, file, raw }
+            (LoadedDrop { folder, file, raw }, sources, diagnostics)
         })
-        .collect::<Vec<_>>();
+        .collect();
+    let mut drops = Vec::with_capacity(parsed.len());
+    for (drop, drop_sources, drop_diagnostics) in parsed {
+        sources.extend(drop_sources);
+        diagnostics.extend(drop_diagnostics);
+        drops.push(drop);
+    }
 
     let theme_name = config
         .as_ref()

@@ -202,7 +202,7 @@ pub(crate) fn site(site: &Site) -> SiteContext {
     }
 }
 
-pub(crate) fn drop(site: &Site, drop: &Drop, images: &Images) -> DropContext {
+pub(crate) fn drop(site: &Site, drop: &Drop, images: &Images, markdown: &markdown::Memo) -> DropContext {
     let base_url = &site.config.base_url;
     let url = format!("/{}/", drop.slug.as_str());
     let canonical_url = absolute(base_url, &url);
@@ -217,7 +217,7 @@ pub(crate) fn drop(site: &Site, drop: &Drop, images: &Images) -> DropContext {
             price: money(product.price),
             compare_at_price: product.compare_at_price.map(money),
             images: product.images.iter().map(image).collect(),
-            description_html: markdown::to_html(&product.description),
+            description_html: markdown.to_html(&product.description),
             limit_per_customer: product.limit_per_customer.map(|limit| limit.get()),
             options: product.options.clone(),
             checkout_url: product.checkout_url.clone(),
@@ -237,7 +237,7 @@ pub(crate) fn drop(site: &Site, drop: &Drop, images: &Images) -> DropContext {
         ends_at: drop.ends_at.map(|ends_at| rfc3339::format(ends_at.0)).unwrap_or_default(),
         ends_at_display: drop.ends_at.map(display_time).unwrap_or_default(),
         hero,
-        description_html: markdown::to_html(&drop.description),
+        description_html: markdown.to_html(&drop.description),
         products,
         stream: drop.stream.as_ref().map(|stream| StreamContext {
             embed_url: stream.embed_url.clone(),

@@ -6,7 +6,7 @@
 //! Checked on the rendered drop pages, not on the template sources, so `extends`, includes
 //! and conditionals are seen as the browser will see them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::diagnostic::{Diagnostic, Kind, Location};
 
@@ -55,27 +55,29 @@ pub(crate) fn missing(html: &str, script_url: &str) -> Vec<(String, &'static str
             }
         }
     }
-    if !has_attribute(html, "data-drop") || !has_attribute(html, "data-inventory-api") {
+    let attributes = data_attributes(html);
+    let count = |name: &str| attributes.get(name).copied().unwrap_or(0);
+    if count("data-drop") == 0 || count("data-inventory-api") == 0 {
         missing.push((
             "drop pages have no element with `data-drop` and `data-inventory-api`, so no live stock and no holds".to_owned(),
             "put `data-drop=\"{{ drop.slug }}\" data-inventory-api=\"{{ site.inventory_api }}\"` on the element around the drop",
         ));
     }
-    if !has_attribute(html, "data-starts-at") {
+    if count("data-starts-at") == 0 {
         missing.push((
             "drop pages have no element with `data-starts-at`, so no phase and no countdown".to_owned(),
             "add `data-starts-at=\"{{ drop.starts_at }}\" data-ends-at=\"{{ drop.ends_at }}\"` to the element with `data-drop`",
         ));
-    } else if !has_attribute(html, "data-phase-label") {
+    } else if count("data-phase-label") == 0 {
         missing.push((
             "drop pages have no `data-phase-label` element, so the phase and countdown are not shown"
                 .to_owned(),
             "add `<span data-phase-label></span>` inside the element with `data-starts-at`",
         ));
     }
-    let products = count_attribute(html, "data-sku");
+    let products = count("data-sku");
     for (attribute, what) in [("data-stock", "stock line"), ("data-buy", "buy link")] {
-        let found = count_attribute(html, attribute);
+        let found = count(attribute);
         if found < products {
             missing.push((
                 format!("{products} product(s) with `data-sku` but {found} `{attribute}` {what}(s) on drop pages"),
@@ -128,19 +130,31 @@ fn words_block(html: &str) -> Option<Result<BTreeSet<String>, String>> {
     None
 }
 
-/// Whether `name` appears as an attribute name: after a space, followed by `=`, a space or `>`.
-fn has_attribute(html: &str, name: &str) -> bool {
-    count_attribute(html, name) > 0
+/// Whether `name` appears as an attribute name in `tag`: after a space, followed by `=`, a
+/// space, `>` or `/`.
+fn has_attribute(tag: &str, name: &str) -> bool {
+    let needle = format!(" {name}");
+    tag.match_indices(&needle).any(|(at, _)| ends_attribute_name(tag.as_bytes().get(at + needle.len())))
 }
 
-fn count_attribute(html: &str, name: &str) -> usize {
-    let needle = format!(" {name}");
-    html.match_indices(&needle)
-        .filter(|(at, _)| {
-            let next = html[at + needle.len()..].chars().next();
-            matches!(next, Some('=' | ' ' | '>' | '/' | '\n' | '\t'))
-        })
-        .count()
+/// How often each `data-*` attribute name appears in `html` (as [`has_attribute`] finds
+/// them), counted in one pass: a page is scanned once, not once per name.
+fn data_attributes(html: &str) -> HashMap<&str, usize> {
+    let mut counts = HashMap::new();
+    for at in memchr::memmem::find_iter(html.as_bytes(), b" data-") {
+        let name = &html.as_bytes()[at + 1..];
+        let length = name.iter().position(|&b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        let length = length.unwrap_or(name.len());
+        if ends_attribute_name(name.get(length)) {
+            // The name is ASCII, so `length` ends on a character boundary.
+            *counts.entry(&html[at + 1..at + 1 + length]).or_default() += 1;
+        }
+    }
+    counts
+}
+
+fn ends_attribute_name(next: Option<&u8>) -> bool {
+    matches!(next, Some(b'=' | b' ' | b'>' | b'/' | b'\n' | b'\t'))
 }
 
 fn list(keys: &[&str]) -> String {
@@ -192,6 +206,20 @@ mod tests {
         assert!(problems[1].contains("`data-starts-at`"));
         assert!(problems[2].contains("1 product(s) with `data-sku` but 0 `data-stock`"));
         assert!(problems[3].contains("0 `data-buy`"));
+    }
+
+    #[test]
+    fn counts_data_attributes_by_whole_name_only() {
+        let html = "<li data-sku=\"A\" data-skus=\"x\"><p data-stock>1</p><p data-stock-x data-stock\n></p><b data-sku.x=1 data-buy/></li>";
+        let counts = data_attributes(html);
+        assert_eq!(counts.get("data-sku"), Some(&1));
+        assert_eq!(counts.get("data-skus"), Some(&1));
+        assert_eq!(counts.get("data-stock"), Some(&2));
+        assert_eq!(counts.get("data-stock-x"), Some(&1));
+        assert_eq!(counts.get("data-buy"), Some(&1));
+        assert_eq!(counts.len(), 5, "{counts:?}");
+        assert!(has_attribute("<script type=\"application/json\" data-text>", "data-text"));
+        assert!(!has_attribute("<script data-texts>", "data-text"));
     }
 
     #[test]

@@ -1,6 +1,36 @@
 //! Markdown → sanitised HTML for drop and product descriptions.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd, html};
+
+/// The markdown an earlier build in this process rendered, by source text, so that `serve`,
+/// which keeps one across rebuilds, re-renders only the copy an edit changed: the sanitiser
+/// is most of the render stage's time. Sound because [`to_html`] depends on the text alone.
+/// Holds what the latest build used and nothing older, so it never outgrows the site.
+#[derive(Debug, Default)]
+pub(crate) struct Memo {
+    earlier: HashMap<String, String>,
+    used: Mutex<HashMap<String, String>>,
+}
+
+impl Memo {
+    /// [`to_html`], reusing what the previous build rendered from the same text.
+    pub(crate) fn to_html(&self, markdown: &str) -> String {
+        let html = match self.earlier.get(markdown) {
+            Some(html) => html.clone(),
+            None => to_html(markdown),
+        };
+        self.used.lock().unwrap_or_else(PoisonError::into_inner).insert(markdown.to_owned(), html.clone());
+        html
+    }
+
+    /// Ends a build: what it used is what the next one may reuse.
+    pub(crate) fn rotate(&mut self) {
+        self.earlier = std::mem::take(self.used.get_mut().unwrap_or_else(PoisonError::into_inner));
+    }
+}
 
 /// Renders marketer-written markdown to HTML that is safe to embed in a page.
 ///
@@ -37,6 +67,21 @@ fn demote(level: HeadingLevel) -> HeadingLevel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_memo_gives_what_to_html_gives_and_keeps_only_the_latest_build() {
+        let mut memo = Memo::default();
+        assert_eq!(memo.to_html("Hello *world*"), to_html("Hello *world*"));
+        memo.rotate();
+        assert_eq!(memo.earlier.len(), 1);
+        // Reused, not re-rendered: a planted entry shows which path was taken.
+        memo.earlier.insert("Hello *world*".to_owned(), "planted".to_owned());
+        assert_eq!(memo.to_html("Hello *world*"), "planted");
+        assert_eq!(memo.to_html("- a"), to_html("- a"));
+        memo.rotate();
+        memo.rotate();
+        assert!(memo.earlier.is_empty(), "a build that rendered nothing leaves nothing to reuse");
+    }
 
     #[test]
     fn renders_common_markdown() {

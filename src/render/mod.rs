@@ -1,7 +1,6 @@
 //! Stage: RENDER — the validated [`Site`] → HTML pages, `sitemap.xml` and `robots.txt`.
 //!
-//! Pure: never touches the file system (pages render in parallel, at one call site in
-//! [`pages`]). Templates come from the theme, values from the model,
+//! Pure: never touches the file system (pages render in parallel, in [`pages`]). Templates come from the theme, values from the model,
 //! asset and image URLs from the stages that publish them. Autoescaping is on for `.html` and
 //! `.xml`; the only HTML inserted unescaped is markdown that went through the sanitiser and
 //! JSON-LD whose `<`, `>` and `&` are escaped.
@@ -89,17 +88,17 @@ pub(crate) fn compile(theme: &ThemeFiles, sources: &mut Sources) -> Result<Templ
     if diagnostics.has_errors() { Err(diagnostics) } else { Ok(Templates { tera, origins }) }
 }
 
-/// Renders every page of the site. Errors from every page are collected.
+/// Renders every page of the site, its markdown through `markdown` (what an earlier build in
+/// this process rendered). Errors from every page are collected.
 pub(crate) fn pages(
     site: &Site,
     templates: &Templates,
     assets: &AssetUrls,
     images: &Images,
+    markdown: &markdown::Memo,
 ) -> Result<Vec<(String, Artifact)>, Diagnostics> {
-    let mut diagnostics = Diagnostics::new();
-    let mut files = Vec::new();
     let drops: Vec<context::DropContext> =
-        site.drops.iter().map(|drop| context::drop(site, drop, images)).collect();
+        site.drops.par_iter().map(|drop| context::drop(site, drop, images, markdown)).collect();
     let site_context = context::site(site);
 
     let base = |page: context::PageContext| {
@@ -109,23 +108,23 @@ pub(crate) fn pages(
         ctx.insert("assets", assets);
         ctx
     };
-
-    let mut jobs: Vec<PageJob<'_>> = Vec::new();
-    for (model, drop) in site.drops.iter().zip(&drops) {
+    let drop_job = |(model, drop): (&crate::model::Drop, &context::DropContext)| {
         let mut ctx = base(context::PageContext::for_drop(drop));
         ctx.insert("drop", drop);
-        jobs.push(PageJob {
+        PageJob {
             template: "drop.html",
             path: format!("{}/index.html", drop.slug),
             what: format!("the page of `{}`", drop.file),
             class: CacheClass::Document,
             tags: vec![CacheTag::Drop(model.slug.clone()), CacheTag::Site],
             ctx,
-        });
-    }
+        }
+    };
+
+    let mut fixed: Vec<PageJob<'_>> = Vec::new();
     let mut ctx = base(context::PageContext::index(site));
     ctx.insert("drops", &drops);
-    jobs.push(PageJob::fixed(
+    fixed.push(PageJob::fixed(
         "index.html",
         "the index page",
         CacheClass::Document,
@@ -133,27 +132,29 @@ pub(crate) fn pages(
         ctx,
     ));
     let ctx = base(context::PageContext::not_found());
-    jobs.push(PageJob::fixed("404.html", "the 404 page", CacheClass::Document, vec![CacheTag::Site], ctx));
+    fixed.push(PageJob::fixed("404.html", "the 404 page", CacheClass::Document, vec![CacheTag::Site], ctx));
     let mut ctx = base(context::PageContext::not_found());
     ctx.insert("urls", &context::sitemap_urls(site, &drops));
-    jobs.push(PageJob::fixed("sitemap.xml", "the sitemap", CacheClass::Data, vec![CacheTag::Site], ctx));
+    fixed.push(PageJob::fixed("sitemap.xml", "the sitemap", CacheClass::Data, vec![CacheTag::Site], ctx));
     let mut ctx = base(context::PageContext::not_found());
     ctx.insert("sitemap_url", &format!("{}sitemap.xml", site.config.base_url));
-    jobs.push(PageJob::fixed("robots.txt", "robots.txt", CacheClass::Data, vec![CacheTag::Site], ctx));
+    fixed.push(PageJob::fixed("robots.txt", "robots.txt", CacheClass::Data, vec![CacheTag::Site], ctx));
 
-    // Pages are independent, so they render in parallel (the stage's one rayon call site);
-    // `collect` keeps the jobs' order, so files and problems come out the same for any
-    // number of threads.
-    let rendered: Vec<Result<(String, Artifact), Box<Diagnostic>>> = jobs
-        .into_par_iter()
-        .map(|job| match templates.tera.render(job.template, &job.ctx) {
-            Ok(text) => {
-                let artifact = Artifact::bytes(text.into_bytes(), &job.path, job.class, &job.tags);
-                Ok((job.path, artifact))
-            }
-            Err(err) => Err(Box::new(template_diagnostic(&err, &templates.origins, &job.what))),
-        })
-        .collect();
+    // Pages are independent, so their contexts are made and they render in parallel;
+    // `collect` keeps the order (drop pages, then the fixed pages), so files and problems
+    // come out the same for any number of threads.
+    let render = |job: PageJob<'_>| match templates.tera.render(job.template, &job.ctx) {
+        Ok(text) => {
+            let artifact = Artifact::bytes(text.into_bytes(), &job.path, job.class, &job.tags);
+            Ok((job.path, artifact))
+        }
+        Err(err) => Err(Box::new(template_diagnostic(&err, &templates.origins, &job.what))),
+    };
+    let mut rendered: Vec<Result<(String, Artifact), Box<Diagnostic>>> =
+        site.drops.par_iter().zip(&drops).map(drop_job).map(render).collect();
+    rendered.par_extend(fixed.into_par_iter().map(render));
+    let mut diagnostics = Diagnostics::new();
+    let mut files = Vec::new();
     for result in rendered {
         match result {
             Ok(file) => files.push(file),

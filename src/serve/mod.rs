@@ -92,9 +92,11 @@ pub fn run(options: ServeOptions) -> Result<(), Error> {
         .build()
         .map_err(|err| Error::Usage(format!("cannot start the preview server: {err}")))?;
 
+    // Kept from build to build, so a rebuild after one edit redoes little.
+    let mut memory = pipeline::Memory::default();
     // Problems in the content do not stop the preview: they show in the page until fixed.
     // Anything else (not a site, an unsafe `--out`) does.
-    let (site, first_failure) = match pipeline::build(&options.build, &crate::progress::Silent) {
+    let (site, first_failure) = match pipeline::build(&options.build, &crate::progress::Silent, &mut memory) {
         Ok(report) => {
             print_built(&report);
             (Some(report.site), None)
@@ -133,7 +135,7 @@ pub fn run(options: ServeOptions) -> Result<(), Error> {
     let watched = watch::start(&options.build.root, {
         let app = Arc::clone(&app);
         let build = options.build.clone();
-        move || rebuild(&app, &build)
+        move || rebuild(&app, &build, &mut memory)
     })?;
 
     let served = runtime.block_on(async move {
@@ -182,8 +184,8 @@ fn router(app: Arc<App>) -> Router {
 }
 
 /// Runs after a change: rebuilds, then tells the open pages to reload or to show the error.
-fn rebuild(app: &App, build: &BuildOptions) {
-    let notice = match pipeline::build(build, &crate::progress::Silent) {
+fn rebuild(app: &App, build: &BuildOptions, memory: &mut pipeline::Memory) {
+    let notice = match pipeline::build(build, &crate::progress::Silent, memory) {
         Ok(report) => {
             print_built(&report);
             if let Some(mock) = &app.mock {

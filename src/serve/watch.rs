@@ -22,7 +22,7 @@ pub(super) struct Watching {
 }
 
 /// Starts watching `root` and runs `on_change` on a background thread after each burst.
-pub(super) fn start(root: &Path, on_change: impl Fn() + Send + 'static) -> Result<Watching, Error> {
+pub(super) fn start(root: &Path, mut on_change: impl FnMut() + Send + 'static) -> Result<Watching, Error> {
     let (sender, receiver) = mpsc::channel::<()>();
     // Watched by its canonical path, so events name paths that `is_input` can strip.
     let root = &std::fs::canonicalize(root).map_err(|err| Error::io(root, err))?;

@@ -240,7 +240,8 @@ fn serve_seeds_the_mock_from_the_site_it_built() {
         cache_dir: Some(dir.path().join("cache").into()),
         contention: Default::default(),
     };
-    let report = crate::pipeline::build(&build, &crate::progress::Silent).expect("the fixture builds");
+    let report = crate::pipeline::build(&build, &crate::progress::Silent, &mut Default::default())
+        .expect("the fixture builds");
     std::fs::remove_dir_all(root.join("drops")).unwrap();
     let mock = Mock::new(Some(&report.site), &MockOptions::default(), PAGES).expect("a mock");
     let seed = mock.seed.lock().unwrap();
