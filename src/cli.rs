@@ -191,6 +191,7 @@ impl SiteArgs {
             time: build_time(self.now)?,
             cache_dir: self.cache_dir.as_deref().map(crate::cache::Location::parse).transpose()?,
             contention: if self.no_wait { Contention::Fail } else { Contention::Wait },
+            commit: Default::default(),
         })
     }
 }

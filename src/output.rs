@@ -209,6 +209,10 @@ impl Output {
     pub(crate) fn len(&self) -> usize {
         self.files.len()
     }
+
+    pub(crate) fn contains(&self, path: &str) -> bool {
+        self.files.contains_key(path)
+    }
 }
 
 /// The `Content-Type` for a file name, with a charset for text.

@@ -41,6 +41,9 @@ pub struct BuildOptions {
     pub cache_dir: Option<cache::Location>,
     /// Whether to wait for another dropgen holding the output or cache lock (`--no-wait`).
     pub contention: Contention,
+    /// How the new output replaces the previous one: whole (`build`), or file by file
+    /// (`serve`, where a rebuild after one edit should cost only what it changed).
+    pub commit: write::Commit,
 }
 
 impl BuildOptions {
@@ -129,7 +132,7 @@ pub fn build(
     let store = cache::Store::open(&cache_dir).map_err(|err| run.fail(err))?;
     let cache = store.cache(cache::Kind::Images).map_err(|err| run.fail(err))?;
     let target = match &options.out {
-        Some(out) => Some(Target::open(out).map_err(|err| run.fail(err))?),
+        Some(out) => Some(Target::open(out, options.commit).map_err(|err| run.fail(err))?),
         None => None,
     };
     let spool: &dyn Spool = match &target {
@@ -210,8 +213,8 @@ struct Target<'a> {
 }
 
 impl Target<'_> {
-    fn open(out: &Path) -> Result<Target<'_>, Error> {
-        let staging = write::Staging::begin(out, manifest::in_place_files(out))?;
+    fn open(out: &Path, commit: write::Commit) -> Result<Target<'_>, Error> {
+        let staging = write::Staging::begin(out, manifest::in_place_files(out), commit)?;
         Ok(Target { out, staging })
     }
 }

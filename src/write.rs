@@ -3,11 +3,12 @@
 //! Everything is written into a fresh temporary folder beside `<out>` (`Staging`; the image
 //! stage puts its variants there as it makes them), and only when all of it is written does
 //! that folder replace `<out>`. A build that fails at any point leaves the
-//! previous `<out>` exactly as it was, and the upload pipeline never sees half a site. The
+//! previous `<out>` exactly as it was, and the upload pipeline never sees half a site.
+//! `serve` stages only what changed and moves it into `<out>` file by file (`Commit`). The
 //! caller holds the output lock (`lock::output`) throughout, and calls `recover`
 //! first to clean up after a build that was killed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,31 @@ pub struct WriteReport {
 pub const MARKER_FILE: &str = ".dropgen-output";
 const MARKER_TEXT: &str =
     "This folder is written by `dropgen build` and replaced as a whole by every build.\n";
+
+/// Present in `<out>` while [`Commit::Update`] moves files into it. A build that finds it
+/// (the last update was killed midway, so `public/` may not match the manifest) trusts
+/// nothing in the previous output and replaces it as a whole.
+pub const UPDATING_FILE: &str = ".dropgen-updating";
+const UPDATING_TEXT: &str = "`dropgen serve` is updating this folder. If this file stays, an update was \
+    interrupted, and the next build replaces the folder whole.\n";
+
+/// How the finished output takes the place of the previous one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Commit {
+    /// The staging folder, a whole new output, replaces `<out>` in one rename: at every
+    /// instant `<out>` is the old output or the new one, never a mix. What `build` does.
+    #[default]
+    Swap,
+    /// Only new and changed files are staged; they are then moved into `<out>` one rename
+    /// each, and the files the build no longer makes are deleted there. What `serve` does:
+    /// a rebuild after one edit then costs the files it changed, where a swap makes every
+    /// folder of the site again (at 1,000 drops, 1,000 `mkdir`s took 135 ms of a 0.85 s
+    /// rebuild, and linking and deleting the files as much again).
+    /// A build that fails still leaves `<out>` untouched; one killed while moving leaves
+    /// [`UPDATING_FILE`], and the next build swaps. Falls back to a swap when `<out>` holds
+    /// no readable previous output.
+    Update,
+}
 
 /// Checks that `out` is safe to replace: not the site itself or a folder holding it, and
 /// either missing, empty, or an earlier dropgen output (it holds [`MARKER_FILE`]).
@@ -98,6 +124,12 @@ pub(crate) struct Staging {
     failure: Mutex<Option<Error>>,
     /// Files linked from the previous output rather than written.
     kept: AtomicUsize,
+    /// Folders of `public/` made so far: thousands of variants share a few folders, and
+    /// asking the file system again for each was a tenth of a 1,000-drop rebuild.
+    folders: Mutex<HashSet<PathBuf>>,
+    commit: Commit,
+    /// Under [`Commit::Update`], the upload-root paths written into the staging folder.
+    staged: Mutex<Vec<String>>,
 }
 
 impl Staging {
@@ -106,9 +138,22 @@ impl Staging {
     /// A file put with the same hash and size is hard-linked from there instead of written,
     /// which makes a rebuild that changed little cost little, and keeps modification times for
     /// sync tools. One whose size on disk differs, or that cannot be linked (another file
-    /// system, no hard links), is written.
-    pub(crate) fn begin(out: &Path, previous: BTreeMap<String, (String, u64)>) -> Result<Staging, Error> {
+    /// system, no hard links), is written. Under [`Commit::Update`] such a file is left where
+    /// it is instead.
+    pub(crate) fn begin(
+        out: &Path,
+        previous: BTreeMap<String, (String, u64)>,
+        commit: Commit,
+    ) -> Result<Staging, Error> {
         let out = absolute(out)?;
+        // A killed update leaves `public/` out of step with the manifest: nothing there is
+        // kept, and the output is replaced whole.
+        let interrupted = out.join(UPDATING_FILE).exists();
+        let previous = if interrupted { BTreeMap::new() } else { previous };
+        let commit = match commit {
+            Commit::Update if !previous.is_empty() && out.join(PUBLIC_DIR).is_dir() => Commit::Update,
+            _ => Commit::Swap,
+        };
         let parent = out.parent().ok_or_else(|| Error::UnsafeOutput {
             out: out.clone(),
             reason: "it has no parent folder".to_owned(),
@@ -126,6 +171,9 @@ impl Staging {
             dir,
             failure: Mutex::new(None),
             kept: AtomicUsize::new(0),
+            folders: Mutex::new(HashSet::new()),
+            commit,
+            staged: Mutex::new(Vec::new()),
         };
         let made = fs::write(staging.dir.path().join(MARKER_FILE), MARKER_TEXT)
             .and_then(|()| fs::create_dir(staging.public()));
@@ -137,13 +185,37 @@ impl Staging {
         self.dir.path().join(PUBLIC_DIR)
     }
 
+    /// Makes `folder` and its parents, unless this staging folder made it already.
+    fn make_folder(&self, folder: &Path) -> Result<(), Error> {
+        if lock(&self.folders).contains(folder) {
+            return Ok(());
+        }
+        fs::create_dir_all(folder).map_err(|err| Error::io(folder, err))?;
+        lock(&self.folders).insert(folder.to_path_buf());
+        Ok(())
+    }
+
+    /// Under [`Commit::Update`], whether `<out>` holds `rel` with these bytes already, so that
+    /// it stays there untouched (counted as kept).
+    fn left_in_place(&self, rel: &str, digest: &Digest) -> bool {
+        let kept = self.commit == Commit::Update && self.in_place.holds(rel, digest).is_some();
+        if kept {
+            self.kept.fetch_add(1, Ordering::Relaxed);
+        }
+        kept
+    }
+
     /// Links or writes one file of the upload root; `true` when it was linked.
     fn place(&self, rel: &str, path: &Path, bytes: &[u8], digest: &Digest) -> Result<bool, Error> {
-        if self.in_place.link(rel, digest, path) {
+        if self.commit == Commit::Swap && self.in_place.link(rel, digest, path) {
             self.kept.fetch_add(1, Ordering::Relaxed);
             return Ok(true);
         }
-        fs::write(path, bytes).map(|()| false).map_err(|err| Error::io(path, err))
+        fs::write(path, bytes).map_err(|err| Error::io(path, err))?;
+        if self.commit == Commit::Update {
+            lock(&self.staged).push(rel.to_owned());
+        }
+        Ok(false)
     }
 
     /// An error at a staging path, named as the path would have been in `<out>`: the
@@ -161,14 +233,11 @@ impl Staging {
 
 impl Spool for Staging {
     fn put(&self, rel: &str, bytes: &[u8], digest: &Digest) {
-        if lock(&self.failure).is_some() {
+        if lock(&self.failure).is_some() || self.left_in_place(rel, digest) {
             return;
         }
         let path = in_folder(&self.public(), rel);
-        let made = match path.parent() {
-            Some(folder) => fs::create_dir_all(folder).map_err(|err| Error::io(folder, err)),
-            None => Ok(()),
-        };
+        let made = path.parent().map_or(Ok(()), |folder| self.make_folder(folder));
         if let Err(err) = made.and_then(|()| self.place(rel, &path, bytes, digest)) {
             lock(&self.failure).get_or_insert(err);
         }
@@ -176,7 +245,8 @@ impl Spool for Staging {
 }
 
 /// Writes `output` into `staging` as `public/` (the files the stages spooled are there
-/// already) and `beside` (in order) next to it, then puts it in place of the previous `<out>`.
+/// already) and `beside` (in order) next to it, then puts it in place of the previous `<out>`
+/// as the staging folder's [`Commit`] says.
 pub(crate) fn all(
     staging: Staging,
     output: &Output,
@@ -201,9 +271,86 @@ pub(crate) fn all(
         })
     };
     let report = staged().map_err(|err| staging.in_out(err))?;
-    let Staging { dir, out, .. } = staging;
-    swap_into_place(dir.keep(), &out)?;
+    match staging.commit {
+        Commit::Swap => {
+            let Staging { dir, out, .. } = staging;
+            swap_into_place(dir.keep(), &out)?;
+        }
+        // The staging folder, left with nothing in it, is deleted when `staging` drops.
+        Commit::Update => update_in_place(&staging, output, beside)?,
+    }
     Ok(report)
+}
+
+/// [`Commit::Update`]: moves the staged files into `<out>` (the upload root's, then those
+/// beside it, the manifest last, so that it never lists a file not yet in place), and
+/// deletes what the previous output has and this one does not. [`UPDATING_FILE`] marks the
+/// whole move.
+fn update_in_place(staging: &Staging, output: &Output, beside: &[(String, Vec<u8>)]) -> Result<(), Error> {
+    let out = &staging.out;
+    let marker = out.join(UPDATING_FILE);
+    fs::write(&marker, UPDATING_TEXT).map_err(|err| Error::io(&marker, err))?;
+    let mut made = HashSet::new();
+    let mut move_in = |from: PathBuf, to: PathBuf| -> Result<(), Error> {
+        if let Some(folder) = to.parent()
+            && made.insert(folder.to_path_buf())
+        {
+            fs::create_dir_all(folder).map_err(|err| Error::io(folder, err))?;
+        }
+        fs::rename(&from, &to).map_err(|err| Error::io(&to, err))
+    };
+
+    // What the build no longer makes goes first, so that a file may become a folder of the
+    // same name, or a folder a file.
+    let public = out.join(PUBLIC_DIR);
+    let gone: Vec<&String> = staging.in_place.files.keys().filter(|rel| !output.contains(rel)).collect();
+    for rel in &gone {
+        let path = in_folder(&public, rel);
+        match fs::remove_file(&path) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(Error::io(&path, err)),
+            _ => {}
+        }
+    }
+    // Folders the deleted files leave empty go too, deepest first, as a swap would not
+    // have made them; a folder still holding something is kept.
+    let mut emptied: Vec<&Path> =
+        gone.iter().filter_map(|rel| Path::new(rel.as_str()).parent()).flat_map(Path::ancestors).collect();
+    emptied.sort_by_key(|folder| std::cmp::Reverse(folder.components().count()));
+    emptied.dedup();
+    for folder in emptied.into_iter().filter(|folder| !folder.as_os_str().is_empty()) {
+        let _ = fs::remove_dir(public.join(folder));
+    }
+    let mut staged = std::mem::take(&mut *lock(&staging.staged));
+    staged.sort();
+    for rel in &staged {
+        move_in(in_folder(&staging.public(), rel), in_folder(&public, rel))?;
+    }
+
+    // Beside `public/`: what the previous build wrote there and this one does not is
+    // deleted (a folder of purge files is replaced whole); then the new files move in.
+    let tops: HashSet<&str> = beside.iter().map(|(rel, _)| rel.split('/').next().unwrap_or(rel)).collect();
+    let nested: HashSet<&str> =
+        beside.iter().filter_map(|(rel, _)| rel.split_once('/').map(|(top, _)| top)).collect();
+    for entry in fs::read_dir(out).map_err(|err| Error::io(out, err))? {
+        let entry = entry.map_err(|err| Error::io(out, err))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if [PUBLIC_DIR, MARKER_FILE, UPDATING_FILE].contains(&name.as_str())
+            || (tops.contains(name.as_str()) && !nested.contains(name.as_str()))
+        {
+            continue;
+        }
+        let path = entry.path();
+        let removed = if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        removed.map_err(|err| Error::io(&path, err))?;
+    }
+    for (rel, _) in beside {
+        move_in(in_folder(staging.dir.path(), rel), in_folder(out, rel))?;
+    }
+    fs::remove_file(&marker).map_err(|err| Error::io(&marker, err))
 }
 
 /// `rel` (`/`-separated) inside `folder`.
@@ -226,13 +373,18 @@ impl InPlace {
     /// Links the previous output's copy of `rel` to `to`, if the manifest lists it with these
     /// bytes and it is there with their size; `false` when the file must be written instead.
     fn link(&self, rel: &str, digest: &Digest, to: &Path) -> bool {
-        let Some((sha256, size)) = self.files.get(rel) else { return false };
+        self.holds(rel, digest).is_some_and(|from| fs::hard_link(&from, to).is_ok())
+    }
+
+    /// The previous output's copy of `rel`, if the manifest lists it with these bytes and it
+    /// is there with their size.
+    fn holds(&self, rel: &str, digest: &Digest) -> Option<PathBuf> {
+        let (sha256, size) = self.files.get(rel)?;
         if *sha256 != digest.sha256 || *size != digest.size {
-            return false;
+            return None;
         }
         let from = in_folder(&self.public, rel);
-        fs::symlink_metadata(&from).is_ok_and(|meta| meta.is_file() && meta.len() == *size)
-            && fs::hard_link(&from, to).is_ok()
+        fs::symlink_metadata(&from).is_ok_and(|meta| meta.is_file() && meta.len() == *size).then_some(from)
     }
 }
 
@@ -247,11 +399,12 @@ fn write_tree(output: &Output, staging: &Staging) -> Result<(), Error> {
         .filter_map(|(rel, artifact)| {
             Some((rel.as_str(), in_folder(&public, rel), artifact.in_memory()?, &artifact.digest))
         })
+        .filter(|(rel, _, _, digest)| !staging.left_in_place(rel, digest))
         .collect();
     let folders: std::collections::BTreeSet<&Path> =
         files.iter().filter_map(|(_, path, _, _)| path.parent()).collect();
     for folder in folders {
-        fs::create_dir_all(folder).map_err(|err| Error::io(folder, err))?;
+        staging.make_folder(folder)?;
     }
     let written: Vec<Result<bool, Error>> =
         files.par_iter().map(|(rel, path, bytes, digest)| staging.place(rel, path, bytes, digest)).collect();
@@ -538,6 +691,85 @@ mod tests {
         }
     }
 
+    /// Every file under `folder`, by `/`-separated path, with its text.
+    fn tree(folder: &Path) -> BTreeMap<String, String> {
+        walkdir::WalkDir::new(folder)
+            .into_iter()
+            .map(Result::unwrap)
+            .filter(|entry| entry.file_type().is_file())
+            .map(|entry| {
+                let rel = entry.path().strip_prefix(folder).unwrap().to_string_lossy().replace('\\', "/");
+                (rel, fs::read_to_string(entry.path()).unwrap())
+            })
+            .collect()
+    }
+
+    /// `serve`'s update gives exactly the folder a swap gives, touching only what changed.
+    #[test]
+    fn an_update_in_place_gives_what_a_swap_gives_and_leaves_unchanged_files_alone() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (out, swapped) = (dir.path().join("dist"), dir.path().join("swapped"));
+        let first = [("same.html", "same"), ("edited.html", "before"), ("gone/a/index.html", "gone")];
+        let first_beside =
+            [("purge/old.txt".to_owned(), b"/old/".to_vec()), ("manifest.json".into(), b"1".to_vec())];
+        write(&output(&first), &out, &first_beside, &[]).unwrap();
+        fs::create_dir(out.join("public/gone/kept")).unwrap();
+        let inode = |rel: &str| fs::metadata(out.join(PUBLIC_DIR).join(rel)).unwrap().ino();
+        let same_inode = inode("same.html");
+
+        let next = [("same.html", "same"), ("edited.html", "after"), ("new/deep/index.html", "new")];
+        let next_beside =
+            [("purge/new.txt".to_owned(), b"/new/".to_vec()), ("manifest.json".into(), b"2".to_vec())];
+        let staging =
+            Staging::begin(&out, staging(&out, &first).in_place.files.clone(), Commit::Update).unwrap();
+        assert_eq!(staging.commit, Commit::Update);
+        let report = all(staging, &output(&next), &next_beside).unwrap();
+        assert_eq!((report.files, report.kept), (3, 1));
+        assert_eq!(inode("same.html"), same_inode, "an unchanged file is not touched");
+
+        write(&output(&next), &swapped, &next_beside, &[]).unwrap();
+        assert_eq!(tree(&out), tree(&swapped), "the update differs from a swap");
+        assert!(out.join("public/gone/kept").is_dir(), "a folder still holding something is kept");
+        assert!(!out.join("public/gone/a").exists(), "a folder its deleted files left empty is not");
+        let leftovers: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with('.'))
+            .collect();
+        assert_eq!(leftovers, Vec::<String>::new(), "the staging folder is left behind");
+    }
+
+    /// A killed update leaves its marker; the next build trusts nothing in the output.
+    #[test]
+    fn after_an_interrupted_update_the_next_build_replaces_the_output_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("dist");
+        let files = [("index.html", "new"), ("a.html", "a")];
+        write(&output(&files), &out, &[], &[]).unwrap();
+        // Killed after moving a changed `index.html` in, before the manifest: it lists "old".
+        fs::write(out.join(UPDATING_FILE), "").unwrap();
+        let listed = listing(&[("index.html", "old"), ("a.html", "a")]);
+        let staging = Staging::begin(&out, listed, Commit::Update).unwrap();
+        assert_eq!(staging.commit, Commit::Swap);
+        assert!(staging.in_place.files.is_empty(), "nothing of the interrupted output is kept");
+        let report = all(staging, &output(&[("index.html", "old"), ("a.html", "a")]), &[]).unwrap();
+        assert_eq!(report.kept, 0);
+        assert_eq!(fs::read_to_string(out.join("public/index.html")).unwrap(), "old");
+        assert!(!out.join(UPDATING_FILE).exists());
+    }
+
+    /// Without a previous output to update, an update is a swap.
+    #[test]
+    fn an_update_without_a_previous_output_is_a_swap() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("dist");
+        let staging = Staging::begin(&out, BTreeMap::new(), Commit::Update).unwrap();
+        assert_eq!(staging.commit, Commit::Swap);
+        all(staging, &output(&[("index.html", "x")]), &[]).unwrap();
+        assert!(out.join(MARKER_FILE).is_file());
+    }
+
     /// Spooled files (image variants) are in the output without being in memory at the end,
     /// and are linked from the previous output like any other file.
     #[test]
@@ -595,13 +827,17 @@ mod tests {
     }
 
     fn staging(out: &Path, previous: &[(&str, &str)]) -> Staging {
-        let previous = previous
+        Staging::begin(out, listing(previous), Commit::Swap).unwrap()
+    }
+
+    /// What a manifest listing these (path, text) files says.
+    fn listing(files: &[(&str, &str)]) -> BTreeMap<String, (String, u64)> {
+        files
             .iter()
             .map(|(rel, text)| {
                 let digest = Digest::of(text.as_bytes());
                 ((*rel).to_owned(), (digest.sha256, digest.size))
             })
-            .collect();
-        Staging::begin(out, previous).unwrap()
+            .collect()
     }
 }

@@ -83,7 +83,10 @@ struct App {
 }
 
 /// Builds, serves and watches until interrupted (Ctrl-C).
-pub fn run(options: ServeOptions) -> Result<(), Error> {
+pub fn run(mut options: ServeOptions) -> Result<(), Error> {
+    // Each save rebuilds, so the output is updated file by file rather than made again whole:
+    // what the browser reloads then waits only for the files the edit changed.
+    options.build.commit = crate::write::Commit::Update;
     let out =
         options.build.out.clone().ok_or_else(|| Error::Usage("`serve` needs an output folder".into()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

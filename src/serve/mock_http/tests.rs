@@ -239,6 +239,7 @@ fn serve_seeds_the_mock_from_the_site_it_built() {
         time: Default::default(),
         cache_dir: Some(dir.path().join("cache").into()),
         contention: Default::default(),
+        commit: Default::default(),
     };
     let report = crate::pipeline::build(&build, &crate::progress::Silent, &mut Default::default())
         .expect("the fixture builds");
