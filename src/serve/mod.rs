@@ -1,6 +1,8 @@
 //! `dropgen serve`: a local preview. Builds the site with [`pipeline::build`], serves
 //! `<out>/public/` on 127.0.0.1, rebuilds when the config, drops or theme change, and reloads
-//! the browser; a failed build shows in the terminal and as an overlay in the page.
+//! the browser; a failed build shows in the terminal and as an overlay in the page. A
+//! rebuild reuses what the last one left in a [`pipeline::Memory`] and updates `<out>` file
+//! by file ([`crate::write::Commit::Update`]), so its cost follows the edit, not the site.
 //!
 //! Everything serve-only is added while serving, never written: the reload script is injected
 //! into HTML responses, and with `--mock-inventory` the pages' `data-inventory-api` is pointed
