@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
 use crate::cache::Cache;
-use crate::output::{Artifact, Body, Claim, Digest, Output, hex};
+use crate::output::{Artifact, Body, Claim, Digest, Output, Spool, hex};
 
 /// Everything besides the original's bytes that decides a copy's bytes: the settings of
 /// [`brotli()`] and [`gzip()`] and the crates that implement them (a test keeps the versions
@@ -41,7 +41,11 @@ pub(crate) fn claims() -> Vec<Claim> {
 /// `<path>.br` and `<path>.gz` for every compressible text file of `output` of at least
 /// [`MIN_BYTES`], only those that are actually smaller; each copy comes from `cache` when an
 /// earlier build made it, and goes into it otherwise.
-pub(crate) fn siblings(output: &Output, cache: &Cache) -> (Vec<(String, Artifact)>, CompressCounts) {
+pub(crate) fn siblings(
+    output: &Output,
+    cache: &Cache,
+    spool: &dyn Spool,
+) -> (Vec<(String, Artifact)>, CompressCounts) {
     // Spooled files are image variants, which do not compress.
     let candidates: Vec<(&String, &Artifact, &[u8])> = output
         .iter()
@@ -70,16 +74,21 @@ pub(crate) fn siblings(output: &Output, cache: &Cache) -> (Vec<(String, Artifact
                         }
                     };
                     (packed.len() < bytes.len()).then(|| {
+                        // Handed to the spool at once: the copies of every page would
+                        // otherwise stay in memory until the write stage.
+                        let sibling_path = format!("{path}.{}", method.extension());
+                        let digest = Digest::of(&packed);
+                        spool.put(&sibling_path, &packed, &digest);
                         let sibling = Artifact {
-                            digest: Digest::of(&packed),
-                            body: Body::Memory(packed),
+                            digest,
+                            body: Body::Spooled,
                             encoding: Some(method.encoding()),
                             // Pages reference the original; a browser checks the decoded bytes.
                             integrity: None,
                             variant_of: Some((*path).clone()),
                             ..(*artifact).clone()
                         };
-                        (format!("{path}.{}", method.extension()), sibling)
+                        (sibling_path, sibling)
                     })
                 })
                 .collect::<Vec<_>>()
@@ -197,6 +206,7 @@ mod tests {
     use super::*;
     use crate::cache::Kind;
     use crate::output::CacheClass;
+    use crate::output::Discard;
 
     fn cache() -> (tempfile::TempDir, Cache) {
         let dir = tempfile::tempdir().unwrap();
@@ -230,6 +240,18 @@ mod tests {
         assert_eq!(negotiate("br;q=0, gzip;q=0.0"), None);
     }
 
+    /// A spool that keeps what is put into it, in path order.
+    #[derive(Default)]
+    struct Kept(std::sync::Mutex<Vec<(String, Vec<u8>)>>);
+
+    impl Spool for Kept {
+        fn put(&self, path: &str, bytes: &[u8], _digest: &Digest) {
+            let mut kept = self.0.lock().unwrap();
+            kept.push((path.to_owned(), bytes.to_vec()));
+            kept.sort();
+        }
+    }
+
     #[test]
     fn compresses_large_text_files_only() {
         let mut output = Output::default();
@@ -240,8 +262,20 @@ mod tests {
             .insert("small.css".into(), Artifact::bytes(b"p{}".to_vec(), "small.css", CacheClass::Data, &[]));
         output.insert("x.png".into(), Artifact::bytes(vec![0; 4096], "x.png", CacheClass::Immutable, &[]));
         let (_dir, cache) = cache();
-        let (files, counts) = siblings(&output, &cache);
+        let spool = Kept::default();
+        let (files, counts) = siblings(&output, &cache, &spool);
         assert_eq!(counts, CompressCounts { reused: 0, compressed: 2 });
+        // The copies went to the spool, bytes and all, and are not held.
+        let kept = spool.0.into_inner().unwrap();
+        assert_eq!(
+            kept.iter().map(|(path, _)| path.as_str()).collect::<Vec<_>>(),
+            ["a/index.html.br", "a/index.html.gz"]
+        );
+        for (path, artifact) in &files {
+            assert_eq!(artifact.body, Body::Spooled, "{path}");
+            let bytes = &kept.iter().find(|(kept, _)| kept == path).unwrap().1;
+            assert_eq!(Digest::of(bytes), artifact.digest, "{path}");
+        }
         for (path, artifact) in files {
             output.insert(path, artifact);
         }
@@ -267,15 +301,15 @@ mod tests {
             output
         };
         let (_dir, cache) = cache();
-        let (cold, counts) = siblings(&page("<p>one</p>"), &cache);
+        let (cold, counts) = siblings(&page("<p>one</p>"), &cache, &Discard);
         assert_eq!(counts, CompressCounts { reused: 0, compressed: 2 });
-        let (warm, counts) = siblings(&page("<p>one</p>"), &cache);
+        let (warm, counts) = siblings(&page("<p>one</p>"), &cache, &Discard);
         assert_eq!(counts, CompressCounts { reused: 2, compressed: 0 });
         let bytes = |files: &[(String, Artifact)]| {
-            files.iter().map(|(p, a)| (p.clone(), a.in_memory().map(<[u8]>::to_vec))).collect::<Vec<_>>()
+            files.iter().map(|(p, a)| (p.clone(), a.digest.clone())).collect::<Vec<_>>()
         };
         assert_eq!(bytes(&warm), bytes(&cold), "a reused copy differs from a fresh one");
-        let (edited, counts) = siblings(&page("<p>two</p>"), &cache);
+        let (edited, counts) = siblings(&page("<p>two</p>"), &cache, &Discard);
         assert_eq!(counts, CompressCounts { reused: 0, compressed: 2 });
         assert_ne!(bytes(&edited), bytes(&cold));
     }

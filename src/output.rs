@@ -213,6 +213,11 @@ impl Output {
     pub(crate) fn contains(&self, path: &str) -> bool {
         self.files.contains_key(path)
     }
+
+    /// Every file, its artifact changeable (to hand its bytes to a spool).
+    pub(crate) fn files_mut(&mut self) -> impl Iterator<Item = (&String, &mut Artifact)> + Send {
+        self.files.iter_mut()
+    }
 }
 
 /// The `Content-Type` for a file name, with a charset for text.

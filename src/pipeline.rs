@@ -167,7 +167,7 @@ pub fn build(
             theme_files: assets.theme_files,
             pages,
         };
-        let (output, compressed) = gather(run, &site, files, &assets.urls, &compressed_cache)?;
+        let (output, compressed) = gather(run, &site, files, &assets.urls, &compressed_cache, spool)?;
         for trouble in cache::warnings(&cache_dir, &[&cache, &compressed_cache]) {
             run.diagnostics.push(trouble);
         }
@@ -360,14 +360,16 @@ struct StageFiles {
 }
 
 /// Every file of the upload root: what the stages made, `_headers` and the compressed
-/// siblings (through `compressed_cache`). A clash at a theme file is a problem there; any
-/// other is a bug.
+/// siblings (through `compressed_cache`), each handed to `spool` once made, so that the
+/// `Output` returned holds digests, not bytes. A clash at a theme file is a problem there;
+/// any other is a bug.
 fn gather(
     run: &mut Run,
     site: &Site,
     files: StageFiles,
     asset_urls: &assets::AssetUrls,
     compressed_cache: &cache::Cache,
+    spool: &dyn Spool,
 ) -> Result<(Output, CompressCounts), Box<BuildFailure>> {
     let mut output = Output::default();
     output.extend(files.images);
@@ -381,7 +383,7 @@ fn gather(
     if let Some(too_many_rules) = warning {
         run.diagnostics.push(too_many_rules);
     }
-    let (siblings, compressed) = compress::siblings(&output, compressed_cache);
+    let (siblings, compressed) = compress::siblings(&output, compressed_cache, spool);
     output.extend(siblings);
     output.insert(path, headers);
     for clash in output.clashes() {
@@ -391,6 +393,8 @@ fn gather(
         }
     }
     run.stop_on_errors()?;
+    // No stage after this one reads a file's bytes: from here on, digests are enough.
+    write::spool_rest(&mut output, spool);
     Ok((output, compressed))
 }
 

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use crate::error::Error;
-use crate::output::{Digest, Output, Spool};
+use crate::output::{Body, Digest, Output, Spool};
 
 /// The upload root inside `<out>`: what the CDN pipeline publishes.
 pub const PUBLIC_DIR: &str = "public";
@@ -242,6 +242,18 @@ impl Spool for Staging {
             lock(&self.failure).get_or_insert(err);
         }
     }
+}
+
+/// Hands every file of `output` still in memory to `spool` (in parallel, as `write_tree`
+/// would) and keeps only its digest. Called once the last stage that reads pages' bytes
+/// (compression) is done: the manifest stage needs digests only, and at 10,000 drops the
+/// pages are a quarter of the build's memory.
+pub(crate) fn spool_rest(output: &mut Output, spool: &dyn Spool) {
+    output.files_mut().par_bridge().for_each(|(path, artifact)| {
+        if let Body::Memory(bytes) = std::mem::replace(&mut artifact.body, Body::Spooled) {
+            spool.put(path, &bytes, &artifact.digest);
+        }
+    });
 }
 
 /// Writes `output` into `staging` as `public/` (the files the stages spooled are there
