@@ -81,11 +81,12 @@ pub(crate) struct Artifact {
 /// Where an output file's bytes are until the write stage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Body {
-    /// In memory: pages, theme assets, compressed siblings. A small cost per drop.
+    /// In memory: pages, theme assets and `_headers`, from the stage that made them until
+    /// the manifest stage hands them to the spool (`write::spool_rest`).
     Memory(Vec<u8>),
-    /// Already handed to the build's [`Spool`] by the stage that made it: image variants,
-    /// whose bytes would otherwise all stay in memory until `write`, growing with the number
-    /// of images rather than with the pixels in flight.
+    /// Already handed to the build's [`Spool`]: image variants and compressed copies as they
+    /// are made, whose bytes would otherwise all stay in memory until `write`, growing with
+    /// the number of images rather than with the pixels in flight; the rest after gather.
     Spooled,
 }
 
