@@ -8,7 +8,7 @@
 //! caller holds the output lock (`lock::output`) throughout, and calls `recover`
 //! first to clean up after a build that was killed.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -325,15 +325,24 @@ fn update_in_place(staging: &Staging, output: &Output, beside: &[(String, Vec<u8
     }
     // Folders the deleted files leave empty go too, deepest first, as a swap would not
     // have made them; a folder still holding something is kept.
-    let mut emptied: Vec<&Path> =
-        gone.iter().filter_map(|rel| Path::new(rel.as_str()).parent()).flat_map(Path::ancestors).collect();
-    emptied.sort_by_key(|folder| std::cmp::Reverse(folder.components().count()));
-    emptied.dedup();
-    for folder in emptied.into_iter().filter(|folder| !folder.as_os_str().is_empty()) {
-        let _ = fs::remove_dir(public.join(folder));
+    let emptied: BTreeSet<(std::cmp::Reverse<usize>, &Path)> = gone
+        .iter()
+        .filter_map(|rel| Path::new(rel.as_str()).parent())
+        .flat_map(Path::ancestors)
+        .filter(|folder| !folder.as_os_str().is_empty())
+        .map(|folder| (std::cmp::Reverse(folder.components().count()), folder))
+        .collect();
+    for (_, folder) in emptied {
+        let path = public.join(folder);
+        match fs::remove_dir(&path) {
+            Err(err) if !matches!(err.kind(), io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::NotFound) => {
+                return Err(Error::io(&path, err));
+            }
+            _ => {}
+        }
     }
-    let mut staged = std::mem::take(&mut *lock(&staging.staged));
-    staged.sort();
+    // A set: the `Spool` contract allows a path to be put twice, and it is moved in once.
+    let staged: BTreeSet<String> = std::mem::take(&mut *lock(&staging.staged)).into_iter().collect();
     for rel in &staged {
         move_in(in_folder(&staging.public(), rel), in_folder(&public, rel))?;
     }
@@ -403,7 +412,8 @@ impl InPlace {
 /// Writes the in-memory files of `output` into the staging folder's `public/` (or links them
 /// from the previous output): the folders first, then the files in parallel (a build of
 /// thousands of pages is otherwise bound by one core's system calls). The first failure in
-/// path order is the one reported.
+/// path order is the one reported. A build's files have all gone through [`spool_rest`] by
+/// now, whose failures [`all`] reports first (the first to happen, in no fixed order).
 fn write_tree(output: &Output, staging: &Staging) -> Result<(), Error> {
     let public = staging.public();
     let files: Vec<(&str, PathBuf, &[u8], &Digest)> = output
@@ -413,8 +423,7 @@ fn write_tree(output: &Output, staging: &Staging) -> Result<(), Error> {
         })
         .filter(|(rel, _, _, digest)| !staging.left_in_place(rel, digest))
         .collect();
-    let folders: std::collections::BTreeSet<&Path> =
-        files.iter().filter_map(|(_, path, _, _)| path.parent()).collect();
+    let folders: BTreeSet<&Path> = files.iter().filter_map(|(_, path, _, _)| path.parent()).collect();
     for folder in folders {
         staging.make_folder(folder)?;
     }
