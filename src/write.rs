@@ -124,8 +124,8 @@ pub(crate) struct Staging {
     failure: Mutex<Option<Error>>,
     /// Files linked from the previous output rather than written.
     kept: AtomicUsize,
-    /// Folders of `public/` made so far: thousands of variants share a few folders, and
-    /// asking the file system again for each was a tenth of a 1,000-drop rebuild.
+    /// Folders of `public/` made so far: thousands of variants share a few folders, and each
+    /// put would otherwise ask the file system again (`mkdir` and `stat`).
     folders: Mutex<HashSet<PathBuf>>,
     commit: Commit,
     /// Under [`Commit::Update`], the upload-root paths written into the staging folder.
@@ -205,17 +205,17 @@ impl Staging {
         kept
     }
 
-    /// Links or writes one file of the upload root; `true` when it was linked.
-    fn place(&self, rel: &str, path: &Path, bytes: &[u8], digest: &Digest) -> Result<bool, Error> {
+    /// Links or writes one file of the upload root.
+    fn place(&self, rel: &str, path: &Path, bytes: &[u8], digest: &Digest) -> Result<(), Error> {
         if self.commit == Commit::Swap && self.in_place.link(rel, digest, path) {
             self.kept.fetch_add(1, Ordering::Relaxed);
-            return Ok(true);
+            return Ok(());
         }
         fs::write(path, bytes).map_err(|err| Error::io(path, err))?;
         if self.commit == Commit::Update {
             lock(&self.staged).push(rel.to_owned());
         }
-        Ok(false)
+        Ok(())
     }
 
     /// An error at a staging path, named as the path would have been in `<out>`: the
@@ -244,10 +244,11 @@ impl Spool for Staging {
     }
 }
 
-/// Hands every file of `output` still in memory to `spool` (in parallel, as `write_tree`
-/// would) and keeps only its digest. Called once the last stage that reads pages' bytes
-/// (compression) is done: the manifest stage needs digests only, and at 10,000 drops the
-/// pages are a quarter of the build's memory.
+/// Hands every file of `output` still in memory to `spool`, in parallel (a build of thousands
+/// of pages is otherwise bound by one core's system calls), and keeps only its digest.
+/// Called once the last stage that reads pages' bytes (compression) is done: the manifest
+/// stage needs digests only, and at 10,000 drops the pages are a quarter of the build's
+/// memory.
 pub(crate) fn spool_rest(output: &mut Output, spool: &dyn Spool) {
     output.files_mut().par_bridge().for_each(|(path, artifact)| {
         if let Body::Memory(bytes) = std::mem::replace(&mut artifact.body, Body::Spooled) {
@@ -257,18 +258,23 @@ pub(crate) fn spool_rest(output: &mut Output, spool: &dyn Spool) {
 }
 
 /// Writes `output` into `staging` as `public/` (the files the stages spooled are there
-/// already) and `beside` (in order) next to it, then puts it in place of the previous `<out>`
-/// as the staging folder's [`Commit`] says.
+/// already; any still in memory are put the same way) and `beside` (in order) next to it,
+/// then puts it in place of the previous `<out>` as the staging folder's [`Commit`] says.
+/// The first file that could not be put, or put first, is the failure reported.
 pub(crate) fn all(
     staging: Staging,
     output: &Output,
     beside: &[(String, Vec<u8>)],
 ) -> Result<WriteReport, Error> {
+    output
+        .iter()
+        .par_bridge()
+        .filter_map(|(rel, artifact)| Some((rel, artifact.in_memory()?, &artifact.digest)))
+        .for_each(|(rel, bytes, digest)| staging.put(rel, bytes, digest));
     let staged = || -> Result<WriteReport, Error> {
         if let Some(failure) = lock(&staging.failure).take() {
             return Err(failure);
         }
-        write_tree(output, &staging)?;
         for (rel, bytes) in beside {
             let path = in_folder(staging.dir.path(), rel);
             if let Some(dir) = path.parent() {
@@ -347,16 +353,16 @@ fn update_in_place(staging: &Staging, output: &Output, beside: &[(String, Vec<u8
         move_in(in_folder(&staging.public(), rel), in_folder(&public, rel))?;
     }
 
-    // Beside `public/`: what the previous build wrote there and this one does not is
-    // deleted (a folder of purge files is replaced whole); then the new files move in.
-    let tops: HashSet<&str> = beside.iter().map(|(rel, _)| rel.split('/').next().unwrap_or(rel)).collect();
-    let nested: HashSet<&str> =
-        beside.iter().filter_map(|(rel, _)| rel.split_once('/').map(|(top, _)| top)).collect();
+    // Beside `public/`: everything but the markers and the files about to be replaced by
+    // rename is deleted (a folder of purge files is replaced whole); then the new files
+    // move in.
+    let replaced: HashSet<&str> =
+        beside.iter().map(|(rel, _)| rel.as_str()).filter(|rel| !rel.contains('/')).collect();
     for entry in fs::read_dir(out).map_err(|err| Error::io(out, err))? {
         let entry = entry.map_err(|err| Error::io(out, err))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if [PUBLIC_DIR, MARKER_FILE, UPDATING_FILE].contains(&name.as_str())
-            || (tops.contains(name.as_str()) && !nested.contains(name.as_str()))
+            || replaced.contains(name.as_str())
         {
             continue;
         }
@@ -407,29 +413,6 @@ impl InPlace {
         let from = in_folder(&self.public, rel);
         fs::symlink_metadata(&from).is_ok_and(|meta| meta.is_file() && meta.len() == *size).then_some(from)
     }
-}
-
-/// Writes the in-memory files of `output` into the staging folder's `public/` (or links them
-/// from the previous output): the folders first, then the files in parallel (a build of
-/// thousands of pages is otherwise bound by one core's system calls). The first failure in
-/// path order is the one reported. A build's files have all gone through [`spool_rest`] by
-/// now, whose failures [`all`] reports first (the first to happen, in no fixed order).
-fn write_tree(output: &Output, staging: &Staging) -> Result<(), Error> {
-    let public = staging.public();
-    let files: Vec<(&str, PathBuf, &[u8], &Digest)> = output
-        .iter()
-        .filter_map(|(rel, artifact)| {
-            Some((rel.as_str(), in_folder(&public, rel), artifact.in_memory()?, &artifact.digest))
-        })
-        .filter(|(rel, _, _, digest)| !staging.left_in_place(rel, digest))
-        .collect();
-    let folders: BTreeSet<&Path> = files.iter().filter_map(|(_, path, _, _)| path.parent()).collect();
-    for folder in folders {
-        staging.make_folder(folder)?;
-    }
-    let written: Vec<Result<bool, Error>> =
-        files.par_iter().map(|(rel, path, bytes, digest)| staging.place(rel, path, bytes, digest)).collect();
-    written.into_iter().collect::<Result<Vec<bool>, Error>>().map(drop)
 }
 
 /// Puts the finished staging folder in `out`'s place. Where the file system can exchange two
@@ -604,10 +587,7 @@ mod tests {
         }
         assert_eq!(fs::read_to_string(out.join("public/index.html")).unwrap(), "old");
         assert_eq!(fs::read_to_string(out.join("manifest.json")).unwrap(), "{}");
-        let names: Vec<String> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let names = names(dir.path());
         assert_eq!(names, ["dist"], "staging or retired folders left behind");
     }
 
@@ -653,10 +633,7 @@ mod tests {
         assert!(!out.join("public/gone.html").exists());
         use std::os::unix::fs::MetadataExt;
         assert_ne!(before.ino(), fs::metadata(&out).unwrap().ino(), "the folder itself is replaced");
-        let names: Vec<String> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let names = names(dir.path());
         assert_eq!(names, ["dist"]);
     }
 
@@ -682,11 +659,7 @@ mod tests {
         let recovered = recover(&out).unwrap();
         assert_eq!(recovered, Recovered { removed: 3, restored: true });
         assert!(out.join("manifest.json").is_file(), "the previous output is back");
-        let mut names: Vec<String> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
+        let names = names(dir.path());
         assert_eq!(names, [".dist.staging-mine", ".other.staging-x", "dist"], "someone else's folders stay");
         assert_eq!(recover(&out).unwrap(), Recovered::default());
     }
@@ -742,8 +715,7 @@ mod tests {
         let next = [("same.html", "same"), ("edited.html", "after"), ("new/deep/index.html", "new")];
         let next_beside =
             [("purge/new.txt".to_owned(), b"/new/".to_vec()), ("manifest.json".into(), b"2".to_vec())];
-        let staging =
-            Staging::begin(&out, staging(&out, &first).in_place.files.clone(), Commit::Update).unwrap();
+        let staging = Staging::begin(&out, listing(&first), Commit::Update).unwrap();
         assert_eq!(staging.commit, Commit::Update);
         let report = all(staging, &output(&next), &next_beside).unwrap();
         assert_eq!((report.files, report.kept), (3, 1));
@@ -753,11 +725,8 @@ mod tests {
         assert_eq!(tree(&out), tree(&swapped), "the update differs from a swap");
         assert!(out.join("public/gone/kept").is_dir(), "a folder still holding something is kept");
         assert!(!out.join("public/gone/a").exists(), "a folder its deleted files left empty is not");
-        let leftovers: Vec<String> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name.starts_with('.'))
-            .collect();
+        let leftovers: Vec<String> =
+            names(dir.path()).into_iter().filter(|name| name.starts_with('.')).collect();
         assert_eq!(leftovers, Vec::<String>::new(), "the staging folder is left behind");
     }
 
@@ -840,11 +809,18 @@ mod tests {
             other => panic!("expected an I/O error, got {other:?}"),
         }
         assert_eq!(fs::read_to_string(out.join("public/index.html")).unwrap(), "old");
-        let names: Vec<String> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let names = names(dir.path());
         assert_eq!(names, ["dist"], "the staging folder is left behind");
+    }
+
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
     }
 
     fn staging(out: &Path, previous: &[(&str, &str)]) -> Staging {

@@ -1,7 +1,8 @@
 //! Stage: RENDER — the validated [`Site`] → HTML pages, `sitemap.xml` and `robots.txt`.
 //!
-//! Pure: never touches the file system (pages render in parallel, in [`pages`]). Templates come from the theme, values from the model,
-//! asset and image URLs from the stages that publish them. Autoescaping is on for `.html` and
+//! Pure: never touches the file system (pages render in parallel, in [`pages`]). Templates
+//! come from the theme, values from the model, asset and image URLs from the stages that
+//! publish them. Autoescaping is on for `.html` and
 //! `.xml`; the only HTML inserted unescaped is markdown that went through the sanitiser and
 //! JSON-LD whose `<`, `>` and `&` are escaped.
 

@@ -6,17 +6,23 @@ use std::process::{Child, Command, Stdio};
 
 use crate::support::Site;
 
-/// `dropgen serve --port 0` in `site`, and the address it serves on.
-fn serve(site: &Site) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dropgen"))
+/// `dropgen serve --port 0 ARGS` started in `site`, its log on a pipe.
+fn spawn_serve(site: &Site, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_dropgen"))
         .args(["serve", "--port", "0"])
+        .args(args)
         .current_dir(site.root())
         .env("NO_COLOR", "1")
         .env_remove("DROPGEN_CACHE_DIR")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// `dropgen serve --port 0` in `site`, and the address it serves on.
+fn serve(site: &Site) -> (Child, String) {
+    let mut child = spawn_serve(site, &[]);
     let lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let address = lines
         .map_while(Result::ok)
@@ -95,15 +101,7 @@ fn serve_updates_its_output_to_what_build_writes() {
 
     let site = Site::fixture("build/basic");
     copy_drop(&site.path("drops/launch"), &site.path("drops/second"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dropgen"))
-        .args(["serve", "--port", "0", "--out", "out"])
-        .current_dir(site.root())
-        .env("NO_COLOR", "1")
-        .env_remove("DROPGEN_CACHE_DIR")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_serve(&site, &["--out", "out"]);
     // Its log, read on a thread so that serve never blocks on a full pipe.
     let (lines, log) = mpsc::channel();
     let stderr = child.stderr.take().unwrap();
