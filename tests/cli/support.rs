@@ -147,18 +147,26 @@ pub(crate) fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// Folders that are build products wherever they are: `fuzz/target` alone grows to gigabytes once
+/// `scripts/fuzz.sh` has run, and copying it into every repository-root site filled CI's disk.
+const BUILD_PRODUCTS: [&str; 5] = ["target", "dist", "node_modules", ".dropgen-cache", ".git"];
+/// The repository root's developer tooling, which is not part of the site it also is.
+const ROOT_TOOLING: [&str; 6] = ["tests", "src", "fuzz", "bench", "scripts", "docs"];
+/// More than any fixture or example site holds; a copy past it is copying something that is not
+/// a site input, and says so rather than filling the disk.
+const SITE_COPY_LIMIT: u64 = 64 << 20;
+
 fn copy_dir(from: &Path, to: &Path) {
-    // The repository root is a site too: skip build products and tooling. Skipped folders are
-    // not even entered: other tests create and delete temporary sites under `target/` while
-    // this walks, which used to fail the walk with "not found".
+    // Skipped folders are not even entered: other tests create and delete temporary sites under
+    // `target/` while this walks, which used to fail the walk with "not found".
     let skipped = |entry: &walkdir::DirEntry| {
         let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
-        rel.components().count() == 1
-            && matches!(
-                rel.to_str(),
-                Some("target" | "dist" | ".git" | ".dropgen-cache" | "tests" | "src" | "node_modules")
-            )
+        let name = entry.file_name().to_str().unwrap_or_default();
+        entry.file_type().is_dir()
+            && (BUILD_PRODUCTS.contains(&name)
+                || (rel.components().count() == 1 && ROOT_TOOLING.contains(&name)))
     };
+    let mut copied = 0;
     for entry in walkdir::WalkDir::new(from).sort_by_file_name().into_iter().filter_entry(|e| !skipped(e)) {
         let entry = entry.unwrap();
         let rel = entry.path().strip_prefix(from).unwrap();
@@ -166,7 +174,14 @@ fn copy_dir(from: &Path, to: &Path) {
         if entry.file_type().is_dir() {
             fs::create_dir_all(&dest).unwrap();
         } else {
-            fs::copy(entry.path(), &dest).unwrap();
+            copied += fs::copy(entry.path(), &dest).unwrap();
+            assert!(
+                copied <= SITE_COPY_LIMIT,
+                "copying {} passed {} MiB at {}: skip that folder in support.rs's copy_dir",
+                from.display(),
+                SITE_COPY_LIMIT >> 20,
+                rel.display()
+            );
         }
     }
 }
