@@ -4,6 +4,8 @@
 # Usage, from the repo root:
 #   bench/images.sh [dev|dev2] [N]     fetch corpus (first N images; all if N is 0 or absent),
 #                                      build dropgen, run cold, warm and sharp, measure quality
+#   bench/images.sh FOLDER [N]         the same on your own JPEG and PNG images (FOLDER's own
+#                                      files, not its subfolders): a corpus nothing was tuned on
 #   bench/images.sh prepare            only install what the benchmark needs (idempotent)
 #
 # Environment:
@@ -167,9 +169,12 @@ listing() { (cd "$1" && find . -type f -printf '%P %s\n' | sort); }
 # ---------------------------------------------------------------------------------------------
 case "${1:-dev}" in
   prepare) prepare; log "ready"; exit 0 ;;
-  dev | dev2) corpus_name=${1:-dev} ;;
+  dev | dev2) corpus_name=${1:-dev} corpus_dir= ;;
   -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
-  *) die "unknown corpus '$1' (dev, dev2 or prepare)" ;;
+  *)
+    [ -d "$1" ] || die "unknown corpus '$1' (dev, dev2, a folder of images, or prepare)"
+    corpus_dir=$(cd "$1" && pwd) corpus_name=$(basename "$corpus_dir")
+    ;;
 esac
 limit=${2:-0}
 [[ "$limit" =~ ^[0-9]+$ ]] || die "N must be a number, not '$limit'"
@@ -186,7 +191,15 @@ rm -f "$res"/*.time "$res"/*.json "$res"/*.log "$res"/*.txt
 if [ ! -f "$work/corpus/.complete" ]; then
   rm -rf "$work/corpus"
   log "fetching corpus $corpus_name ($([ "$limit" = 0 ] && echo all || echo "first $limit") images)"
-  bash "$shared/corpus.sh" "$work/corpus" "$corpus_name" "$limit" >&2
+  if [ -n "$corpus_dir" ]; then
+    mkdir -p "$work/corpus"
+    find "$corpus_dir" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) -print0 | sort -z |
+      { n=0; while IFS= read -r -d '' f; do
+        [ "$limit" -gt 0 ] && [ "$n" -ge "$limit" ] && break
+        cp "$f" "$work/corpus/"; n=$((n + 1)); done; }
+  else
+    bash "$shared/corpus.sh" "$work/corpus" "$corpus_name" "$limit" >&2
+  fi
   touch "$work/corpus/.complete"
 fi
 

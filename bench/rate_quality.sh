@@ -2,7 +2,7 @@
 # AVIF rate–quality against sharp, and the libaom 3.11 fallback beside the tuned encoder.
 #
 # Usage, from the repo root:
-#   bench/rate_quality.sh [dev|dev2] [N]
+#   bench/rate_quality.sh [dev|dev2|FOLDER] [N]   (FOLDER: your own images, as bench/images.sh)
 #
 # One run of, one after another on the same machine, each through bench/images.sh (same corpus,
 # site, references and quality scoring):
@@ -29,9 +29,14 @@ shared=${SHARED_BENCH:-$repo/../shared/bench}
 peers=${PEERS_DIR:-$bench_root/peers}
 corpus=${1:-dev}
 limit=${2:-0}
+label=$corpus
 case "$corpus" in dev | dev2) ;; -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
-  *) echo "unknown corpus '$corpus' (dev or dev2)" >&2; exit 2 ;; esac
-work=${WORK_DIR:-$bench_root/$corpus-$([ "$limit" = 0 ] && echo all || echo "$limit")}
+  *)
+    [ -d "$corpus" ] || { echo "unknown corpus '$corpus' (dev, dev2 or a folder of images)" >&2; exit 2; }
+    corpus=$(cd "$corpus" && pwd) label=$(basename "$corpus")
+    ;;
+esac
+work=${WORK_DIR:-$bench_root/$label-$([ "$limit" = 0 ] && echo all || echo "$limit")}
 export WORK_DIR=$work BENCH_ROOT=$bench_root
 runs="$work/rate-quality"
 [ "${RESUME:-0}" = 1 ] || rm -rf "$runs"
@@ -82,4 +87,4 @@ for q in 40 60; do
 done
 
 cat "$runs/default.txt"
-python3 "$repo/bench/rate_quality.py" "$runs" --corpus "$corpus" --default-q "$default_q" | tee "$runs/table.txt"
+python3 "$repo/bench/rate_quality.py" "$runs" --corpus "$label" --default-q "$default_q" | tee "$runs/table.txt"
