@@ -73,7 +73,7 @@ pub fn modeline(which: Which, to_root: &str) -> String {
 pub fn site() -> Value {
     let defaults = ImageSettings::default();
     let quality = |name: &str, default: u8, what: &str| {
-        integer(QUALITY_RANGE, &format!("{name} quality, {what}"), default)
+        integer(QUALITY_RANGE, &format!("{name} quality, {what}."), default)
     };
     let class_headers = |class: CacheClass| {
         nullable(object(
@@ -178,7 +178,7 @@ pub fn site() -> Value {
                                         quality(
                                             "AVIF",
                                             defaults.quality.avif,
-                                            "on libaom's tune=iq scale, raised for dark images",
+                                            "on libaom's tune=iq scale, raised per image for dark and detailed pictures",
                                         ),
                                     ),
                                     ("webp", quality("WebP", defaults.quality.webp, "lossy")),

@@ -142,7 +142,8 @@ impl Encoding {
                     AvifChroma::Yuv444 => Subsampling::Yuv444,
                 };
                 let quality = quality.saturating_add(rule::quality_boost(pixels)).min(100);
-                avif::encode(pixels, tuning.libaom_quality(quality), *speed, chroma, tuning)
+                let speed = rule::speed(*speed, pixels);
+                avif::encode(pixels, tuning.libaom_quality(quality), speed, chroma, tuning)
             }
             Encoding::Webp { quality, method } => encode_webp(pixels, *quality, *method),
             Encoding::Fallback { jpeg_quality } if pixels.opaque() => encode_jpeg(pixels, *jpeg_quality),

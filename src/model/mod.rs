@@ -136,12 +136,12 @@ impl Default for ImageSettings {
         ImageSettings {
             widths: vec![320, 640, 960, 1280, 1920],
             formats: vec![ImageFormat::Avif, ImageFormat::Webp],
-            // AVIF 43 on libaom's tune=iq scale, raised per variant for dark and for detailed
-            // pictures (images::rule), at speed 6, and WebP 80. AVIF against sharp, each tool
-            // against its own resize: 0.81x bytes, 1.02x DSSIM on `dev`; 1.02x bytes, 1.04x
-            // DSSIM on `dev2`; none visibly worse (README, "Benchmarks"). 44 everywhere gave
-            // 1.07x bytes on `dev2`; 43 without the detail boost 1.10x DSSIM on `dev`.
-            quality: Quality { avif: 43, webp: 80, jpeg: 82 },
+            // AVIF 42 on libaom's tune=iq scale, raised per variant for dark and for detailed
+            // pictures and encoded a speed step slower when small (images::rule), and WebP 80.
+            // AVIF against sharp, each tool against its own resize: 0.79x bytes, 1.07x DSSIM
+            // on `dev`; 0.99x, 1.08x on `dev2`; 1.04x, 1.06x on wallpaper artwork; none visibly
+            // worse (README, "Benchmarks"). 43 spent 1.07x sharp's bytes on the artwork.
+            quality: Quality { avif: 42, webp: 80, jpeg: 82 },
             // A 24-megapixel camera photo fits with room to spare; a 20000×20000 bomb does not.
             max_megapixels: 100,
             // Chosen by measurement against sharp (README, "Benchmarks").
