@@ -65,10 +65,12 @@ impl Tuning {
 }
 
 /// How much higher libaom's quality is set under `tune=ssim` for at least the visual quality
-/// that `tune=iq` gives at the default. Measured at default quality 44: +17 gave 1.01× and
-/// 0.83× sharp's DSSIM on `dev` and `dev2`, none visibly worse; +13 left five `dev2` variants
-/// visibly worse (README, "Benchmarks"). The bytes it costs are what the setup step saves.
-const SSIM_QUALITY_OFFSET: u8 = 17;
+/// that `tune=iq` gives at the default: libaom quality 60 under 3.11 was measured to leave no
+/// variant visibly worse than sharp's on `dev` or `dev2` (0.99× and 0.87× its DSSIM), and 59
+/// (the default 42 + 17) left two of `dev`'s darkest wallpaper visibly worse. +13 left five
+/// `dev2` variants visibly worse (README, "Benchmarks"). The bytes it costs are what the setup
+/// step saves.
+const SSIM_QUALITY_OFFSET: u8 = 18;
 
 /// The linked libavif and libaom.
 #[derive(Debug)]
