@@ -21,8 +21,9 @@
 //!   one libaom speed step slower. Encoding time grows with pixels, so the slower step costs
 //!   little there, and narrow variants are where AV1 at speed 6 fell furthest behind sharp's
 //!   speed 5: on a third corpus of wallpaper artwork nothing was tuned on, speed 5 at 400 px
-//!   lowered the mean DSSIM of all variants by 4 % for 8 % more AVIF encoding time, where
-//!   speed 5 everywhere cost 3.5× the time (README, "Benchmarks").
+//!   lowered the mean DSSIM of all variants by 4 %, where speed 5 everywhere cost 3.5× the
+//!   time. Measured, the step costs 3–10 % more AVIF time at widths 400–1600, and 9–26 % at
+//!   the default widths 320–1920, whose 640-px variants are small too (README, "Benchmarks").
 
 use super::avif::Subsampling;
 use super::resize::Pixels;
