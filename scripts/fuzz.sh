@@ -5,6 +5,12 @@
 #   scripts/fuzz.sh TARGET [SECONDS]   one target, for SECONDS (default 3600: an hour)
 #   scripts/fuzz.sh all [SECONDS]      every target in turn, SECONDS each
 #   scripts/fuzz.sh list               the targets
+#   scripts/fuzz.sh build              build every target, run none
+#
+# FUZZ_PROFILE=quick builds the targets with `cargo fuzz --dev`, that is fuzz/Cargo.toml's dev
+# profile (opt-level 1, many codegen units) instead of cargo-fuzz's release build (opt-level 3
+# in one codegen unit per crate): a fraction of the build time, for CI's one-minute runs where
+# the build, not the fuzzing, is the cost. Hour-long runs keep the default.
 #
 # Installs cargo-fuzz from crates.io when it is missing. libFuzzer's coverage instrumentation
 # works on the stable toolchain; its sanitizers do not (they need nightly `-Z` flags), so the
@@ -29,6 +35,7 @@ usage() {
 case $1 in
   list) printf '%s\n' "${targets[@]}"; exit 0 ;;
   all) run=("${targets[@]}") ;;
+  build) run=() ;;
   *) [[ " ${targets[*]} " == *" $1 "* ]] || usage; run=("$1") ;;
 esac
 seconds=${2:-3600}
@@ -38,8 +45,15 @@ if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $cargo_fuzz_version" ]
   cargo install cargo-fuzz --locked --version "$cargo_fuzz_version"
 fi
 
+profile=()
+case ${FUZZ_PROFILE:-release} in
+  release) ;;
+  quick) profile=(--dev) ;;
+  *) echo "FUZZ_PROFILE is release (default) or quick, not ${FUZZ_PROFILE}" >&2; exit 2 ;;
+esac
+
 # One build of every target, so the timed runs below only fuzz.
-cargo fuzz build --sanitizer none
+cargo fuzz build --sanitizer none "${profile[@]}"
 for target in "${run[@]}"; do
   mkdir -p "fuzz/corpus/$target"
   dict=()
@@ -48,7 +62,7 @@ for target in "${run[@]}"; do
   # -timeout: an input that takes over 10 s is a hang; -rss_limit_mb: a run over 2 GB is a
   # memory blow-up. Both are findings, like a panic.
   # The progress lines are dropped from the log; the final statistics stay.
-  if ! cargo fuzz run --sanitizer none "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
+  if ! cargo fuzz run --sanitizer none "${profile[@]}" "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${dict[@]}" \
     2>&1 | { grep -vE '^#[0-9]+\s+(NEW|REDUCE|pulse)' || true; }; then
     echo "fuzz target $target found a problem: see fuzz/artifacts/$target/" >&2

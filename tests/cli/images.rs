@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use crate::support::{Site, tree};
+use crate::support::{Site, encoded_count, tree};
 
 const NOW: &str = "2026-11-23T12:00:00Z";
 
@@ -231,13 +231,18 @@ fn a_warm_rebuild_encodes_nothing_and_changes_encode_only_what_changed() {
     let site = Site::fixture("images");
     let cold = build(&site, "out", &[]);
     cold.success();
-    assert!(cold.stderr().contains("5 decoded, 29 encoded"), "{}", cold.stderr());
+    // The count of variants depends on the linked libaom (3.11 drops an AVIF set that 3.12
+    // keeps), so it is read from the cold build and checked against the warm one.
+    let encoded = encoded_count(&cold.stderr());
+    assert!(cold.stderr().contains(&format!("5 decoded, {encoded} encoded")), "{}", cold.stderr());
+    assert!(encoded >= 25, "{}", cold.stderr());
     assert!(cold.stderr().contains("; thread time: decode "), "{}", cold.stderr());
     let first = tree(&site.path("out/public"));
 
     let warm = build(&site, "out", &[]);
     warm.success();
-    assert!(warm.stderr().contains("0 decoded, 0 encoded; cache 29 hit(s), 0 miss(es)"), "{}", warm.stderr());
+    let hits = format!("0 decoded, 0 encoded; cache {encoded} hit(s), 0 miss(es)");
+    assert!(warm.stderr().contains(&hits), "{}", warm.stderr());
     let made = |run: &str| -> u64 {
         let line =
             run.lines().find(|l| l.starts_with("compressed copies: ")).expect("no compressed copies line");
@@ -404,7 +409,8 @@ fn jobs_do_not_change_a_single_byte() {
     site.run(&["build", "--out", "one", "--now", NOW, "--jobs", "1", "--cache-dir", "cache-one"]).success();
     site.run(&["build", "--out", "two", "--now", NOW, "--jobs", "2", "--cache-dir", "cache-two"]).success();
     let one = tree(&site.path("one"));
-    assert!(one.iter().filter(|(name, _)| name.contains("/_img/")).count() == 29);
+    let variants = one.iter().filter(|(name, _)| name.contains("/_img/")).count();
+    assert!(variants >= 25, "{variants} image variants");
     assert!(one == tree(&site.path("two")), "--jobs 1 and --jobs 2 differ");
     assert!(tree(&site.path("cache-one")) == tree(&site.path("cache-two")), "the caches differ");
 }
@@ -429,12 +435,9 @@ fn the_cache_folder_comes_from_the_flag_or_the_environment() {
 fn shards_fill_the_cache_and_the_final_build_is_the_unsharded_one() {
     let site = Site::fixture("images");
     // The unsharded build, with a cache of its own.
-    site.run(&["build", "--out", "whole", "--now", NOW, "--cache-dir", "cache-whole"]).success();
-    let encoded = |stderr: &str| -> u64 {
-        let line = stderr.lines().find(|l| l.contains(" decoded, ")).unwrap_or("0 decoded, 0 encoded");
-        let after = line.split(" decoded, ").nth(1).unwrap();
-        after.split(' ').next().unwrap().parse().unwrap()
-    };
+    let whole = site.run(&["build", "--out", "whole", "--now", NOW, "--cache-dir", "cache-whole"]);
+    whole.success();
+    let encoded = encoded_count;
     let mut total = 0;
     let mut sources = 0;
     for shard in ["1/3", "2/3", "3/3"] {
@@ -456,7 +459,7 @@ fn shards_fill_the_cache_and_the_final_build_is_the_unsharded_one() {
     }
     assert!(!site.path("dist").exists(), "a shard wrote site output");
     assert_eq!(sources, 5, "every source falls to exactly one shard");
-    assert_eq!(total, 29, "the shards together encoded more or less than one build");
+    assert_eq!(total, encoded(&whole.stderr()), "the shards together encoded more or less than one build");
     let last = site.run(&["build", "--out", "sharded", "--now", NOW, "--cache-dir", "shared"]);
     last.success();
     assert!(last.stderr().contains("0 decoded, 0 encoded"), "{}", last.stderr());

@@ -185,3 +185,9 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The `N` of a build summary's `… decoded, N encoded`, 0 when the summary has no such line.
+pub(crate) fn encoded_count(stderr: &str) -> u64 {
+    let Some(line) = stderr.lines().find(|l| l.contains(" decoded, ")) else { return 0 };
+    line.split(" decoded, ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap()
+}
