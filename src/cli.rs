@@ -88,6 +88,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t, value_name = "FAULT", requires = "mock_inventory")]
         mock_fault: crate::serve::MockFault,
     },
+    /// Run the inventory service the pages call during a drop (docs/inventory-api.md).
+    Inventory {
+        #[command(subcommand)]
+        command: InventoryCommand,
+    },
     /// Manage the image cache.
     Cache {
         #[command(subcommand)]
@@ -129,6 +134,49 @@ enum SchemaFile {
     Site,
     /// `drops/<slug>/drop.yaml`.
     Drop,
+}
+
+#[derive(Debug, Subcommand)]
+enum InventoryCommand {
+    /// Serve the inventory API: stock, holds, signed purchase tokens, the shop's and the
+    /// operator's routes, on an embedded durable store (SQLite).
+    ///
+    /// Secrets come from the environment: DROPGEN_INVENTORY_SHOP_KEY (confirm, release, read a
+    /// hold), DROPGEN_INVENTORY_OPERATOR_KEY (catalog, pause, stock) and, when the settings
+    /// file names no key file, DROPGEN_INVENTORY_SIGNING_KEY (PEM text).
+    Serve {
+        /// A settings file (examples/inventory/inventory.yaml explains every key).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Address to listen on [default: 127.0.0.1:8787].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// The embedded store's SQLite file [default: inventory.db].
+        #[arg(long, value_name = "FILE")]
+        database: Option<PathBuf>,
+        /// The catalog to load at start: the `inventory.json` a build writes beside `public/`.
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
+        /// An origin of the drop pages (repeat for several): the only ones CORS allows.
+        #[arg(long = "page-origin", value_name = "ORIGIN")]
+        page_origins: Vec<String>,
+    },
+    /// Push a catalog (`inventory.json`) to a running service: new drops and SKUs, times,
+    /// limits and stock. What is sold or held is kept.
+    Sync {
+        /// The catalog: `<out>/inventory.json`.
+        #[arg(value_name = "FILE")]
+        catalog: PathBuf,
+        /// The service's base URL, e.g. `http://127.0.0.1:8787`.
+        #[arg(long, env = "DROPGEN_INVENTORY_URL", value_name = "URL")]
+        url: String,
+    },
+    /// Write a new Ed25519 signing key for purchase tokens (PKCS#8 PEM, mode 0600).
+    Keygen {
+        /// The key file to create; it must not exist.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +286,7 @@ pub fn run(args: Args) -> ExitCode {
         }
         Command::Check { site } => build(&site, None, None),
         Command::Cache { command: CacheCommand::Gc { site, out } } => cache_gc(&site, out),
+        Command::Inventory { command } => inventory(command),
         Command::Serve { site, out, port, mock_inventory, mock_port, mock_seed, mock_state, mock_fault } => {
             let mock = mock_inventory.then_some(crate::serve::MockOptions {
                 seed_file: mock_seed,
@@ -293,6 +342,33 @@ pub fn run(args: Args) -> ExitCode {
                 ),
             }
         }
+    }
+}
+
+fn inventory(command: InventoryCommand) -> ExitCode {
+    let result = match command {
+        InventoryCommand::Serve { config, listen, database, catalog, page_origins } => {
+            let args = crate::inventory::ServeArgs { config, listen, database, catalog, page_origins };
+            args.settings().and_then(|settings| {
+                crate::inventory::serve(settings, &|address| eprintln!("inventory: listening on http://{address}"))
+            })
+        }
+        InventoryCommand::Sync { catalog, url } => crate::inventory::sync(&catalog, &url).map(|warnings| {
+            for warning in &warnings {
+                eprintln!("warning: {warning}");
+            }
+            eprintln!("synced {} to {url}", catalog.display());
+        }),
+        InventoryCommand::Keygen { file } => crate::inventory::keygen(&file).map(|path| {
+            eprintln!(
+                "created {}: keep it out of the repository, and give it in `signing_keys` (first to sign; keep the previous key listed after it until its tokens expire)",
+                path.display()
+            );
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => report_error(&err, &Sources::new(), Format::Human),
     }
 }
 

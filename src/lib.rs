@@ -19,6 +19,9 @@
 //! `ARCHITECTURE.md` has the same list, the data between the steps and where to change what.
 
 pub(crate) mod assets;
+/// What the benchmarks in `benches/` call; not part of dropgen's interface.
+#[doc(hidden)]
+pub mod benchmarks;
 pub mod cache;
 pub mod cli;
 pub(crate) mod compress;
@@ -28,6 +31,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod images;
+pub(crate) mod inventory;
 pub(crate) mod load;
 pub mod lock;
 pub mod manifest;

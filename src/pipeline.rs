@@ -22,7 +22,7 @@ use crate::model::Site;
 use crate::output::{Artifact, Claim, Discard, Output, Spool};
 use crate::progress::Progress;
 use crate::write::{Recovered, WriteReport};
-use crate::{assets, cache, compress, images, load, manifest, render, validate, write};
+use crate::{assets, cache, compress, images, inventory, load, manifest, render, validate, write};
 
 /// What to build and how.
 #[derive(Clone, Debug)]
@@ -181,7 +181,11 @@ pub fn build(
             // megabytes that the stages in between would otherwise carry.
             let previous = manifest::Previous::read(out, options.previous_manifest.as_deref())
                 .map_err(|err| run.fail(err))?;
-            let (beside, changes) = manifest::beside(&upload, &previous, delivery, options.time);
+            let (mut beside, changes) = manifest::beside(&upload, &previous, delivery, options.time);
+            // What the inventory service sells, for it alone: beside `public/`, never in it.
+            // Before the manifest, which stays the last file written.
+            let catalog = inventory::Catalog::of_site(&site).to_json();
+            beside.insert(beside.len().saturating_sub(1), (inventory::CATALOG_FILE.to_owned(), catalog));
             let report = write::all(staging, &output, &beside).map_err(|err| run.fail(err))?;
             Ok::<_, Box<BuildFailure>>((Some(report), Some(changes)))
         })?,

@@ -21,7 +21,7 @@ use crate::model::{AvifChroma, CacheClass, Currency, Delivery, ImageFormat, Imag
 use crate::validate::config::{
     AVIF_SPEED_RANGE, GRACE_DAYS_RANGE, IMAGE_WIDTH_RANGE, MAX_IMAGE_WIDTHS, MEGAPIXELS_RANGE, QUALITY_RANGE,
 };
-use crate::validate::drop::{LIMIT_PER_CUSTOMER_RANGE, SUMMARY_SOFT_LIMIT};
+use crate::validate::drop::{LIMIT_PER_CUSTOMER_RANGE, STOCK_RANGE, SUMMARY_SOFT_LIMIT};
 
 /// The folder of a site that `dropgen init` writes the schemas into, and that the first line
 /// of a scaffolded YAML file points at, so editors find them without a network.
@@ -327,6 +327,13 @@ pub fn drop() -> Value {
                 nullable(integer_item(
                     LIMIT_PER_CUSTOMER_RANGE,
                     "How many one customer may buy; shown on the page.",
+                )),
+            ),
+            (
+                "stock",
+                nullable(integer_item(
+                    STOCK_RANGE,
+                    "Units to sell: the inventory service starts the SKU with them (`inventory.json` beside `public/`). Without it the stock is set by the operator.",
                 )),
             ),
             (

@@ -118,6 +118,7 @@ pub(crate) struct RawProduct {
     pub(crate) images: Option<S<Vec<S<RawImage>>>>,
     pub(crate) description: Option<S<String>>,
     pub(crate) limit_per_customer: Option<S<ScalarText>>,
+    pub(crate) stock: Option<S<ScalarText>>,
     pub(crate) options: Option<S<Vec<S<String>>>>,
 }
 

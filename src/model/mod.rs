@@ -245,6 +245,9 @@ pub struct Product {
     /// Markdown source.
     pub description: String,
     pub limit_per_customer: Option<NonZeroU32>,
+    /// Units the inventory service starts the SKU with (`inventory.json`); `None` leaves
+    /// the stock to the operator.
+    pub stock: Option<u32>,
     pub options: Vec<String>,
     /// The product's checkout URL, placeholders filled in.
     pub checkout_url: String,

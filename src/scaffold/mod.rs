@@ -83,6 +83,7 @@ products:
     #     alt: "What the product photo shows"
     # description: "Markdown about this product."
     # limit_per_customer: 2
+    # stock: 100               # units the inventory service starts with
     # options: ["S", "M", "L"]
 
 # checkout_url: https://shop.example.com/checkout?sku={{sku}}&drop={{drop}}   # overrides dropgen.yaml

@@ -151,6 +151,7 @@ fn expressible(diagnostic: &Diagnostic, json: &Value) -> bool {
                     | "cloudflare_batch_size"
                     | "removed_asset_grace_days"
                     | "limit_per_customer"
+                    | "stock"
             );
             if integer {
                 // `640.0` is an integer to JSON Schema but not to dropgen, and a quoted

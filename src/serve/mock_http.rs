@@ -1,7 +1,8 @@
 //! The mock inventory over HTTP, as `docs/inventory-api.yaml` describes it, under
 //! `/_dropgen/inventory` on its own origin (a second port, named `localhost`), as a real API is
-//! on another origin than the pages: CORS for credentialed requests from the pages' exact
-//! origin only, the customer cookie (`SameSite=None; Partitioned`), `ETag`s, and faults to
+//! on another origin than the pages. The answers are the inventory service's own
+//! (`inventory::http`: CORS for credentialed requests from the pages' exact origin only, the
+//! customer cookie, `ETag`s, problems, signed purchase tokens); the mock adds faults to
 //! preview a failing API. On the pages' server, `/_dropgen/mock` shows and changes the knobs
 //! (`?state=low`, `?fault=down`, `?fault_on=holds`, `?retry_after=1`, `?server_time=…`,
 //! `?reset=true`), and `/_dropgen/checkout` stands in for the shop's checkout page.
@@ -20,13 +21,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::mock::{self, HoldRequest, Inventory, MockState, Refusal, Seed};
+use super::mock::{self, MockInventory, MockState};
 use super::{App, MockOptions};
 use crate::error::Error;
+use crate::inventory::Catalog;
+use crate::inventory::http::{
+    COOKIE, HoldRequest, cookie, customer_cookie, preflight_response, problem, refused, stock_response,
+    with_cors,
+};
+use crate::inventory::machine::{HoldState, Refusal};
+use crate::inventory::token::{Claims, Key, Keys};
 use crate::model::Site;
 use crate::rfc3339;
 
-const COOKIE: &str = "dropgen_mock_customer";
+/// Where the mock's holds check out: the stand-in for the shop, on the pages' origin.
+const CHECKOUT: &str = "/_dropgen/checkout";
 
 /// A failure to preview (`--mock-fault`), applied to the API routes only.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -80,9 +89,11 @@ impl Faults {
 
 /// The mock's state, shared by the handlers.
 pub(super) struct Mock {
-    inventory: Mutex<Inventory>,
-    seed: Mutex<Seed>,
+    inventory: Mutex<MockInventory>,
+    seed: Mutex<Catalog>,
     units: BTreeMap<String, u32>,
+    /// A key made for this run: the mock's purchase tokens are real, signed ones.
+    keys: Keys,
     faults: Mutex<Faults>,
     /// The pages' origin (`http://127.0.0.1:<port>`): the only one CORS answers, and the one
     /// the stand-in checkout is on.
@@ -100,9 +111,10 @@ impl Mock {
             Some(path) => super::read_seed_file(path)?,
             None => BTreeMap::new(),
         };
-        let seed = site.map(|site| mock::seed(site, &units)).unwrap_or_default();
-        if let (Some(path), false) = (&options.seed_file, seed.is_empty()) {
-            let known: Vec<&String> = seed.values().flat_map(|drop| drop.skus.keys()).collect();
+        let checkout = format!("{pages_origin}{CHECKOUT}");
+        let seed = site.map(|site| mock::catalog(site, &units, &checkout)).unwrap_or_default();
+        if let (Some(path), false) = (&options.seed_file, seed.drops.is_empty()) {
+            let known: Vec<&String> = seed.drops.values().flat_map(|drop| drop.skus.keys()).collect();
             if let Some(unknown) = units.keys().find(|sku| !known.contains(sku)) {
                 return Err(Error::Usage(format!(
                     "`{}`: SKU `{unknown}` is not in any drop\n  = help: use a `sku` from a drop.yaml",
@@ -110,10 +122,15 @@ impl Mock {
                 )));
             }
         }
+        let keys = Key::generate_pem()
+            .and_then(|pem| Key::from_pem(pem.as_bytes(), "the mock's key"))
+            .and_then(|key| Keys::new(vec![key]))
+            .map_err(|err| Error::Internal(format!("cannot make the mock's signing key: {err}")))?;
         Ok(Mock {
-            inventory: Mutex::new(Inventory::new(&seed, options.state)),
+            inventory: Mutex::new(MockInventory::new(&seed, options.state, OffsetDateTime::now_utc())),
             seed: Mutex::new(seed),
             units,
+            keys,
             faults: Mutex::new(Faults { fault: options.fault, ..Faults::default() }),
             pages_origin: pages_origin.to_owned(),
             clock_offset_ms: AtomicI64::new(0),
@@ -123,12 +140,12 @@ impl Mock {
 
     /// Takes the drops of a new build (new times, SKUs and limits), keeping stock and holds.
     pub(super) fn reseed(&self, site: &Site) {
-        let seed = mock::seed(site, &self.units);
-        self.lock_inventory().reseed(&seed);
+        let seed = mock::catalog(site, &self.units, &format!("{}{CHECKOUT}", self.pages_origin));
+        self.lock_inventory().reseed(&seed, self.now());
         *self.seed.lock().unwrap_or_else(PoisonError::into_inner) = seed;
     }
 
-    fn lock_inventory(&self) -> MutexGuard<'_, Inventory> {
+    fn lock_inventory(&self) -> MutexGuard<'_, MockInventory> {
         // A panic while holding the lock cannot leave the inventory half-updated: every
         // operation checks before it changes anything.
         self.inventory.lock().unwrap_or_else(PoisonError::into_inner)
@@ -138,6 +155,11 @@ impl Mock {
         let real = OffsetDateTime::now_utc();
         real.checked_add(time::Duration::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed)))
             .unwrap_or(real)
+    }
+
+    /// The one origin CORS answers: the pages'.
+    fn origins(&self) -> &[String] {
+        std::slice::from_ref(&self.pages_origin)
     }
 
     fn faults(&self) -> Faults {
@@ -169,30 +191,15 @@ async fn stock(State(app): State<Arc<App>>, Path(slug): Path<String>, headers: H
     let response = match apply_fault(mock.faults().on(FaultOn::Stock)).await {
         Some(response) => response,
         None => {
-            let result = mock.lock_inventory().stock(&slug, mock.now());
+            let now = mock.now();
+            let result = mock.lock_inventory().stock(&slug, now);
             match result {
-                Ok(stock) => {
-                    // The validator leaves out `server_time`, which changes on every request.
-                    let validator = serde_json::to_string(&(&stock.status, &stock.items)).unwrap_or_default();
-                    let etag =
-                        format!("\"{}\"", &crate::assets::fingerprinted_name("", validator.as_bytes())[1..]);
-                    let cache = [
-                        (header::CACHE_CONTROL, "public, max-age=1, stale-while-revalidate=2".to_owned()),
-                        (header::ETAG, etag.clone()),
-                    ];
-                    let matches =
-                        headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(&etag);
-                    if matches {
-                        (StatusCode::NOT_MODIFIED, cache).into_response()
-                    } else {
-                        (cache, axum::Json(stock)).into_response()
-                    }
-                }
+                Ok(view) => stock_response(&slug, &view, now, &headers),
                 Err(refusal) => refused(refusal),
             }
         }
     };
-    with_cors(response, &headers, &mock.pages_origin)
+    with_cors(response, &headers, mock.origins())
 }
 
 async fn hold(
@@ -213,12 +220,20 @@ async fn hold(
             match serde_json::from_slice::<HoldRequest>(&body) {
                 Err(_) => refused(Refusal::InvalidRequest),
                 Ok(request) => {
-                    let result = mock.lock_inventory().hold(&slug, &customer, key, request, mock.now());
+                    let now = mock.now();
+                    let sku = (request.sku.as_str(), request.quantity);
+                    let result = mock.lock_inventory().hold(&slug, &customer, key, sku, now);
                     match result {
-                        Ok(mut created) => {
-                            // The contract's checkout URL is absolute, and on the shop's or
-                            // the pages' origin; the mock's stand-in is with the pages.
-                            created.checkout_url = format!("{}{}", mock.pages_origin, created.checkout_url);
+                        Ok(hold) => {
+                            let token = mock.keys.sign(&Claims::of_hold(&hold));
+                            let created = json!({
+                                "hold_id": hold.hold_id,
+                                "expires_at": rfc3339::format(hold.expires_at),
+                                "checkout_url": format!(
+                                    "{}{CHECKOUT}?hold={}&token={token}",
+                                    mock.pages_origin, hold.hold_id
+                                ),
+                            });
                             (StatusCode::CREATED, axum::Json(created)).into_response()
                         }
                         Err(refusal) => refused(refusal),
@@ -230,15 +245,9 @@ async fn hold(
     let response_headers = response.headers_mut();
     response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if new_customer {
-        // As the contract says: sent cross-site with credentials, and partitioned (CHIPS), so
-        // it works where third-party cookies are blocked. Browsers accept `Secure` from
-        // http://localhost.
-        let cookie = format!("{COOKIE}={customer}; Path=/; Secure; HttpOnly; SameSite=None; Partitioned");
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response_headers.insert(header::SET_COOKIE, value);
-        }
+        response_headers.insert(header::SET_COOKIE, customer_cookie(&customer));
     }
-    with_cors(response, &headers, &mock.pages_origin)
+    with_cors(response, &headers, mock.origins())
 }
 
 /// `OPTIONS`: the preflight a browser sends before a cross-origin `POST` with
@@ -246,36 +255,7 @@ async fn hold(
 /// sends nothing.
 async fn preflight(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let Some(mock) = mock(&app) else { return StatusCode::NOT_FOUND.into_response() };
-    preflight_response(&headers, &mock.pages_origin)
-}
-
-fn preflight_response(request: &HeaderMap, allowed_origin: &str) -> Response {
-    let mut response = with_cors(StatusCode::NO_CONTENT.into_response(), request, allowed_origin);
-    let headers = response.headers_mut();
-    if headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("Content-Type, Idempotency-Key"),
-        );
-        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
-    }
-    response
-}
-
-/// Credentialed CORS for the one origin allowed: that exact origin (never `*`, never another
-/// reflected), credentials, and the headers the script must read exposed. `Vary: Origin` on
-/// every response, since the headers depend on it.
-fn with_cors(mut response: Response, request: &HeaderMap, allowed_origin: &str) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-    let origin = request.get(header::ORIGIN).filter(|origin| origin.as_bytes() == allowed_origin.as_bytes());
-    if let Some(origin) = origin {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-        headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
-        headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Retry-After, ETag"));
-    }
-    response
+    preflight_response(&headers, mock.origins())
 }
 
 async fn apply_fault(fault: Option<(MockFault, Option<u32>)>) -> Option<Response> {
@@ -308,55 +288,6 @@ async fn apply_fault(fault: Option<(MockFault, Option<u32>)>) -> Option<Response
                 .into_response(),
         ),
     }
-}
-
-fn refused(refusal: Refusal) -> Response {
-    let (code, status) = refusal.code();
-    let detail = match refusal {
-        Refusal::SoldOut => "no units left",
-        Refusal::LimitReached => "this customer already holds their limit of this SKU",
-        Refusal::NotLive => "the drop is not live",
-        Refusal::InvalidRequest => "expected an `Idempotency-Key` and a body `{\"sku\", \"quantity\" ≥ 1}`",
-        Refusal::UnknownDrop => "no such drop",
-        Refusal::UnknownSku => "no such SKU in this drop",
-        Refusal::IdempotencyConflict => "this `Idempotency-Key` was used with another body",
-    };
-    problem(status, code, detail, None)
-}
-
-/// An RFC 9457 problem with the contract's `code`.
-fn problem(status: u16, code: &str, detail: &str, retry_after: Option<u32>) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = problem_body(status, code, detail);
-    let mut response = (status, body.to_string()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(seconds) = retry_after {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    response
-}
-
-fn problem_body(status: StatusCode, code: &str, detail: &str) -> serde_json::Value {
-    json!({
-        "type": format!("tag:dropgen,2026:problem:{code}"),
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "status": status.as_u16(),
-        "code": code,
-        "detail": detail,
-    })
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, value)| *key == name && !value.is_empty() && value.len() <= 64)
-        .map(|(_, value)| value.to_owned())
 }
 
 /// The knobs, from a query string or a JSON body.
@@ -416,21 +347,23 @@ fn control(app: &App, knobs: Knobs) -> Response {
             faults.retry_after = knobs.retry_after;
         }
     }
+    let now = mock.now();
     let mut inventory = mock.lock_inventory();
     if knobs.reset == Some(true) {
         // Seeded stock first, then the state asked for (`scheduled` unless given): `low` and
         // `sold-out` change stock, which only a reset gives back.
         let seed = mock.seed.lock().unwrap_or_else(PoisonError::into_inner);
-        *inventory = Inventory::new(&seed, knobs.state.unwrap_or_default());
+        *inventory = MockInventory::new(&seed, knobs.state.unwrap_or_default(), now);
     } else if let Some(state) = knobs.state {
-        inventory.set_state(state);
+        inventory.set_state(state, now);
     }
     let holds: Vec<serde_json::Value> = inventory
         .holds()
-        .map(|hold| {
+        .into_iter()
+        .map(|(hold, key)| {
             json!({
-                "hold_id": hold.id, "drop": hold.drop, "sku": hold.sku, "customer": hold.customer,
-                "quantity": hold.quantity, "idempotency_key": hold.idempotency_key,
+                "hold_id": hold.hold_id, "drop": hold.drop, "sku": hold.sku, "customer": hold.customer,
+                "quantity": hold.quantity, "idempotency_key": key,
                 "expires_at": rfc3339::format(hold.expires_at),
             })
         })
@@ -452,19 +385,25 @@ struct CheckoutQuery {
     token: Option<String>,
 }
 
-/// Stands in for the shop: shows which hold the checkout link carried.
+/// Stands in for the shop: verifies the purchase token as a shop would (signature, expiry,
+/// the hold it names) and shows which hold the checkout link carried.
 async fn checkout(State(app): State<Arc<App>>, Query(query): Query<CheckoutQuery>) -> Response {
     let Some(mock) = mock(&app) else { return StatusCode::NOT_FOUND.into_response() };
     let hold = query.hold.unwrap_or_default();
-    let valid = query.token.as_deref() == Some(mock::token(&hold).as_str());
-    let found = mock.lock_inventory().holds().find(|h| h.id == hold).cloned();
+    let now = mock.now();
+    let valid = query
+        .token
+        .as_deref()
+        .and_then(|token| mock.keys.verify(token, now.unix_timestamp()).ok())
+        .is_some_and(|claims| claims.hold == hold);
+    let found = mock.lock_inventory().find(&hold).filter(|found| found.state == HoldState::Active);
     // Only values the mock made itself (ids, SKUs checked at build time) reach the page.
     let (status, text) = match found {
         Some(hold) if valid => (
             StatusCode::OK,
             format!(
                 "<p id=\"hold\" data-hold=\"{id}\">Hold <b>{id}</b>: {quantity} × {sku}, reserved until {until}.</p>",
-                id = hold.id,
+                id = hold.hold_id,
                 quantity = hold.quantity,
                 sku = hold.sku,
                 until = rfc3339::format(hold.expires_at)

@@ -18,6 +18,8 @@ use crate::rfc3339;
 pub(crate) const SUMMARY_SOFT_LIMIT: usize = 160;
 /// Accepted range of a product's `limit_per_customer`.
 pub(crate) const LIMIT_PER_CUSTOMER_RANGE: std::ops::RangeInclusive<u32> = 1..=1_000_000;
+/// Accepted range of a product's `stock`: the units the inventory service starts it with.
+pub(crate) const STOCK_RANGE: std::ops::RangeInclusive<u32> = 0..=100_000_000;
 
 impl Checker<'_> {
     /// One drop file: each group of fields has its own rules below, and every problem of
@@ -471,6 +473,7 @@ impl Checker<'_> {
             self.integer_in(value, &field("limit_per_customer"), LIMIT_PER_CUSTOMER_RANGE)
                 .and_then(NonZeroU32::new)
         });
+        let stock = raw.stock.as_ref().map(|value| self.integer_in(value, &field("stock"), STOCK_RANGE));
         let options = self.options(raw.options.as_ref(), &field("options"));
 
         let sku = sku?;
@@ -483,6 +486,7 @@ impl Checker<'_> {
             images: images.into_iter().collect::<Option<Vec<_>>>()?,
             description: self.markdown(&raw.description, &field("description")),
             limit_per_customer: optional(limit_per_customer)?,
+            stock: optional(stock)?,
             options: options?,
         })
     }

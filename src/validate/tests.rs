@@ -86,6 +86,24 @@ fn accepts_a_minimal_drop() {
 }
 
 #[test]
+fn stock_is_a_whole_number_of_units_for_the_inventory_service() {
+    let with = |stock: &str| DROP.replace("price: 79.5", &format!("price: 79.5\n    stock: {stock}"));
+    let (site, diagnostics) = super::site(&loaded(CONFIG, &[("sneakers", &with("250"))]), false);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert_eq!(site.unwrap().drops[0].products[0].stock, Some(250));
+    let (site, _) = super::site(&loaded(CONFIG, &[("sneakers", DROP)]), false);
+    assert_eq!(site.unwrap().drops[0].products[0].stock, None, "no stock: the operator's");
+    for bad in ["-1", "2.5", "lots", "100000001"] {
+        let found = problems(CONFIG, &[("sneakers", &with(bad))]);
+        assert_eq!(found.len(), 1, "{bad}: {found:?}");
+        assert!(
+            found[0].starts_with("drops/sneakers/drop.yaml:11:12 products[0].stock: "),
+            "{bad}: {found:?}"
+        );
+    }
+}
+
+#[test]
 fn rejects_prices_with_more_decimals_than_the_currency() {
     let drop = DROP.replace("price: 79.5", "price: \"10.001\"");
     assert_eq!(

@@ -35,7 +35,7 @@ test("the page reads stock and holds across origins, with the customer cookie cr
   await page.click(buy("LIVE-1"));
   await page.waitForURL(/\/_dropgen\/checkout\?hold=/);
   const cookies = await context.cookies(api.origin);
-  const customer = cookies.find((cookie) => cookie.name === "dropgen_mock_customer");
+  const customer = cookies.find((cookie) => cookie.name === "dropgen_customer");
   assert.ok(customer, `the API set its cookie: ${JSON.stringify(cookies)}`);
   assert.deepEqual([customer.sameSite, customer.secure, customer.httpOnly], ["None", true, true]);
   // The limit of 1 counts by that cookie, which only a cross-site credentialed request carries.

@@ -20,6 +20,7 @@ fn builds_the_basic_fixture_as_expected() {
         [
             ".dropgen-output",
             "changes.json",
+            "inventory.json",
             "manifest.json",
             "public/404.html",
             "public/404.html.br",

@@ -7,6 +7,7 @@ mod editor;
 mod errors;
 mod examples;
 mod images;
+mod inventory;
 mod manifest;
 mod readme;
 mod regression;

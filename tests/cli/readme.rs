@@ -42,6 +42,9 @@ fn documented_commands_and_flags_exist() {
         ("schema", &[][..]),
         ("completions", &[][..]),
         ("man", &[][..]),
+        ("inventory serve", &["--config", "--listen", "--database", "--catalog", "--page-origin"][..]),
+        ("inventory sync", &["--url"][..]),
+        ("inventory keygen", &[][..]),
         (
             "serve",
             &[
@@ -57,7 +60,9 @@ fn documented_commands_and_flags_exist() {
         ),
     ] {
         assert!(text.contains(&format!("dropgen {command}")), "README does not document `{command}`");
-        let help = run_in(&repo_root(), &[command, "--help"]);
+        let mut args: Vec<&str> = command.split(' ').collect();
+        args.push("--help");
+        let help = run_in(&repo_root(), &args);
         help.success();
         for flag in flags {
             assert!(help.stdout().contains(flag), "`dropgen {command}` has no {flag}");

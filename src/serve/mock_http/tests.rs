@@ -1,69 +1,43 @@
 //! The mock against `docs/inventory-api.yaml`: every body it sends has the document's
 //! required fields, no others, and only the values its enums allow.
 
-use serde_json::Value;
 use time::macros::datetime;
 
 use super::*;
-use crate::serve::mock::{DropSeed, HoldRequest};
+use crate::inventory::catalog::{CatalogDrop, CatalogSku};
+use crate::inventory::contract::{conforms, contract, schema};
+use crate::inventory::http::StockBody;
 
-const CONTRACT: &str = include_str!("../../../docs/inventory-api.yaml");
-
-fn contract() -> Value {
-    serde_saphyr::from_str(CONTRACT).expect("docs/inventory-api.yaml parses")
-}
-
-fn schema<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    &doc["components"]["schemas"][name]
-}
-
-/// Checks `value` against a schema of the subset the contract uses: object (required,
-/// properties, additionalProperties), array items, enum, const, type, and `$ref`.
-#[track_caller]
-fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) {
-    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-        let name = reference.rsplit('/').next().unwrap();
-        return conforms(doc, &doc["components"]["schemas"][name], value, at);
-    }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-        assert!(allowed.contains(value), "{at}: {value} is not one of {allowed:?}");
-    }
-    match schema.get("type").and_then(Value::as_str) {
-        Some("object") => {
-            let object = value.as_object().unwrap_or_else(|| panic!("{at}: {value} is not an object"));
-            let properties = schema["properties"].as_object().unwrap();
-            for required in schema["required"].as_array().into_iter().flatten() {
-                let key = required.as_str().unwrap();
-                assert!(object.contains_key(key), "{at}: missing required `{key}` in {value}");
-            }
-            for (key, field) in object {
-                let property =
-                    properties.get(key).unwrap_or_else(|| panic!("{at}: `{key}` is not in the contract"));
-                conforms(doc, property, field, &format!("{at}.{key}"));
-            }
-        }
-        Some("array") => {
-            for (index, item) in
-                value.as_array().unwrap_or_else(|| panic!("{at}: not an array")).iter().enumerate()
-            {
-                conforms(doc, &schema["items"], item, &format!("{at}[{index}]"));
-            }
-        }
-        Some("string") => assert!(value.is_string(), "{at}: {value} is not a string"),
-        Some("integer") => assert!(value.is_u64() || value.is_i64(), "{at}: {value} is not an integer"),
-        _ => {}
-    }
-}
-
-fn inventory() -> Inventory {
+fn inventory() -> MockInventory {
     let start = datetime!(2026-11-20 15:00 UTC);
+    let sku = |stock, limit_per_customer| CatalogSku {
+        stock: Some(stock),
+        limit_per_customer,
+        checkout_url: format!("{PAGES}{CHECKOUT}"),
+    };
     let skus = BTreeMap::from([
-        ("A".to_owned(), (10, Some(1))),
-        ("B".to_owned(), (3, None)),
-        ("C".to_owned(), (0, None)),
+        ("A".to_owned(), sku(10, Some(1))),
+        ("B".to_owned(), sku(3, None)),
+        ("C".to_owned(), sku(0, None)),
     ]);
-    let seed = BTreeMap::from([("launch".to_owned(), DropSeed { starts_at: start, ends_at: None, skus })]);
-    Inventory::new(&seed, MockState::Scheduled)
+    let catalog = Catalog {
+        version: 1,
+        drops: BTreeMap::from([("launch".to_owned(), CatalogDrop { starts_at: start, ends_at: None, skus })]),
+    };
+    MockInventory::new(&catalog, MockState::Scheduled, start)
+}
+
+/// The stock body as the mock sends it.
+fn stock_body(inventory: &mut MockInventory, now: OffsetDateTime) -> serde_json::Value {
+    let view = inventory.stock("launch", now).unwrap();
+    let body = StockBody {
+        drop: "launch",
+        server_time: rfc3339::format(now),
+        status: view.status,
+        items: &view.items,
+        poll_after_ms: 5000,
+    };
+    serde_json::to_value(body).unwrap()
 }
 
 #[test]
@@ -71,17 +45,16 @@ fn stock_bodies_follow_the_contract() {
     let doc = contract();
     let mut inventory = inventory();
     for now in [datetime!(2026-11-20 14:00 UTC), datetime!(2026-11-20 16:00 UTC)] {
-        let stock = serde_json::to_value(inventory.stock("launch", now).unwrap()).unwrap();
+        let stock = stock_body(&mut inventory, now);
         conforms(&doc, schema(&doc, "Stock"), &stock, "stock");
     }
-    inventory.set_state(MockState::Paused);
-    let paused =
-        serde_json::to_value(inventory.stock("launch", datetime!(2026-11-20 16:00 UTC)).unwrap()).unwrap();
+    let now = datetime!(2026-11-20 16:00 UTC);
+    inventory.set_state(MockState::Paused, now);
+    let paused = stock_body(&mut inventory, now);
     assert_eq!(paused["status"], "paused");
     conforms(&doc, schema(&doc, "Stock"), &paused, "paused stock");
-    inventory.set_state(MockState::Scheduled);
-    let stock =
-        serde_json::to_value(inventory.stock("launch", datetime!(2026-11-20 16:00 UTC)).unwrap()).unwrap();
+    inventory.set_state(MockState::Scheduled, now);
+    let stock = stock_body(&mut inventory, now);
     let states: Vec<&str> =
         stock["items"].as_array().unwrap().iter().map(|i| i["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["in_stock", "low", "sold_out"], "every state is exercised");
@@ -92,29 +65,28 @@ fn hold_bodies_and_every_problem_follow_the_contract() {
     let doc = contract();
     let mut inventory = inventory();
     let now = datetime!(2026-11-20 16:00 UTC);
-    let request = || HoldRequest { sku: "A".to_owned(), quantity: 1 };
-    let created = serde_json::to_value(inventory.hold("launch", "c", "k", request(), now).unwrap()).unwrap();
+    let hold = inventory.hold("launch", "c", "k", ("A", 1), now).unwrap();
+    let created = json!({
+        "hold_id": hold.hold_id,
+        "expires_at": rfc3339::format(hold.expires_at),
+        "checkout_url": format!("{PAGES}{CHECKOUT}?hold={}&token=t", hold.hold_id),
+    });
     conforms(&doc, schema(&doc, "Hold"), &created, "hold");
 
     let holds = &doc["paths"]["/drops/{slug}/holds"]["post"]["responses"];
-    for refusal in [
-        Refusal::SoldOut,
-        Refusal::LimitReached,
-        Refusal::NotLive,
-        Refusal::InvalidRequest,
-        Refusal::UnknownDrop,
-        Refusal::UnknownSku,
-        Refusal::IdempotencyConflict,
-    ] {
+    // The refusals a hold can get (the others are the shop's routes').
+    let for_holds =
+        [Refusal::HoldExpired, Refusal::HoldReleased, Refusal::HoldConfirmed, Refusal::UnknownHold];
+    for refusal in Refusal::ALL.into_iter().filter(|refusal| !for_holds.contains(refusal)) {
         let (code, status) = refusal.code();
         let status = StatusCode::from_u16(status).unwrap();
         assert!(holds.get(status.as_str()).is_some(), "{code}: status {status} is not documented for holds");
-        conforms(&doc, schema(&doc, "Problem"), &problem_body(status, code, "detail"), code);
+        conforms(&doc, schema(&doc, "Problem"), &problem_json(status.as_u16(), code), code);
     }
     for (status, code) in [(429, "rate_limited"), (503, "unavailable")] {
         let status = StatusCode::from_u16(status).unwrap();
         assert!(holds.get(status.as_str()).is_some());
-        conforms(&doc, schema(&doc, "Problem"), &problem_body(status, code, "detail"), code);
+        conforms(&doc, schema(&doc, "Problem"), &problem_json(status.as_u16(), code), code);
         let documented = &doc["components"]["responses"]["RetryLater"]["headers"]["Retry-After"];
         assert!(documented.is_object(), "Retry-After is documented");
     }
@@ -129,7 +101,7 @@ fn the_mock_serves_the_documented_paths() {
     let request = doc["components"]["schemas"]["HoldRequest"]["properties"].as_object().unwrap();
     let mut keys: Vec<&String> = request.keys().collect();
     keys.sort();
-    assert_eq!(keys, ["quantity", "sku"], "HoldRequest matches mock::HoldRequest");
+    assert_eq!(keys, ["quantity", "sku"], "HoldRequest matches inventory::http::HoldRequest");
     // The script sends what the contract asks for.
     let script = include_str!("../../../themes/default/static/drops.js");
     for needle in
@@ -142,12 +114,24 @@ fn the_mock_serves_the_documented_paths() {
 #[test]
 fn reads_the_customer_cookie() {
     let mut headers = HeaderMap::new();
-    headers.insert(header::COOKIE, HeaderValue::from_static("a=1; dropgen_mock_customer=c7; b=2"));
+    headers.insert(header::COOKIE, HeaderValue::from_static("a=1; dropgen_customer=c7; b=2"));
     assert_eq!(cookie(&headers, COOKIE).as_deref(), Some("c7"));
     assert_eq!(cookie(&HeaderMap::new(), COOKIE), None);
 }
 
 const PAGES: &str = "http://127.0.0.1:8000";
+
+fn pages() -> Vec<String> {
+    vec![PAGES.to_owned()]
+}
+
+/// A problem's body, as the mock (the service's `problem`) sends it.
+fn problem_json(status: u16, code: &str) -> serde_json::Value {
+    let response = problem(status, code, "detail", None);
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let bytes = runtime.block_on(axum::body::to_bytes(response.into_body(), 4096)).unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
 
 fn from_origin(origin: &'static str) -> HeaderMap {
     let mut headers = HeaderMap::new();
@@ -164,14 +148,14 @@ fn header(response: &Response, name: header::HeaderName) -> Option<&str> {
 #[test]
 fn cors_answers_the_pages_exact_origin_as_the_contract_says() {
     let contract = include_str!("../../../docs/inventory-api.md");
-    let response = with_cors(StatusCode::OK.into_response(), &from_origin(PAGES), PAGES);
+    let response = with_cors(StatusCode::OK.into_response(), &from_origin(PAGES), &pages());
     assert_eq!(header(&response, header::ACCESS_CONTROL_ALLOW_ORIGIN), Some(PAGES));
     assert_eq!(header(&response, header::ACCESS_CONTROL_ALLOW_CREDENTIALS), Some("true"));
     let exposed = header(&response, header::ACCESS_CONTROL_EXPOSE_HEADERS).unwrap();
     assert!(contract.contains(&format!("`Access-Control-Expose-Headers: {exposed}`")), "{exposed}");
     assert_eq!(header(&response, header::VARY), Some("Origin"));
 
-    let preflight = preflight_response(&from_origin(PAGES), PAGES);
+    let preflight = preflight_response(&from_origin(PAGES), &pages());
     assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
     assert_eq!(header(&preflight, header::ACCESS_CONTROL_ALLOW_ORIGIN), Some(PAGES));
     assert_eq!(header(&preflight, header::ACCESS_CONTROL_ALLOW_CREDENTIALS), Some("true"));
@@ -185,8 +169,8 @@ fn an_origin_the_mock_does_not_serve_gets_no_cors_headers() {
     for origin in
         ["http://localhost:8000", "http://127.0.0.1:8001", "null", "http://127.0.0.1:8000.evil.test"]
     {
-        let response = with_cors(StatusCode::OK.into_response(), &from_origin(origin), PAGES);
-        let preflight = preflight_response(&from_origin(origin), PAGES);
+        let response = with_cors(StatusCode::OK.into_response(), &from_origin(origin), &pages());
+        let preflight = preflight_response(&from_origin(origin), &pages());
         for response in [&response, &preflight] {
             let cors: Vec<&str> = response
                 .headers()
@@ -198,7 +182,7 @@ fn an_origin_the_mock_does_not_serve_gets_no_cors_headers() {
             assert_eq!(header(response, header::VARY), Some("Origin"), "caches must still vary");
         }
     }
-    let none = with_cors(StatusCode::OK.into_response(), &HeaderMap::new(), PAGES);
+    let none = with_cors(StatusCode::OK.into_response(), &HeaderMap::new(), &pages());
     assert_eq!(header(&none, header::ACCESS_CONTROL_ALLOW_ORIGIN), None);
 }
 
@@ -246,6 +230,8 @@ fn serve_seeds_the_mock_from_the_site_it_built() {
     std::fs::remove_dir_all(root.join("drops")).unwrap();
     let mock = Mock::new(Some(&report.site), &MockOptions::default(), PAGES).expect("a mock");
     let seed = mock.seed.lock().unwrap();
-    assert_eq!(seed.keys().collect::<Vec<_>>(), ["launch"], "built {} drop(s)", report.drops);
-    assert!(seed["launch"].skus.contains_key("LAUNCH-1"));
+    assert_eq!(seed.drops.keys().collect::<Vec<_>>(), ["launch"], "built {} drop(s)", report.drops);
+    let sku = &seed.drops["launch"].skus["LAUNCH-1"];
+    assert_eq!(sku.stock, Some(25), "the drop's own stock");
+    assert_eq!(sku.checkout_url, format!("{PAGES}{CHECKOUT}"), "the stand-in checkout");
 }

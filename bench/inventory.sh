@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Load benchmark of `dropgen inventory serve` on loopback, with wrk (Debian's `wrk`) as the
+# load generator on the same machine. Every run is bounded (DURATION seconds) and targets
+# 127.0.0.1 only.
+#
+# For the embedded backend it prints:
+# - holds per second and p50/p99 latency at 64, 256 and 1,024 connections, each run a fresh
+#   database racing for 10,000 units (then refusals, answered without touching the disk);
+# - the units held when the run stopped and the oversell check (held + available = 10,000);
+# - GET /stock per second, without and with If-None-Match (304s);
+# - side by side, the store alone: `cargo bench --bench inventory_store` (the same writer and
+#   SQLite log, no HTTP).
+#
+# Usage, from anywhere in the checkout:
+#   bench/inventory.sh
+# Environment:
+#   DURATION      seconds per wrk run [default: 10]
+#   CONNECTIONS   the hold runs' connection counts [default: "64 256 1024"]
+#   DROPGEN_BIN   use this binary instead of `cargo build --release`
+# Quote ratios, not exact figures: the machines are shared and noisy.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+duration=${DURATION:-10}
+connections=(${CONNECTIONS:-64 256 1024})
+units=10000
+
+if ! command -v wrk >/dev/null; then
+  echo "bench/inventory.sh needs wrk: apt-get install wrk" >&2
+  exit 2
+fi
+if [ -n "${DROPGEN_BIN:-}" ]; then
+  bin=$DROPGEN_BIN
+else
+  (cd "$repo" && cargo build --release --quiet)
+  bin=$repo/target/release/dropgen
+fi
+# 1,024 connections, and the service's own.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+work=$(mktemp -d)
+service=
+cleanup() {
+  [ -n "$service" ] && kill "$service" 2>/dev/null && wait "$service" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export DROPGEN_INVENTORY_OPERATOR_KEY=bench-operator
+"$bin" inventory keygen "$work/signing.pem" 2>/dev/null
+cat >"$work/inventory.json" <<EOF
+{"version": 1, "drops": {"bench": {"starts_at": "2020-01-01T00:00:00Z", "ends_at": null,
+ "skus": {"BENCH-1": {"stock": $units, "limit_per_customer": null, "checkout_url": "https://shop.example/checkout"}}}}}
+EOF
+# Rate limits out of the way: one address sends the whole crowd here.
+cat >"$work/inventory.yaml" <<EOF
+catalog: inventory.json
+signing_keys: [signing.pem]
+holds_per_address_per_minute: 100000000
+holds_per_customer_per_minute: 100000000
+EOF
+
+# Unique Idempotency-Key per request, 5,000 customers; counts statuses per thread.
+cat >"$work/holds.lua" <<'EOF'
+local threads = {}
+local counter, created, refused, other = 0, 0, 0, 0
+local prefix
+function setup(thread)
+  thread:set("prefix", "t" .. #threads)
+  table.insert(threads, thread)
+end
+function init(args) prefix = prefix or "t" end
+function request()
+  counter = counter + 1
+  local headers = {
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = prefix .. "-" .. counter,
+    ["Cookie"] = "dropgen_customer=c" .. (counter % 5000),
+  }
+  return wrk.format("POST", "/drops/bench/holds", headers, '{"sku": "BENCH-1", "quantity": 1}')
+end
+function response(status, headers, body)
+  if status == 201 then created = created + 1
+  elseif status == 409 then refused = refused + 1
+  else other = other + 1 end
+end
+function done(summary, latency, requests)
+  local c, r, o = 0, 0, 0
+  for _, thread in ipairs(threads) do
+    c = c + thread:get("created"); r = r + thread:get("refused"); o = o + thread:get("other")
+  end
+  io.write(string.format("RESULT %.0f %.2f %.2f %d %d %d %d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    c, r, o, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+EOF
+
+start_service() {
+  rm -f "$work"/inventory.db*
+  (cd "$work" && exec "$bin" inventory serve --config inventory.yaml --listen 127.0.0.1:18787 2>"$work/service.log") &
+  service=$!
+  for _ in $(seq 100); do
+    curl -sf http://127.0.0.1:18787/healthz >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "the service did not start:" >&2
+  cat "$work/service.log" >&2
+  exit 1
+}
+stop_service() {
+  kill "$service" && wait "$service" 2>/dev/null || true
+  service=
+}
+
+echo "== holds: a fresh database racing for $units units, ${duration}s per run (wrk, 2 threads)"
+printf '%-12s %10s %9s %9s %9s %9s %7s %10s\n' connections "requests/s" "p50 ms" "p99 ms" created refused other oversold
+for c in "${connections[@]}"; do
+  start_service
+  read -r _ rate p50 p99 created refused other errors < <(
+    wrk -t2 -c"$c" -d"${duration}s" --timeout 10s --latency -s "$work/holds.lua" http://127.0.0.1:18787 | grep '^RESULT'
+  )
+  state=$(curl -sf -H "Authorization: Bearer $DROPGEN_INVENTORY_OPERATOR_KEY" http://127.0.0.1:18787/drops/bench)
+  oversold=$(python3 -c 'import json,sys; s=json.load(sys.stdin)["skus"]["BENCH-1"]; print(s["held"] + s["sold"] + s["available"] - '"$units"' if s["available"] >= 0 else -1)' <<<"$state")
+  printf '%-12s %10s %9s %9s %9s %9s %7s %10s\n' "$c" "$rate" "$p50" "$p99" "$created" "$refused" "$((other + errors))" "$oversold"
+  stop_service
+done
+
+echo
+echo "== GET /drops/bench/stock, 256 connections, ${duration}s (wrk, 2 threads)"
+start_service
+etag=$(curl -sfD - -o /dev/null http://127.0.0.1:18787/drops/bench/stock | awk 'tolower($1) == "etag:" { print $2 }' | tr -d '\r')
+for variant in plain if-none-match; do
+  headers=()
+  [ "$variant" = if-none-match ] && headers=(-H "If-None-Match: $etag")
+  line=$(wrk -t2 -c256 -d"${duration}s" --latency "${headers[@]}" http://127.0.0.1:18787/drops/bench/stock)
+  rate=$(awk '/^Requests\/sec/ { print $2 }' <<<"$line")
+  p99=$(awk '$1 == "99%" { print $2 }' <<<"$line")
+  printf '%-16s %12s requests/s   p99 %s\n' "$variant" "$rate" "$p99"
+done
+stop_service
+
+echo
+echo "== the store alone (no HTTP): cargo bench --bench inventory_store"
+(cd "$repo" && cargo bench --quiet --bench inventory_store 2>/dev/null)
