@@ -12,13 +12,14 @@ use crate::diagnostic::{Diagnostic, Kind, Location};
 
 /// The keys of the `data-text` words the default script shows (`word(…)` and `say(…)` in
 /// `drops.js`; a test keeps the two in step).
-pub(crate) const WORDS: [&str; 14] = [
+pub(crate) const WORDS: [&str; 15] = [
     "upcoming",
     "opening",
     "live",
     "live_open",
     "paused",
     "ended",
+    "not_yet",
     "in_stock",
     "low",
     "sold_out",

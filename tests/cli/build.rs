@@ -1,6 +1,6 @@
 use std::fs;
 
-use crate::support::{Site, assert_matches_file, fixture, tree};
+use crate::support::{Site, assert_matches_file, fixture, hashed, redact_hashes, tree};
 
 /// The basic fixture's whole output: text files compared with
 /// `tests/fixtures/build/basic.expected/` (pages, `_headers`, manifest, changes, purge files),
@@ -14,7 +14,7 @@ fn builds_the_basic_fixture_as_expected() {
     assert!(run.stderr().contains("warning: images in markdown are not shown"), "{}", run.stderr());
     let out = site.path("out");
     let files = tree(&out);
-    let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    let names: Vec<String> = files.iter().map(|(name, _)| redact_hashes(name)).collect();
     assert_eq!(
         names,
         [
@@ -25,20 +25,20 @@ fn builds_the_basic_fixture_as_expected() {
             "public/404.html",
             "public/404.html.br",
             "public/404.html.gz",
-            "public/_assets/drops-beff41bcb6.js",
-            "public/_assets/drops-beff41bcb6.js.br",
-            "public/_assets/drops-beff41bcb6.js.gz",
-            "public/_assets/placeholders-ab1e490224.css",
-            "public/_assets/style-b32e55d961.css",
-            "public/_assets/style-b32e55d961.css.br",
-            "public/_assets/style-b32e55d961.css.gz",
+            "public/_assets/drops-[HASH].js",
+            "public/_assets/drops-[HASH].js.br",
+            "public/_assets/drops-[HASH].js.gz",
+            "public/_assets/placeholders-[HASH].css",
+            "public/_assets/style-[HASH].css",
+            "public/_assets/style-[HASH].css.br",
+            "public/_assets/style-[HASH].css.gz",
             "public/_headers",
             // Sources smaller than every width: one size each. The AVIFs of such tiny images
             // are larger than their WebPs, so they are dropped.
-            "public/_img/badge-9c4b803036-40.png",
-            "public/_img/badge-a03a9ad75b-40.webp",
-            "public/_img/hero-c4c17572cd-96.jpg",
-            "public/_img/hero-cb4251075f-96.webp",
+            "public/_img/badge-[HASH]-40.png",
+            "public/_img/badge-[HASH]-40.webp",
+            "public/_img/hero-[HASH]-96.jpg",
+            "public/_img/hero-[HASH]-96.webp",
             "public/index.html",
             "public/index.html.br",
             "public/index.html.gz",
@@ -76,6 +76,16 @@ fn drop_pages_work_without_javascript() {
     let site = Site::fixture("build/basic");
     site.run(&["build", "--out", "out"]).success();
     let page = site.read("out/public/launch/index.html");
+    let public = site.path("out/public");
+    let script = hashed(&public, "_assets/drops-[HASH].js");
+    let (jpg, webp) =
+        (hashed(&public, "_img/hero-[HASH]-96.jpg"), hashed(&public, "_img/hero-[HASH]-96.webp"));
+    let og_image = format!(r#"<meta property="og:image" content="https://drops.test/{jpg}">"#);
+    let script_tag = format!(r#"<script src="/{script}" integrity="sha384-"#);
+    let webp_source = format!(r#"<source type="image/webp" srcset="/{webp} 96w""#);
+    let img = format!(
+        r#"src="/{jpg}" srcset="/{jpg} 96w" sizes="(min-width: 72rem) 41rem, (min-width: 48rem) 58vw, calc(100vw - 2rem)" width="96" height="64" alt="A blue gradient" loading="eager""#
+    );
     for expected in [
         r#"<a class="buy" data-buy href="https://shop.drops.test/checkout?sku=LAUNCH-1&amp;drop=launch">"#,
         r#"<a class="buy" data-buy href="https://shop.drops.test/checkout?sku=LAUNCH.2_b&amp;drop=launch">"#,
@@ -93,10 +103,10 @@ fn drop_pages_work_without_javascript() {
         r#"<iframe src="https://player.drops.test/embed/launch" title="Launch stream: Launch &lt;script&gt;"#,
         r#"loading="lazy""#,
         r#"<link rel="canonical" href="https://drops.test/launch/">"#,
-        r#"<meta property="og:image" content="https://drops.test/_img/hero-c4c17572cd-96.jpg">"#,
-        r#"<script src="/_assets/drops-beff41bcb6.js" integrity="sha384-"#,
-        r#"<source type="image/webp" srcset="/_img/hero-cb4251075f-96.webp 96w""#,
-        r#"src="/_img/hero-c4c17572cd-96.jpg" srcset="/_img/hero-c4c17572cd-96.jpg 96w" sizes="(min-width: 72rem) 41rem, (min-width: 48rem) 58vw, calc(100vw - 2rem)" width="96" height="64" alt="A blue gradient" loading="eager""#,
+        &og_image,
+        &script_tag,
+        &webp_source,
+        &img,
     ] {
         assert!(page.contains(expected), "missing {expected}\nin:\n{page}");
     }
@@ -275,7 +285,7 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
 fn a_rebuild_replaces_stale_files() {
     let site = Site::fixture("build/basic");
     site.run(&["build", "--out", "out"]).success();
-    let old_hero = site.path("out/public/_img/hero-c4c17572cd-96.jpg");
+    let old_hero = site.path("out/public").join(hashed(&site.path("out/public"), "_img/hero-[HASH]-96.jpg"));
     assert!(old_hero.exists());
     fs::copy(site.path("drops/launch/badge.png"), site.path("drops/launch/hero.png")).unwrap();
     let drop = site.read("drops/launch/drop.yaml");
@@ -493,4 +503,21 @@ fn a_rebuild_links_unchanged_files_from_the_previous_output() {
         "kept files differ from a build from nothing"
     );
     assert_eq!(site.read("out/manifest.json"), site.read("fresh/manifest.json"));
+}
+
+/// The one test that pins real content-hashed names: a change in any output byte (a script,
+/// a stylesheet, an encoder setting, a pixel crate's version) shows here, on purpose. After
+/// reviewing such a change, `DROPGEN_BLESS=1 cargo test --test cli hashed_names` rewrites
+/// `tests/fixtures/build/basic.names`.
+#[test]
+fn hashed_names_are_pinned() {
+    let site = Site::fixture("build/basic");
+    site.run(&["build", "--out", "out", "--now", "2026-11-23T12:00:00Z"]).success();
+    let names: String = tree(&site.path("out/public"))
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| redact_hashes(name) != *name)
+        .map(|name| format!("{name}\n"))
+        .collect();
+    assert_matches_file(&names, &fixture("build/basic.names"));
 }

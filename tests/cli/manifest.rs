@@ -5,7 +5,7 @@ use std::fs;
 
 use serde_json::Value;
 
-use crate::support::{Site, tree};
+use crate::support::{Site, hashed, tree};
 
 const NOW: &str = "2026-11-23T12:00:00Z";
 
@@ -50,7 +50,7 @@ fn the_manifest_describes_exactly_the_upload_root() {
     let phase = |path: &str| files[path]["upload_phase"].as_u64().unwrap();
     assert!(order.windows(2).all(|pair| phase(pair[0]) <= phase(pair[1])));
     assert!(
-        order.iter().position(|p| *p == "_img/hero-c4c17572cd-96.jpg")
+        order.iter().position(|p| *p == hashed(&site.path("out/public"), "_img/hero-[HASH]-96.jpg"))
             < order.iter().position(|p| *p == "launch/index.html")
     );
     let page = &files["launch/index.html"];
@@ -62,7 +62,7 @@ fn the_manifest_describes_exactly_the_upload_root() {
         (sibling["content_encoding"].as_str(), sibling["variant_of"].as_str()),
         (Some("br"), Some("launch/index.html"))
     );
-    let script = &files["_assets/drops-beff41bcb6.js"];
+    let script = &files[&hashed(&site.path("out/public"), "_assets/drops-[HASH].js")];
     assert_eq!(script["cache_control"], "public, max-age=31536000, immutable");
     assert!(script["integrity"].as_str().unwrap().starts_with("sha384-"));
     assert!(site.read("out/public/launch/index.html").contains(script["integrity"].as_str().unwrap()));
@@ -162,7 +162,10 @@ fn deleting_a_drop_purges_its_urls_and_keeps_its_images_for_a_grace_period() {
     let changes = json(&site, "out/changes.json");
     let removed: BTreeMap<&str, &Value> =
         changes["removed"].as_array().unwrap().iter().map(|r| (r["path"].as_str().unwrap(), r)).collect();
-    let badge = removed["_img/badge-9c4b803036-40.png"];
+    let badge = removed[removed
+        .keys()
+        .find(|path| crate::support::redact_hashes(path) == "_img/badge-[HASH]-40.png")
+        .unwrap()];
     assert_eq!(badge["cache_class"], "immutable");
     assert_eq!(badge["delete_after"], "2026-11-30T12:00:00Z");
     assert_eq!(badge["grace_days"].as_u64(), Some(7));
@@ -243,7 +246,8 @@ fn headers_file_has_a_strict_policy_and_no_overlapping_cache_rules() {
     build(&site);
     let headers = site.read("out/public/_headers");
     let csp = headers.lines().find(|line| line.trim_start().starts_with("Content-Security-Policy:")).unwrap();
-    assert!(csp.contains("script-src https://drops.test/_assets/drops-beff41bcb6.js 'sha384-"), "{csp}");
+    let script = hashed(&site.path("out/public"), "_assets/drops-[HASH].js");
+    assert!(csp.contains(&format!("script-src https://drops.test/{script} 'sha384-")), "{csp}");
     assert!(csp.contains("connect-src 'self' https://inventory.drops.test;"), "{csp}");
     assert!(csp.contains("frame-src https://player.drops.test;"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");

@@ -92,13 +92,14 @@ fn a_sku_cannot_take_a_landmark_id() {
 }
 
 /// The words `drops.js` shows, as the default theme writes them.
-const SCRIPT_WORDS: [&str; 14] = [
+const SCRIPT_WORDS: [&str; 15] = [
     "Starts in #",
     "Opening any moment",
     "Live now · ends in #",
     "Live now",
     "Paused · back soon",
     "Ended",
+    "Opens in #",
     "In stock",
     "Only # left",
     "Sold out",

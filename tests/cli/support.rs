@@ -147,6 +147,48 @@ pub(crate) fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// A path with each content hash (`-` and ten hex digits, before an extension or a width)
+/// replaced by `-[HASH]`: `_assets/drops-beff41bcb6.js.br` → `_assets/drops-[HASH].js.br`,
+/// `_img/hero-c4c17572cd-96.jpg` → `_img/hero-[HASH]-96.jpg`. Tests name hashed files this
+/// way, so a change to a script's bytes, an encoder setting or a pixel crate's version needs
+/// no edit to them; `build::hashed_names_are_pinned` is the one test that pins real names.
+pub(crate) fn redact_hashes(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hash = bytes.get(i + 1..i + 11);
+        let after = bytes.get(i + 11).copied();
+        let is_hash = bytes[i] == b'-'
+            && hash.is_some_and(|hash| hash.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)))
+            && matches!(after, Some(b'.') | Some(b'-'));
+        if is_hash {
+            out.push_str("-[HASH]");
+            i += 11;
+        } else {
+            out.push(bytes[i] as char);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The one path under `dir` whose redacted form is `pattern` (see [`redact_hashes`]).
+#[track_caller]
+pub(crate) fn hashed(dir: &Path, pattern: &str) -> String {
+    let found: Vec<String> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_file())
+        .map(|entry| entry.path().strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/"))
+        .filter(|rel| redact_hashes(rel) == pattern)
+        .collect();
+    match found.as_slice() {
+        [one] => one.clone(),
+        _ => panic!("{} files under {} are {pattern}: {found:?}", found.len(), dir.display()),
+    }
+}
+
 /// Folders that are build products wherever they are: `fuzz/target` alone grows to gigabytes once
 /// `scripts/fuzz.sh` has run, and copying it into every repository-root site filled CI's disk.
 const BUILD_PRODUCTS: [&str; 5] = ["target", "dist", "node_modules", ".dropgen-cache", ".git"];

@@ -55,6 +55,10 @@
   let apiStatus = "";
   /** Whether the last stock request succeeded (only then does Buy reserve first). */
   let stockShown = false;
+  /** What the last stock answer said of each SKU: `{ state, available }`. */
+  const lastStock = new Map();
+  /** The phase the products were last shown in; "" makes the next tick show them again. */
+  let shownPhase = "";
   let stockErrors = 0;
   let firstStockSent = false;
   let pollTimer;
@@ -98,12 +102,13 @@
     return word(phase);
   }
 
-  /** Every second: each drop's phase and countdown (the drop page's from the API when known). */
+  /** Every second: each drop's phase and countdown (the drop page's from the API when known,
+   * except that its end time is the end), and what its products offer in that phase. */
   function tick() {
     const at = now();
     for (const element of document.querySelectorAll("[data-starts-at]")) {
       const byTime = phaseByTime(element, at);
-      const phase = (element === root && apiStatus) || byTime;
+      const phase = element === root && byTime !== "ended" ? apiStatus || byTime : byTime;
       element.dataset.phase = phase;
       const label = element.querySelector("[data-phase-label]");
       if (label && phase) label.textContent = phaseLabel(element, phase, at);
@@ -112,7 +117,32 @@
         // ask at the same instant.
         if (api && timePhase && timePhase !== byTime) schedulePoll(Math.random() * 2000);
         timePhase = byTime;
+        // Once per phase (and per stock answer), so a refusal's words stay until the next poll;
+        // every second while upcoming, for the countdown.
+        if (phase !== shownPhase || phase === "upcoming") showProducts(phase, at);
+        shownPhase = phase;
       }
+    }
+  }
+
+  /** Each product's buy link and stock line in the drop's phase. Before the start and after
+   * the end no purchase is offered and no stock claimed: the line says why. */
+  function showProducts(phase, at) {
+    for (const product of products) {
+      if (product === holding) continue;
+      const known = lastStock.get(product.dataset.sku);
+      if (phase === "upcoming" || phase === "ended") {
+        setBuyable(product, phase);
+        const seconds = (Date.parse(root.dataset.startsAt) - at) / 1000;
+        if (phase === "ended") say(product, "ended");
+        else if (seconds > 0) say(product, "not_yet", countdown(seconds));
+        else say(product, "opening");
+        continue;
+      }
+      setBuyable(product, known?.state === "sold_out" ? "sold_out" : phase === "paused" ? "paused" : "");
+      // A SKU the API does not know keeps what the page says; an API that failed says so.
+      if (known) say(product, known.state, known.available);
+      else if (api && stockErrors) say(product, "na");
     }
   }
 
@@ -158,7 +188,8 @@
     if (line) line.textContent = word(key, count);
   }
 
-  /** Enables a product's buy link, or disables it as `sold_out` (which it then says) or `paused`. */
+  /** Enables a product's buy link, or disables it as `sold_out` (which its label then says),
+   * `paused`, `upcoming` or `ended`. */
   function setBuyable(product, disabledAs) {
     const link = product.querySelector("[data-buy]");
     const label = link?.firstChild;
@@ -177,13 +208,11 @@
     }
     clockOffset = serverTime - Date.now();
     apiStatus = body.status;
-    const items = new Map(body.items.map((item) => [Object(item).sku, Object(item)]));
-    for (const product of products) {
-      const item = items.get(product.dataset.sku);
-      const state = STOCK_STATES.includes(item?.state) ? item.state : "";
-      setBuyable(product, state === "sold_out" ? state : apiStatus === "paused" ? "paused" : "");
-      // A SKU the API does not know keeps what the page says.
-      if (state && product !== holding) say(product, state, Math.trunc(item.available) || 0);
+    lastStock.clear();
+    for (const item of body.items.map(Object)) {
+      if (STOCK_STATES.includes(item.state)) {
+        lastStock.set(item.sku, { state: item.state, available: Math.trunc(item.available) || 0 });
+      }
     }
     return true;
   }
@@ -204,6 +233,7 @@
       stockErrors = 0;
       if (!firstStockSent) beacon("first_stock", { ms: Math.round(performance.now()) });
       firstStockSent = true;
+      shownPhase = "";
       tick();
       const suggested = Math.min(60000, Math.max(1000, Math.trunc(result.body.poll_after_ms) || 5000));
       schedulePoll(suggested * (0.9 + Math.random() / 5));
@@ -211,14 +241,12 @@
     }
     // The times on the page are the truth again, and the static links the way to buy.
     apiStatus = "";
+    lastStock.clear();
     beacon("stock_error", { code: errorCode(result) });
-    for (const product of products) {
-      setBuyable(product, "");
-      if (product !== holding) say(product, "na");
-    }
+    stockErrors += 1;
+    shownPhase = "";
     tick();
     // Exponential backoff with full jitter: a random wait of up to 2 s, 4 s, 8 s … 60 s.
-    stockErrors += 1;
     schedulePoll(Math.random() * Math.min(60000, 1000 * 2 ** stockErrors));
   }
 
@@ -235,7 +263,11 @@
 
   /** Tries to hold one unit of `sku` within HOLD_BUDGET_MS; the last answer, good or bad. */
   async function hold(sku) {
-    const key = crypto.randomUUID?.() ?? `${Date.now()}-${Math.random()}`.replace("0.", "");
+    // Unguessable, so nobody can replay another shopper's hold: randomUUID needs a secure
+    // context, getRandomValues works everywhere. Never Math.random.
+    const key =
+      crypto.randomUUID?.() ??
+      Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
     const body = JSON.stringify({ sku, quantity: 1 });
     const deadline = Date.now() + HOLD_BUDGET_MS;
     for (let attempt = 1; ; attempt += 1) {
