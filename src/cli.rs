@@ -87,6 +87,10 @@ enum Command {
         /// A failure for the mock to simulate.
         #[arg(long, value_enum, default_value_t, value_name = "FAULT", requires = "mock_inventory")]
         mock_fault: crate::serve::MockFault,
+        /// Point the pages at a running inventory service (`dropgen inventory serve`) instead
+        /// of the mock; it must allow this preview's origin in `page_origins`.
+        #[arg(long, value_name = "URL", conflicts_with = "mock_inventory")]
+        inventory: Option<String>,
     },
     /// Run the inventory service the pages call during a drop (docs/inventory-api.md).
     Inventory {
@@ -287,13 +291,23 @@ pub fn run(args: Args) -> ExitCode {
         Command::Check { site } => build(&site, None, None),
         Command::Cache { command: CacheCommand::Gc { site, out } } => cache_gc(&site, out),
         Command::Inventory { command } => inventory(command),
-        Command::Serve { site, out, port, mock_inventory, mock_port, mock_seed, mock_state, mock_fault } => {
+        Command::Serve {
+            site,
+            out,
+            port,
+            mock_inventory,
+            mock_port,
+            mock_seed,
+            mock_state,
+            mock_fault,
+            inventory,
+        } => {
             let mock = mock_inventory.then_some(crate::serve::MockOptions {
                 seed_file: mock_seed,
                 state: mock_state,
                 fault: mock_fault,
             });
-            serve(&site, out, port, mock_port, mock)
+            serve(&site, out, (port, mock_port), mock, inventory)
         }
         Command::New { slug, root } => {
             let now = time::OffsetDateTime::now_utc();
@@ -482,16 +496,16 @@ fn build_shard(site: &SiteArgs, shard: crate::images::Shard) -> ExitCode {
 fn serve(
     site: &SiteArgs,
     out: Option<PathBuf>,
-    port: u16,
-    mock_port: u16,
+    (port, mock_port): (u16, u16),
     mock: Option<crate::serve::MockOptions>,
+    inventory: Option<String>,
 ) -> ExitCode {
     let out = out.unwrap_or_else(|| site.root.join("dist"));
     let build = match site.options(Some(out), None) {
         Ok(options) => options,
         Err(err) => return report_error(&err, &Sources::new(), site.message_format),
     };
-    match crate::serve::run(crate::serve::ServeOptions { build, port, mock_port, mock }) {
+    match crate::serve::run(crate::serve::ServeOptions { build, port, mock_port, mock, inventory }) {
         Ok(()) => ExitCode::SUCCESS,
         // Build problems were already printed by `serve`, as they are on every rebuild.
         Err(Error::Content(_)) => ExitCode::from(1),

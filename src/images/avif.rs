@@ -68,7 +68,7 @@ impl Tuning {
 /// that `tune=iq` gives at the default: libaom quality 60 under 3.11 was measured to leave no
 /// variant visibly worse than sharp's on `dev` or `dev2` (0.99× and 0.87× its DSSIM), and 59
 /// (the default 42 + 17) left two of `dev`'s darkest wallpaper visibly worse. +13 left five
-/// `dev2` variants visibly worse (README, "Benchmarks"). The bytes it costs are what the setup
+/// `dev2` variants visibly worse (docs/benchmarks.md). The bytes it costs are what the setup
 /// step saves.
 const SSIM_QUALITY_OFFSET: u8 = 18;
 

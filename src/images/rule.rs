@@ -1,7 +1,7 @@
 //! The AVIF rule: the settings each variant is encoded with, decided from the pixels about to
 //! be encoded. Pure: pixels in, a choice out. Chosen on bench/images.sh's `dev2` corpus and
 //! checked on `dev`; the speed step was found on a third corpus of wallpaper artwork and
-//! checked on both (README, "Benchmarks").
+//! checked on both (docs/benchmarks.md).
 //!
 //! - **Chroma** (`images.avif_chroma: auto`): 4:2:0 stores colour at a quarter of the
 //!   resolution. Where colour changes slowly (skies, gradients, soft photographs) nobody can
@@ -23,7 +23,7 @@
 //!   speed 5: on a third corpus of wallpaper artwork nothing was tuned on, speed 5 at 400 px
 //!   lowered the mean DSSIM of all variants by 4 %, where speed 5 everywhere cost 3.5× the
 //!   time. Measured, the step costs 3–10 % more AVIF time at widths 400–1600, and 9–26 % at
-//!   the default widths 320–1920, whose 640-px variants are small too (README, "Benchmarks").
+//!   the default widths 320–1920, whose 640-px variants are small too (docs/benchmarks.md).
 
 use super::avif::Subsampling;
 use super::resize::Pixels;

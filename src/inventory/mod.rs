@@ -92,6 +92,14 @@ pub(crate) fn serve(settings: Settings, ready: &dyn Fn(&str)) -> Result<(), Erro
     for warning in &warnings {
         http::log("warning", &serde_json::json!({ "message": warning }));
     }
+    if store.published().is_empty() {
+        http::log(
+            "warning",
+            &serde_json::json!({
+                "message": "no drops: every page gets `unknown_drop` until a catalog is loaded (--catalog, or `dropgen inventory sync`)"
+            }),
+        );
+    }
     let service = Arc::new(http::Service {
         store,
         keys,

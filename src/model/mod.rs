@@ -140,11 +140,11 @@ impl Default for ImageSettings {
             // pictures and encoded a speed step slower when small (images::rule), and WebP 80.
             // AVIF against sharp, each tool against its own resize: 0.79x bytes, 1.07x DSSIM
             // on `dev`; 0.99x, 1.08x on `dev2`; 1.04x, 1.06x on wallpaper artwork; none visibly
-            // worse (README, "Benchmarks"). 43 spent 1.07x sharp's bytes on the artwork.
+            // worse (docs/benchmarks.md). 43 spent 1.07x sharp's bytes on the artwork.
             quality: Quality { avif: 42, webp: 80, jpeg: 82 },
             // A 24-megapixel camera photo fits with room to spare; a 20000×20000 bomb does not.
             max_megapixels: 100,
-            // Chosen by measurement against sharp (README, "Benchmarks").
+            // Chosen by measurement against sharp (docs/benchmarks.md).
             avif_speed: 6,
             avif_chroma: AvifChroma::Auto,
         }

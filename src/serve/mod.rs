@@ -56,6 +56,8 @@ pub struct ServeOptions {
     pub mock_port: u16,
     /// Serve the mock inventory API and point the pages at it.
     pub mock: Option<MockOptions>,
+    /// Point the pages at this running inventory service instead (`--inventory URL`).
+    pub inventory: Option<String>,
 }
 
 /// The mock inventory's starting point.
@@ -80,8 +82,9 @@ struct App {
     /// The last build's failure, shown to pages that connect while it lasts.
     failure: Mutex<Option<String>>,
     mock: Option<mock_http::Mock>,
-    /// The mock API's base URL, written into pages' `data-inventory-api` while serving.
-    mock_api: Option<String>,
+    /// The inventory API the pages are pointed at while serving (the mock's, or `--inventory`),
+    /// written into their `data-inventory-api`.
+    inventory_api: Option<String>,
 }
 
 /// Builds, serves and watches until interrupted (Ctrl-C).
@@ -117,13 +120,16 @@ pub fn run(mut options: ServeOptions) -> Result<(), Error> {
     let pages = local_address(&pages_listener)?;
     let pages_origin = format!("http://{pages}");
     let mut mock_listener = None;
-    let mut mock_api = None;
+    let mut inventory_api = match &options.inventory {
+        Some(url) => Some(inventory_url(url)?),
+        None => None,
+    };
     let mock = match &options.mock {
         Some(mock_options) => {
             let listener = bind(options.mock_port, "--mock-port")?;
             let port = local_address(&listener)?.port();
             mock_listener = Some(listener);
-            mock_api = Some(format!("http://localhost:{port}{PREFIX}/inventory"));
+            inventory_api = Some(format!("http://localhost:{port}{PREFIX}/inventory"));
             Some(mock_http::Mock::new(site.as_ref(), mock_options, &pages_origin)?)
         }
         None => None,
@@ -134,7 +140,7 @@ pub fn run(mut options: ServeOptions) -> Result<(), Error> {
         events,
         failure: Mutex::new(first_failure),
         mock,
-        mock_api,
+        inventory_api,
     });
 
     let watched = watch::start(&options.build.root, {
@@ -147,7 +153,12 @@ pub fn run(mut options: ServeOptions) -> Result<(), Error> {
         let stopped = |err: std::io::Error| Error::Usage(format!("the preview server stopped: {err}"));
         let listener = tokio::net::TcpListener::from_std(pages_listener).map_err(stopped)?;
         eprintln!("serving {pages_origin}/ (Ctrl-C to stop)");
-        let mock_server = match (mock_listener, &app.mock_api) {
+        if let (Some(api), None) = (&app.inventory_api, &app.mock) {
+            eprintln!(
+                "pages use the inventory service at {api}; it must list {pages_origin} in `page_origins` for its answers to reach them"
+            );
+        }
+        let mock_server = match (mock_listener, &app.inventory_api) {
             (Some(mock_listener), Some(api)) => {
                 eprintln!(
                     "mock inventory at {api} (another origin; CORS for {pages_origin} only), controls at {pages_origin}{PREFIX}/mock"
@@ -336,7 +347,8 @@ async fn static_file(State(app): State<Arc<App>>, uri: Uri, request: HeaderMap) 
         .and_then(|value| value.to_str().ok())
         .and_then(crate::compress::Method::negotiate);
     let (body, encoding) = if content_type.starts_with("text/html") {
-        let html = serve_mode_html(&String::from_utf8_lossy(&bytes), app.mock_api.as_deref()).into_bytes();
+        let html =
+            serve_mode_html(&String::from_utf8_lossy(&bytes), app.inventory_api.as_deref()).into_bytes();
         match method {
             // Off the async threads: brotli on a large index takes a while.
             Some(method) if html.len() >= crate::compress::MIN_BYTES => {
@@ -397,11 +409,23 @@ fn percent_decode(text: &str) -> Option<String> {
     (!decoded.contains('\0')).then(|| decoded.into_owned())
 }
 
-/// Adds the reload script before `</head>` and, with the mock, points `data-inventory-api`
-/// at it. Only ever applied to responses of `dropgen serve`.
-fn serve_mode_html(html: &str, mock_api: Option<&str>) -> String {
+/// `--inventory URL`: an http(s) URL without a query, as `inventory_api` in `dropgen.yaml`.
+fn inventory_url(text: &str) -> Result<String, Error> {
+    match url::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.query().is_none() && url.has_host() => {
+            Ok(text.trim_end_matches('/').to_owned())
+        }
+        _ => Err(Error::Usage(format!(
+            "--inventory `{text}` is not the base URL of an inventory service\n  = help: give it as `inventory_api` would be, e.g. http://127.0.0.1:8787 or https://inventory.example.com/v1"
+        ))),
+    }
+}
+
+/// Adds the reload script before `</head>` and points `data-inventory-api` at the API the
+/// preview uses (the mock, or `--inventory`). Only ever applied to responses of `dropgen serve`.
+fn serve_mode_html(html: &str, inventory_api: Option<&str>) -> String {
     let mut html = html.to_owned();
-    if let Some(api) = mock_api {
+    if let Some(api) = inventory_api {
         html = replace_attribute(&html, "data-inventory-api", api);
     }
     let tag = format!("<script src=\"{PREFIX}/reload.js\" defer></script>\n");
@@ -443,6 +467,18 @@ fn read_seed_file(path: &Path) -> Result<BTreeMap<String, u32>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inventory_takes_a_base_url_like_inventory_api() {
+        assert_eq!(inventory_url("http://127.0.0.1:8787/").unwrap(), "http://127.0.0.1:8787");
+        assert_eq!(inventory_url("https://inv.example.com/v1").unwrap(), "https://inv.example.com/v1");
+        for bad in ["127.0.0.1:8787", "ftp://x/", "https://x/v1?a=1", "not a url"] {
+            assert!(
+                inventory_url(bad).unwrap_err().to_string().contains("e.g. http://127.0.0.1:8787"),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn injects_the_reload_script_and_points_pages_at_the_mock() {

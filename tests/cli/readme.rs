@@ -56,6 +56,7 @@ fn documented_commands_and_flags_exist() {
                 "--mock-seed",
                 "--mock-state",
                 "--mock-fault",
+                "--inventory",
             ][..],
         ),
     ] {
