@@ -6,7 +6,9 @@
 # For the embedded backend it prints:
 # - holds per second and p50/p99 latency at 64, 256 and 1,024 connections, each run a fresh
 #   database racing for 10,000 units (then refusals, answered without touching the disk);
-# - the units held when the run stopped and the oversell check (held + available = 10,000);
+# - the units held when the run stopped and the oversell check (held + sold + available
+#   - 10,000, which must be 0), and how fast the units went: the span from the first to the
+#   last hold in the event log, and holds per second over it;
 # - GET /stock per second, without and with If-None-Match (304s);
 # - side by side, the store alone: `cargo bench --bench inventory_store` (the same writer and
 #   SQLite log, no HTTP).
@@ -62,14 +64,13 @@ EOF
 
 # Unique Idempotency-Key per request, 5,000 customers; counts statuses per thread.
 cat >"$work/holds.lua" <<'EOF'
-local threads = {}
-local counter, created, refused, other = 0, 0, 0, 0
-local prefix
+-- Globals, not locals: setup() and done() reach each thread's through thread:set/get.
+threads = {}
+counter, created, refused, other = 0, 0, 0, 0
 function setup(thread)
   thread:set("prefix", "t" .. #threads)
   table.insert(threads, thread)
 end
-function init(args) prefix = prefix or "t" end
 function request()
   counter = counter + 1
   local headers = {
@@ -112,8 +113,25 @@ stop_service() {
   service=
 }
 
+# Holds made per second while units were left: the span between the first and the last
+# hold_created in the event log (the requests/s column also counts the refusals after).
+selling_rate() {
+  python3 - "$work/inventory.db" <<'PY'
+import re, sqlite3, sys
+from datetime import datetime
+rows = sqlite3.connect(sys.argv[1]).execute("SELECT at FROM events WHERE kind = 'hold_created'").fetchall()
+def seconds(text):
+    m = re.match(r"(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-].*)$", text)
+    base = datetime.fromisoformat(m.group(1) + (m.group(3) if m.group(3) != "Z" else "+00:00"))
+    return base.timestamp() + float("0." + (m.group(2) or "0"))
+times = sorted(seconds(at) for (at,) in rows)
+span = times[-1] - times[0] if len(times) > 1 else 0
+print(f"{span:.2f} {len(times) / span:.0f}" if span else "- -")
+PY
+}
+
 echo "== holds: a fresh database racing for $units units, ${duration}s per run (wrk, 2 threads)"
-printf '%-12s %10s %9s %9s %9s %9s %7s %10s\n' connections "requests/s" "p50 ms" "p99 ms" created refused other oversold
+printf '%-12s %10s %9s %9s %9s %9s %7s %10s %12s %12s\n' connections "requests/s" "p50 ms" "p99 ms" created refused other oversold "sold out s" "holds/s"
 for c in "${connections[@]}"; do
   start_service
   read -r _ rate p50 p99 created refused other errors < <(
@@ -121,7 +139,8 @@ for c in "${connections[@]}"; do
   )
   state=$(curl -sf -H "Authorization: Bearer $DROPGEN_INVENTORY_OPERATOR_KEY" http://127.0.0.1:18787/drops/bench)
   oversold=$(python3 -c 'import json,sys; s=json.load(sys.stdin)["skus"]["BENCH-1"]; print(s["held"] + s["sold"] + s["available"] - '"$units"' if s["available"] >= 0 else -1)' <<<"$state")
-  printf '%-12s %10s %9s %9s %9s %9s %7s %10s\n' "$c" "$rate" "$p50" "$p99" "$created" "$refused" "$((other + errors))" "$oversold"
+  read -r span selling < <(selling_rate)
+  printf '%-12s %10s %9s %9s %9s %9s %7s %10s %12s %12s\n' "$c" "$rate" "$p50" "$p99" "$created" "$refused" "$((other + errors))" "$oversold" "$span" "$selling"
   stop_service
 done
 
