@@ -9,7 +9,20 @@ use time::OffsetDateTime;
 
 use crate::inventory::catalog::{Catalog, CatalogDrop, CatalogSku};
 use crate::inventory::machine::{Command, Reply};
-use crate::inventory::store::{Backend, Store, Unobserved};
+use crate::inventory::store::{Backend, RedisTarget, Store, Unobserved};
+
+/// Where [`inventory_store_holds`] keeps the state.
+#[derive(Clone, Debug)]
+pub enum BenchStore {
+    Memory,
+    /// The embedded SQLite log at this path.
+    Embedded(std::path::PathBuf),
+    /// A Redis server or Cluster node at this URL, its keys under this prefix.
+    Redis {
+        url: String,
+        prefix: String,
+    },
+}
 
 /// What one run of [`inventory_store_holds`] measured.
 #[derive(Debug)]
@@ -22,16 +35,19 @@ pub struct StoreRun {
 }
 
 /// `requests` holds of one unit each, from `concurrency` tasks at once, racing for `units`
-/// units of one SKU in a store on `database` (the embedded backend) or in memory (`None`).
+/// units of one SKU in a store.
 pub fn inventory_store_holds(
-    database: Option<&std::path::Path>,
+    store: &BenchStore,
     units: u32,
     requests: usize,
     concurrency: usize,
 ) -> StoreRun {
-    let backend = match database {
-        Some(path) => Backend::Embedded(path.to_owned()),
-        None => Backend::Memory,
+    let backend = match store {
+        BenchStore::Memory => Backend::Memory,
+        BenchStore::Embedded(path) => Backend::Embedded(path.clone()),
+        BenchStore::Redis { url, prefix } => {
+            Backend::Redis(RedisTarget { urls: vec![url.clone()], prefix: prefix.clone() })
+        }
     };
     let now = OffsetDateTime::now_utc();
     let sku = CatalogSku {
@@ -50,6 +66,7 @@ pub fn inventory_store_holds(
     runtime.block_on(async {
         let (store, _) =
             Store::open(&backend, Some(&catalog), time::Duration::minutes(10), Arc::new(Unobserved), now)
+                .await
                 .expect("the store opens");
         let store = Arc::new(store);
         let started = Instant::now();

@@ -143,11 +143,12 @@ enum SchemaFile {
 #[derive(Debug, Subcommand)]
 enum InventoryCommand {
     /// Serve the inventory API: stock, holds, signed purchase tokens, the shop's and the
-    /// operator's routes, on an embedded durable store (SQLite).
+    /// operator's routes, on an embedded durable store (SQLite) or on Redis/Valkey (--redis).
     ///
     /// Secrets come from the environment: DROPGEN_INVENTORY_SHOP_KEY (confirm, release, read a
     /// hold), DROPGEN_INVENTORY_OPERATOR_KEY (catalog, pause, stock) and, when the settings
-    /// file names no key file, DROPGEN_INVENTORY_SIGNING_KEY (PEM text).
+    /// file names no key file, DROPGEN_INVENTORY_SIGNING_KEY (PEM text). DROPGEN_INVENTORY_REDIS
+    /// gives the Redis URL when neither a flag nor the file names a store.
     Serve {
         /// A settings file (examples/inventory/inventory.yaml explains every key).
         #[arg(long, value_name = "FILE")]
@@ -158,6 +159,10 @@ enum InventoryCommand {
         /// The embedded store's SQLite file [default: inventory.db].
         #[arg(long, value_name = "FILE")]
         database: Option<PathBuf>,
+        /// Keep the state in Redis or Valkey instead, shared by several service instances:
+        /// `redis://[:password@]host:port`, or Cluster nodes separated by commas.
+        #[arg(long, value_name = "URL", conflicts_with = "database")]
+        redis: Option<String>,
         /// The catalog to load at start: the `inventory.json` a build writes beside `public/`.
         #[arg(long, value_name = "FILE")]
         catalog: Option<PathBuf>,
@@ -361,8 +366,8 @@ pub fn run(args: Args) -> ExitCode {
 
 fn inventory(command: InventoryCommand) -> ExitCode {
     let result = match command {
-        InventoryCommand::Serve { config, listen, database, catalog, page_origins } => {
-            let args = crate::inventory::ServeArgs { config, listen, database, catalog, page_origins };
+        InventoryCommand::Serve { config, listen, database, redis, catalog, page_origins } => {
+            let args = crate::inventory::ServeArgs { config, listen, database, redis, catalog, page_origins };
             args.settings().and_then(|settings| {
                 crate::inventory::serve(settings, &|address| eprintln!("inventory: listening on http://{address}"))
             })

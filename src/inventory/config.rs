@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::store::{Backend, RedisTarget};
 use crate::error::Error;
 
 /// The environment variable with the shop's API key (confirm, release, read a hold).
@@ -15,6 +16,9 @@ pub(crate) const SHOP_KEY_ENV: &str = "DROPGEN_INVENTORY_SHOP_KEY";
 pub(crate) const OPERATOR_KEY_ENV: &str = "DROPGEN_INVENTORY_OPERATOR_KEY";
 /// The environment variable with a signing key's PEM text, used when no file is configured.
 pub(crate) const SIGNING_KEY_ENV: &str = "DROPGEN_INVENTORY_SIGNING_KEY";
+/// The environment variable with the Redis URL(s), when neither the flag nor the file gives
+/// one (a URL may carry a password, which belongs in the environment, not in a file).
+pub(crate) const REDIS_ENV: &str = "DROPGEN_INVENTORY_REDIS";
 
 /// The settings file, every key optional.
 #[derive(Debug, Default, Deserialize)]
@@ -24,6 +28,11 @@ pub(crate) struct Settings {
     pub(crate) listen: Option<SocketAddr>,
     /// The embedded store's SQLite file.
     pub(crate) database: Option<PathBuf>,
+    /// Redis or Valkey instead of the embedded store: a `redis://` URL, or several (comma
+    /// separated) nodes of a Cluster.
+    pub(crate) redis: Option<String>,
+    /// Put before every Redis key, so several shops can share one server.
+    pub(crate) redis_prefix: Option<String>,
     /// The catalog to load at start: `inventory.json` beside a build's `public/`.
     pub(crate) catalog: Option<PathBuf>,
     /// A path every route is under, as in `inventory_api` (e.g. `/v1`).
@@ -47,7 +56,7 @@ pub(crate) struct Settings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Config {
     pub(crate) listen: SocketAddr,
-    pub(crate) database: PathBuf,
+    pub(crate) backend: Backend,
     pub(crate) catalog: Option<PathBuf>,
     pub(crate) base_path: String,
     pub(crate) page_origins: Vec<String>,
@@ -75,6 +84,8 @@ impl Settings {
         Settings {
             listen: self.listen.or(under.listen),
             database: self.database.or(under.database),
+            redis: self.redis.or(under.redis),
+            redis_prefix: self.redis_prefix.or(under.redis_prefix),
             catalog: self.catalog.or(under.catalog),
             base_path: self.base_path.or(under.base_path),
             page_origins: self.page_origins.or(under.page_origins),
@@ -123,9 +134,19 @@ impl Settings {
                 "a rate limit of 0 holds per minute refuses every hold\n  = help: leave it out for the default, or give at least 1".to_owned(),
             ));
         }
+        let backend = match (self.redis, self.database) {
+            (Some(_), Some(database)) => {
+                return Err(Error::Usage(format!(
+                    "both `redis` and `database` ({}) are given\n  = help: the service keeps its state in one place: give `redis` for several instances, or `database` for the embedded store",
+                    database.display()
+                )));
+            }
+            (Some(urls), None) => Backend::Redis(redis_target(&urls, self.redis_prefix)?),
+            (None, database) => Backend::Embedded(database.unwrap_or_else(|| PathBuf::from("inventory.db"))),
+        };
         Ok(Config {
             listen: self.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8787))),
-            database: self.database.unwrap_or_else(|| PathBuf::from("inventory.db")),
+            backend,
             catalog: self.catalog,
             base_path,
             page_origins,
@@ -136,6 +157,32 @@ impl Settings {
             trust_forwarded_for: self.trust_forwarded_for.unwrap_or(false),
         })
     }
+}
+
+/// The Redis URLs, checked, and the key prefix (`dropgen:` unless given).
+fn redis_target(urls: &str, prefix: Option<String>) -> Result<RedisTarget, Error> {
+    let urls: Vec<String> =
+        urls.split(',').map(str::trim).filter(|url| !url.is_empty()).map(str::to_owned).collect();
+    if urls.is_empty() {
+        return Err(Error::Usage(
+            "`redis` gives no URL\n  = help: e.g. `redis://127.0.0.1:6379`, or several Cluster nodes separated by commas".to_owned(),
+        ));
+    }
+    for url in &urls {
+        let scheme = url::Url::parse(url).map(|parsed| parsed.scheme().to_owned()).unwrap_or_default();
+        if !["redis", "rediss", "valkey", "valkeys"].contains(&scheme.as_str()) {
+            return Err(Error::Usage(format!(
+                "`{url}` is not a Redis URL\n  = help: write `redis://[:password@]host:port` (`rediss://` for TLS), e.g. `redis://127.0.0.1:6379`"
+            )));
+        }
+    }
+    let prefix = prefix.unwrap_or_else(|| "dropgen:".to_owned());
+    if prefix.contains(['{', '}']) {
+        return Err(Error::Usage(format!(
+            "`redis_prefix` `{prefix}` has a brace\n  = help: braces would break the hash tags that keep each drop in one Cluster slot; use e.g. `shop1:`"
+        )));
+    }
+    Ok(RedisTarget { urls, prefix })
 }
 
 /// Makes a settings file's relative paths relative to its folder.
@@ -157,6 +204,24 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:8787");
         assert_eq!(config.hold_minutes, 10);
         assert_eq!(config.base_path, "");
+        assert_eq!(config.backend, Backend::Embedded(PathBuf::from("inventory.db")));
+    }
+
+    #[test]
+    fn redis_urls_are_checked_and_exclusive_with_a_database() {
+        let redis = |urls: &str| Settings { redis: Some(urls.to_owned()), ..Settings::default() };
+        let config = redis("redis://10.0.0.1:7000, redis://10.0.0.2:7000").resolve().unwrap();
+        let target = RedisTarget {
+            urls: vec!["redis://10.0.0.1:7000".into(), "redis://10.0.0.2:7000".into()],
+            prefix: "dropgen:".into(),
+        };
+        assert_eq!(config.backend, Backend::Redis(target));
+        assert!(redis("localhost:6379").resolve().unwrap_err().to_string().contains("not a Redis URL"));
+        assert!(redis(" , ").resolve().unwrap_err().to_string().contains("gives no URL"));
+        let braced = Settings { redis_prefix: Some("{shop}".into()), ..redis("redis://h:1") };
+        assert!(braced.resolve().unwrap_err().to_string().contains("brace"));
+        let both = Settings { database: Some("x.db".into()), ..redis("redis://h:1") };
+        assert!(both.resolve().unwrap_err().to_string().contains("both `redis` and `database`"));
     }
 
     #[test]

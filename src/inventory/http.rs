@@ -407,8 +407,11 @@ async fn read_drop(
     if let Some(response) = unauthorized(&service, &headers, Role::Operator) {
         return response;
     }
-    let published = service.store.published();
-    let Some(snapshot) = published.get(&slug) else { return refused(Refusal::UnknownDrop) };
+    let snapshot = match service.store.current(&slug).await {
+        Ok(Some(snapshot)) => snapshot,
+        Ok(None) => return refused(Refusal::UnknownDrop),
+        Err(err) => return store_error(&service.metrics, "drop", err),
+    };
     let skus: serde_json::Map<String, serde_json::Value> = snapshot
         .skus
         .iter()

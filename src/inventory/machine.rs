@@ -83,8 +83,7 @@ pub(crate) enum Refusal {
 }
 
 impl Refusal {
-    /// Every refusal, for the tests that hold them against the contract.
-    #[cfg(test)]
+    /// Every refusal.
     pub(crate) const ALL: [Refusal; 11] = [
         Refusal::SoldOut,
         Refusal::LimitReached,
@@ -114,6 +113,11 @@ impl Refusal {
             Refusal::HoldReleased => ("hold_released", 409),
             Refusal::HoldConfirmed => ("hold_confirmed", 409),
         }
+    }
+
+    /// The refusal a problem `code` names.
+    pub(crate) fn from_code(code: &str) -> Option<Refusal> {
+        Refusal::ALL.into_iter().find(|refusal| refusal.code().0 == code)
     }
 
     /// A sentence for the problem's `detail`.
@@ -391,6 +395,8 @@ struct DropState {
     keys: HashMap<String, String>,
     /// (customer, SKU) → units held or sold: what the per-customer limit counts.
     taken: HashMap<(String, String), u32>,
+    /// Holds made in this drop so far: the next one is `h_<slug>_<holds_made + 1>`.
+    holds_made: u64,
 }
 
 /// The whole inventory: every drop, hold and idempotency record.
@@ -400,8 +406,6 @@ pub(crate) struct Inventory {
     holds: HashMap<String, HoldRecord>,
     /// Active holds by expiry, so expiring is a range, not a scan.
     expiries: BTreeSet<(OffsetDateTime, String)>,
-    /// Holds made so far: the next hold's id is `h_<holds_made + 1>`.
-    holds_made: u64,
 }
 
 impl Inventory {
@@ -515,7 +519,7 @@ impl Inventory {
         now: OffsetDateTime,
         hold_ttl: Duration,
     ) -> Result<(Reply, Vec<Event>), Refusal> {
-        if !valid_key(key) || quantity == 0 || quantity > MAX_QUANTITY || customer.is_empty() {
+        if !valid_hold_request(quantity, customer, key) {
             return Err(Refusal::InvalidRequest);
         }
         let state = self.drops.get(drop).ok_or(Refusal::UnknownDrop)?;
@@ -542,7 +546,7 @@ impl Inventory {
         }
         // Checked before anything is promised, so a clock at the end of time cannot leak stock.
         let expires_at = now.checked_add(hold_ttl).ok_or(Refusal::InvalidRequest)?;
-        let id = format!("h_{}", self.holds_made + 1);
+        let id = format!("h_{drop}_{}", state.holds_made + 1);
         let event = Event::HoldCreated {
             at: now,
             drop: drop.to_owned(),
@@ -624,24 +628,7 @@ impl Inventory {
         let mut events = Vec::new();
         for (slug, definition) in &catalog.drops {
             let current = self.drops.get(slug);
-            for (sku, spec) in &definition.skus {
-                match (current.and_then(|state| state.skus.get(sku)), spec.stock) {
-                    (Some(counts), Some(stock)) => warnings.extend(below_out_warning(slug, sku, stock, counts)),
-                    (None, None) => warnings.push(format!(
-                        "drop `{slug}`: SKU `{sku}` has no `stock` in the catalog, so it starts with 0 units; give it `stock` in its drop.yaml or set it with `dropgen inventory stock`"
-                    )),
-                    _ => {}
-                }
-            }
-            if let Some(state) = current {
-                let dropped: Vec<&String> =
-                    state.skus.keys().filter(|sku| !definition.skus.contains_key(*sku)).collect();
-                for sku in dropped {
-                    warnings.push(format!(
-                        "drop `{slug}`: SKU `{sku}` is no longer in the catalog; it keeps its holds and sales, set its stock to 0 to stop selling it"
-                    ));
-                }
-            }
+            warnings.extend(sync_warnings(slug, definition, current.map(|state| &state.skus)));
             if current.is_none_or(|state| !same_definition(state, definition)) {
                 events.push(Event::DropSynced {
                     at: now,
@@ -683,6 +670,11 @@ impl Inventory {
                 }
                 *state.taken.entry((customer.clone(), sku.clone())).or_default() += quantity;
                 state.keys.insert(key.clone(), hold.clone());
+                // The counter follows the largest seen, so a replayed log never hands out an
+                // id twice.
+                if let Some((_, n)) = split_hold_id(hold) {
+                    state.holds_made = state.holds_made.max(n);
+                }
                 self.holds.insert(
                     hold.clone(),
                     HoldRecord {
@@ -698,11 +690,6 @@ impl Inventory {
                     },
                 );
                 self.expiries.insert((*expires_at, hold.clone()));
-                // Ids are `h_<n>`; the counter follows the largest seen, so a replayed log
-                // never hands out an id twice.
-                if let Some(n) = hold.strip_prefix("h_").and_then(|n| n.parse::<u64>().ok()) {
-                    self.holds_made = self.holds_made.max(n);
-                }
             }
             Event::HoldConfirmed { hold, key, .. } => {
                 self.finish(hold, HoldState::Confirmed);
@@ -797,13 +784,53 @@ fn view(id: &str, record: &HoldRecord) -> HoldView {
     }
 }
 
+/// A hold id's drop and number. Ids are `h_<slug>_<n>`, numbered per drop, so a backend that
+/// keeps each drop apart (one Redis Cluster slot per drop) finds the hold's drop from its id.
+pub(crate) fn split_hold_id(id: &str) -> Option<(&str, u64)> {
+    let (drop, n) = id.strip_prefix("h_")?.rsplit_once('_')?;
+    let n = n.parse().ok().filter(|_| !drop.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))?;
+    Some((drop, n))
+}
+
+/// What a hold request must be before anything is looked up: a key, 1 to 1,000 units, and a
+/// customer.
+pub(crate) fn valid_hold_request(quantity: u32, customer: &str, key: &str) -> bool {
+    valid_key(key) && (1..=MAX_QUANTITY).contains(&quantity) && !customer.is_empty()
+}
+
 /// 1-255 visible ASCII characters: what a UUID is, and nothing that could smuggle a header
 /// or a log line.
 pub(crate) fn valid_key(key: &str) -> bool {
     !key.is_empty() && key.len() <= MAX_KEY_LEN && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
-fn below_out_warning(drop: &str, sku: &str, stock: u32, counts: &SkuCounts) -> Option<String> {
+/// What syncing `definition` over a drop's SKUs (`None`: a new drop) warns about: stock set
+/// below what is out, a SKU with no stock at all, a SKU the catalog no longer has.
+pub(crate) fn sync_warnings(
+    slug: &str,
+    definition: &CatalogDrop,
+    current: Option<&BTreeMap<String, SkuCounts>>,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (sku, spec) in &definition.skus {
+        match (current.and_then(|skus| skus.get(sku)), spec.stock) {
+            (Some(counts), Some(stock)) => warnings.extend(below_out_warning(slug, sku, stock, counts)),
+            (None, None) => warnings.push(format!(
+                "drop `{slug}`: SKU `{sku}` has no `stock` in the catalog, so it starts with 0 units; give it `stock` in its drop.yaml or set it with `dropgen inventory stock`"
+            )),
+            _ => {}
+        }
+    }
+    for sku in current.into_iter().flat_map(BTreeMap::keys).filter(|sku| !definition.skus.contains_key(*sku))
+    {
+        warnings.push(format!(
+            "drop `{slug}`: SKU `{sku}` is no longer in the catalog; it keeps its holds and sales, set its stock to 0 to stop selling it"
+        ));
+    }
+    warnings
+}
+
+pub(crate) fn below_out_warning(drop: &str, sku: &str, stock: u32, counts: &SkuCounts) -> Option<String> {
     let out = counts.held.saturating_add(counts.sold);
     (stock < out).then(|| {
         format!(

@@ -19,6 +19,10 @@ pub(crate) mod http;
 pub(crate) mod log;
 pub(crate) mod machine;
 pub(crate) mod metrics;
+/// Real Redis servers for the tests, shared with the CLI tests.
+#[cfg(test)]
+#[path = "../../tests/redis/server.rs"]
+pub(crate) mod redis_server;
 pub(crate) mod store;
 pub(crate) mod token;
 
@@ -28,7 +32,7 @@ use std::sync::Arc;
 pub(crate) use catalog::{Catalog, FILE_NAME as CATALOG_FILE};
 pub(crate) use config::Settings;
 use config::{Config, OPERATOR_KEY_ENV, SHOP_KEY_ENV, SIGNING_KEY_ENV};
-use store::{Backend, Store};
+use store::Store;
 use time::{Duration, OffsetDateTime};
 use token::{Key, Keys};
 
@@ -80,15 +84,19 @@ pub(crate) fn serve(settings: Settings, ready: &dyn Fn(&str)) -> Result<(), Erro
     let catalog = config.catalog.as_deref().map(read_catalog).transpose()?;
     let hold_ttl = Duration::minutes(i64::from(config.hold_minutes));
     let metrics = Arc::new(metrics::Metrics::default());
-    let backend = Backend::Embedded(config.database.clone());
-    let (store, warnings) = Store::open(
-        &backend,
-        catalog.as_ref(),
-        hold_ttl,
-        Arc::clone(&metrics) as Arc<dyn store::Observer>,
-        OffsetDateTime::now_utc(),
-    )
-    .map_err(|err| Error::Usage(format!("the inventory database cannot be used: {err}")))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| Error::Internal(format!("cannot start the async runtime: {err}")))?;
+    let (store, warnings) = runtime
+        .block_on(Store::open(
+            &config.backend,
+            catalog.as_ref(),
+            hold_ttl,
+            Arc::clone(&metrics) as Arc<dyn store::Observer>,
+            OffsetDateTime::now_utc(),
+        ))
+        .map_err(|err| Error::Usage(format!("the inventory store cannot be used: {err}")))?;
     for warning in &warnings {
         http::log("warning", &serde_json::json!({ "message": warning }));
     }
@@ -111,10 +119,6 @@ pub(crate) fn serve(settings: Settings, ready: &dyn Fn(&str)) -> Result<(), Erro
         per_address: http::limiter(config.holds_per_address_per_minute),
         per_customer: http::limiter(config.holds_per_customer_per_minute),
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| Error::Internal(format!("cannot start the async runtime: {err}")))?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|err| {
             Error::Usage(format!(
@@ -130,7 +134,7 @@ pub(crate) fn serve(settings: Settings, ready: &dyn Fn(&str)) -> Result<(), Erro
             &serde_json::json!({
                 "message": "inventory service listening",
                 "address": address.to_string(),
-                "database": config.database.display().to_string(),
+                "store": Store::describe(&config.backend),
                 "signing_kid": service.keys.current_kid(),
                 "page_origins": config.page_origins,
             }),
@@ -227,6 +231,7 @@ pub(crate) struct ServeArgs {
     pub(crate) config: Option<PathBuf>,
     pub(crate) listen: Option<std::net::SocketAddr>,
     pub(crate) database: Option<PathBuf>,
+    pub(crate) redis: Option<String>,
     pub(crate) catalog: Option<PathBuf>,
     pub(crate) page_origins: Vec<String>,
 }
@@ -244,10 +249,16 @@ impl ServeArgs {
         let flags = Settings {
             listen: self.listen,
             database: self.database,
+            redis: self.redis,
             catalog: self.catalog,
             page_origins: (!self.page_origins.is_empty()).then_some(self.page_origins),
             ..Settings::default()
         };
-        Ok(flags.or(file))
+        let mut settings = flags.or(file);
+        // The environment's Redis URL serves when nothing else names a store.
+        if settings.redis.is_none() && settings.database.is_none() {
+            settings.redis = secret(config::REDIS_ENV);
+        }
+        Ok(settings)
     }
 }

@@ -1,30 +1,33 @@
-//! The storage seam: a [`Store`] runs commands against one [`Inventory`] and publishes what
-//! readers see. The HTTP layer talks to a `Store` only, so another backend (Redis, an edge
-//! object per drop) slots in here without touching it.
+//! The storage seam: a [`Store`] runs commands against the inventory and publishes what
+//! readers see. The HTTP layer talks to a `Store` only, so another backend (an edge object
+//! per drop) slots in here without touching it.
 //!
-//! The local store (in memory, or embedded with its [`EventLog`]) has one writer thread that
-//! owns the state. It takes requests in batches: it decides and applies each one in turn,
-//! appends the batch's events in one transaction (one fsync for the whole batch: group
-//! commit), and only then sends the answers that promise something. A refusal promises
-//! nothing and changes nothing, so it is answered at once and never waits for the disk. After
-//! each batch it publishes a snapshot of the drops it touched, which `GET …/stock` reads
-//! without queueing behind the writer.
+//! - `local.rs`: in memory, or embedded with its SQLite [`EventLog`](super::log::EventLog):
+//!   one writer thread owns an [`Inventory`](super::machine::Inventory), with group commit;
+//! - `redis.rs`: Redis or Valkey (Cluster too), where `inventory.lua` decides each command
+//!   atomically on the server, for several service instances behind one load balancer.
+//!
+//! Both answer a command only once its events are durable, never answer a refusal with a
+//! promise, and publish each drop's schedule and stock for `GET …/stock` to read without
+//! queueing behind the writes.
+
+mod local;
+mod redis;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
-use tokio::sync::{mpsc, oneshot};
 
 use super::catalog::Catalog;
-use super::log::{EventLog, LogError};
-use super::machine::{Command, DropSnapshot, Event, HoldView, Inventory, Refusal, Reply, StockView};
-
-/// Requests waiting for the writer, at most; past this the store sheds load (`503`).
-const QUEUE: usize = 16_384;
-/// Requests decided in one batch, at most: bounds the wait of the first one in it.
-const BATCH: usize = 1_024;
+use super::log::LogError;
+#[cfg(test)]
+use super::machine::Inventory;
+use super::machine::{Command, DropSnapshot, Event, HoldView, Refusal, Reply, StockView};
+use local::LocalStore;
+use redis::RedisStore;
+pub(crate) use redis::RedisTarget;
 
 /// Where the state lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +36,8 @@ pub(crate) enum Backend {
     Memory,
     /// An SQLite event log at this path: durable on one machine.
     Embedded(PathBuf),
+    /// Redis or Valkey, a single server or a Cluster: shared by several service instances.
+    Redis(RedisTarget),
 }
 
 /// Why a command got no answer from the machine.
@@ -50,11 +55,19 @@ impl From<Refusal> for StoreError {
     }
 }
 
+/// Why a store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OpenError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("Redis at {target}: {reason}")]
+    Redis { target: String, reason: String },
+}
+
 /// What the writer publishes for readers: each drop's schedule and stock.
 pub(crate) type Published = BTreeMap<String, Arc<DropSnapshot>>;
 
-/// What a batch reports to an observer (metrics, logs): the events made durable and, per
-/// command, the outcome.
+/// What a store reports to an observer (metrics, logs): the events made durable.
 pub(crate) trait Observer: Send + Sync {
     fn events(&self, events: &[Event]);
 }
@@ -66,218 +79,99 @@ impl Observer for Unobserved {
     fn events(&self, _: &[Event]) {}
 }
 
-enum Job {
-    Execute {
-        command: Command,
-        now: OffsetDateTime,
-        reply: oneshot::Sender<Result<Reply, StoreError>>,
-    },
-    ReadHold {
-        id: String,
-        reply: oneshot::Sender<Option<HoldView>>,
-    },
-    Expire {
-        now: OffsetDateTime,
-    },
-    /// The whole state, for the tests' comparisons with the oracle.
-    #[cfg(test)]
-    Inspect {
-        reply: oneshot::Sender<Inventory>,
-    },
-}
-
-/// A running local store. Dropping it stops the writer once the queue is empty.
-pub(crate) struct Store {
-    jobs: mpsc::Sender<Job>,
-    published: Arc<RwLock<Arc<Published>>>,
+/// A running store of either kind.
+pub(crate) enum Store {
+    Local(LocalStore),
+    Redis(RedisStore),
 }
 
 impl Store {
-    /// Opens the backend, folds its log, loads `catalog` when given (a sync: what is sold or
-    /// held stays), and starts the writer. Returns the sync's warnings.
-    pub(crate) fn open(
+    /// Opens the backend, loads `catalog` when given (a sync: what is sold or held stays), and
+    /// starts publishing. Returns the sync's warnings.
+    pub(crate) async fn open(
         backend: &Backend,
         catalog: Option<&Catalog>,
         hold_ttl: Duration,
         observer: Arc<dyn Observer>,
         now: OffsetDateTime,
-    ) -> Result<(Store, Vec<String>), LogError> {
-        let mut log = match backend {
+    ) -> Result<(Store, Vec<String>), OpenError> {
+        let path = match backend {
             Backend::Memory => None,
-            Backend::Embedded(path) => Some(EventLog::open(path)?),
-        };
-        let mut inventory = match &log {
-            Some(log) => log.fold()?,
-            None => Inventory::default(),
-        };
-        let mut warnings = Vec::new();
-        if let Some(catalog) = catalog {
-            let (reply, events) =
-                inventory.execute(&Command::Sync { catalog: catalog.clone() }, now, hold_ttl);
-            if let Ok(Reply::Done { warnings: sync_warnings }) = reply {
-                warnings = sync_warnings;
+            Backend::Embedded(path) => Some(path.as_path()),
+            Backend::Redis(target) => {
+                let (store, warnings) = RedisStore::open(target, catalog, hold_ttl, observer, now).await?;
+                return Ok((Store::Redis(store), warnings));
             }
-            if let Some(log) = &mut log {
-                log.append(&events)?;
-            }
-        }
-        let published = Arc::new(RwLock::new(Arc::new(publish_all(&inventory))));
-        let (jobs, queue) = mpsc::channel(QUEUE);
-        let writer = Writer { inventory, log, hold_ttl, published: Arc::clone(&published), observer };
-        std::thread::Builder::new()
-            .name("inventory-writer".to_owned())
-            .spawn(move || writer.run(queue))
-            .map_err(LogError::Thread)?;
-        Ok((Store { jobs, published }, warnings))
+        };
+        let (store, warnings) = LocalStore::open(path, catalog, hold_ttl, observer, now)?;
+        Ok((Store::Local(store), warnings))
     }
 
     /// Runs a command at `now`; answered once its events are durable.
     pub(crate) async fn execute(&self, command: Command, now: OffsetDateTime) -> Result<Reply, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs.try_send(Job::Execute { command, now, reply }).map_err(|err| match err {
-            mpsc::error::TrySendError::Full(_) => {
-                StoreError::Unavailable("the store's queue is full".to_owned())
-            }
-            mpsc::error::TrySendError::Closed(_) => StoreError::Unavailable("the store stopped".to_owned()),
-        })?;
-        answer.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the store stopped".to_owned())))
+        match self {
+            Store::Local(store) => store.execute(command, now).await,
+            Store::Redis(store) => store.execute(command, now).await,
+        }
     }
 
-    /// A hold as the writer sees it now.
+    /// A hold as the store has it now.
     pub(crate) async fn read_hold(&self, id: &str) -> Result<Option<HoldView>, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job::ReadHold { id: id.to_owned(), reply })
-            .await
-            .map_err(|_| StoreError::Unavailable("the store stopped".to_owned()))?;
-        answer.await.map_err(|_| StoreError::Unavailable("the store stopped".to_owned()))
+        match self {
+            Store::Local(store) => store.read_hold(id).await,
+            Store::Redis(store) => store.read_hold(id).await,
+        }
     }
 
     /// Expires the holds due by `now` (the service calls this every second, so stock comes
     /// back without waiting for the next command).
     pub(crate) async fn expire(&self, now: OffsetDateTime) {
-        let _ = self.jobs.send(Job::Expire { now }).await;
+        match self {
+            Store::Local(store) => store.expire(now).await,
+            Store::Redis(store) => store.expire(now).await,
+        }
     }
 
-    /// The writer's whole state.
+    /// The whole state, folded from the event log where there is one, once every expiry due
+    /// by the latest time seen is applied: for the tests' comparisons with the oracle.
     #[cfg(test)]
     pub(crate) async fn inventory(&self) -> Inventory {
-        let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job::Inspect { reply }).await.unwrap();
-        answer.await.unwrap()
+        match self {
+            Store::Local(store) => store.inventory().await,
+            Store::Redis(store) => store.inventory().await,
+        }
     }
 
-    /// Every drop's schedule and stock, as of the last durable batch.
+    /// Every drop's schedule and stock, as last published.
     pub(crate) fn published(&self) -> Arc<Published> {
-        Arc::clone(&self.published.read().unwrap_or_else(PoisonError::into_inner))
+        match self {
+            Store::Local(store) => store.published(),
+            Store::Redis(store) => store.published(),
+        }
+    }
+
+    /// A drop's schedule and stock as the store has them now, not as last published: what
+    /// an operator reads.
+    pub(crate) async fn current(&self, drop: &str) -> Result<Option<Arc<DropSnapshot>>, StoreError> {
+        match self {
+            Store::Local(store) => Ok(store.published().get(drop).cloned()),
+            Store::Redis(store) => store.current(drop).await,
+        }
     }
 
     /// `GET /drops/{slug}/stock` at `now`, without waiting for the writer.
     pub(crate) fn stock(&self, drop: &str, now: OffsetDateTime) -> Result<StockView, Refusal> {
         self.published().get(drop).map(|snapshot| snapshot.stock(now)).ok_or(Refusal::UnknownDrop)
     }
-}
 
-struct Writer {
-    inventory: Inventory,
-    log: Option<EventLog>,
-    hold_ttl: Duration,
-    published: Arc<RwLock<Arc<Published>>>,
-    observer: Arc<dyn Observer>,
-}
-
-/// An answer that waits for the batch to be durable.
-struct Pending {
-    reply: oneshot::Sender<Result<Reply, StoreError>>,
-    answer: Reply,
-}
-
-impl Writer {
-    fn run(mut self, mut queue: mpsc::Receiver<Job>) {
-        let mut batch = Vec::with_capacity(BATCH);
-        // Time never runs backwards inside the machine, whatever order requests arrive in.
-        let mut clock = OffsetDateTime::UNIX_EPOCH;
-        while queue.blocking_recv_many(&mut batch, BATCH) > 0 {
-            let mut events = Vec::new();
-            let mut pending = Vec::new();
-            for job in batch.drain(..) {
-                match job {
-                    Job::Execute { command, now, reply } => {
-                        clock = clock.max(now);
-                        let (answer, made) = self.inventory.execute(&command, clock, self.hold_ttl);
-                        events.extend(made);
-                        match answer {
-                            Ok(answer) => pending.push(Pending { reply, answer }),
-                            // Refusing promises nothing, even on state not yet durable.
-                            Err(refusal) => drop(reply.send(Err(StoreError::Refused(refusal)))),
-                        }
-                    }
-                    Job::ReadHold { id, reply } => drop(reply.send(self.inventory.hold(&id))),
-                    Job::Expire { now } => {
-                        clock = clock.max(now);
-                        events.extend(self.inventory.expire(clock));
-                    }
-                    #[cfg(test)]
-                    Job::Inspect { reply } => drop(reply.send(self.inventory.clone())),
-                }
-            }
-            let durable = match &mut self.log {
-                Some(log) => log.append(&events),
-                None => Ok(()),
-            };
-            match durable {
-                Ok(()) => {
-                    self.publish(&events);
-                    self.observer.events(&events);
-                    for Pending { reply, answer } in pending {
-                        let _ = reply.send(Ok(answer));
-                    }
-                }
-                Err(err) => {
-                    // The state ran ahead of the disk: go back to what the disk says, and
-                    // promise nothing of this batch.
-                    eprintln!("inventory: could not write the event log: {err}");
-                    if let Some(Ok(inventory)) = self.log.as_ref().map(EventLog::fold) {
-                        self.inventory = inventory;
-                    }
-                    *self.published.write().unwrap_or_else(PoisonError::into_inner) =
-                        Arc::new(publish_all(&self.inventory));
-                    for Pending { reply, .. } in pending {
-                        let _ =
-                            reply.send(Err(StoreError::Unavailable(format!("the event log failed: {err}"))));
-                    }
-                }
-            }
+    /// What the service logs at start: where the state lives.
+    pub(crate) fn describe(backend: &Backend) -> String {
+        match backend {
+            Backend::Memory => "memory".to_owned(),
+            Backend::Embedded(path) => path.display().to_string(),
+            Backend::Redis(target) => target.to_string(),
         }
     }
-
-    /// Publishes the drops the events touched.
-    fn publish(&self, events: &[Event]) {
-        if events.is_empty() {
-            return;
-        }
-        let mut touched: Vec<&str> = events.iter().map(Event::drop).collect();
-        touched.sort_unstable();
-        touched.dedup();
-        let mut published = Published::clone(&self.published());
-        for drop in touched {
-            if let Some(snapshot) = self.inventory.snapshot(drop) {
-                published.insert(drop.to_owned(), Arc::new(snapshot));
-            }
-        }
-        *self.published.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(published);
-    }
-
-    fn published(&self) -> Arc<Published> {
-        Arc::clone(&self.published.read().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-fn publish_all(inventory: &Inventory) -> Published {
-    inventory
-        .drops()
-        .filter_map(|drop| Some((drop.to_owned(), Arc::new(inventory.snapshot(drop)?))))
-        .collect()
 }
 
 #[cfg(test)]

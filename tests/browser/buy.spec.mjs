@@ -41,7 +41,7 @@ test("a slow API (3 s): the button works meanwhile and the hold goes through", a
   await mock({ fault: "slow", fault_on: "holds" });
   const shown = await clickAndRead(page, "LIVE-2");
   assert.deepEqual(shown, { busy: "true", status: HOLDING });
-  await page.waitForURL(/\/_dropgen\/checkout\?hold=h_\d+&token=/, { timeout: HANDOVER_WAIT });
+  await page.waitForURL(/\/_dropgen\/checkout\?hold=h_[a-z0-9-]+_\d+&token=/, { timeout: HANDOVER_WAIT });
   assert.equal(holds.length, 1);
   assert.equal((await mock({})).holds.length, 1);
   assert.ok(!statuses.includes(HANDOVER), JSON.stringify(statuses));
@@ -72,7 +72,7 @@ test("503 with a short Retry-After: retried after it with the same key, then hel
     if (response.url().endsWith("/holds") && response.status() === 503) mock({ fault: "none" });
   });
   await clickAndRead(page, "LIVE-2");
-  await page.waitForURL(/\/_dropgen\/checkout\?hold=h_\d+&token=/, { timeout: HANDOVER_WAIT });
+  await page.waitForURL(/\/_dropgen\/checkout\?hold=h_[a-z0-9-]+_\d+&token=/, { timeout: HANDOVER_WAIT });
   assert.equal(holds.length, 2, JSON.stringify(holds));
   assert.equal(holds[0].key, holds[1].key, "the retry reuses the click's Idempotency-Key");
   assert.equal(holds[0].body, holds[1].body);

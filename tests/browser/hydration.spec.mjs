@@ -74,7 +74,7 @@ test("buy holds the item with an idempotency key and goes to the returned checko
   const key = sent.headers()["idempotency-key"];
   assert.ok(key && key.length >= 8, `Idempotency-Key: ${key}`);
   assert.deepEqual(JSON.parse(sent.postData()), { sku: "LIVE-2", quantity: 1 });
-  await page.waitForURL(/\/_dropgen\/checkout\?hold=h_\d+&token=/);
+  await page.waitForURL(/\/_dropgen\/checkout\?hold=h_[a-z0-9-]+_\d+&token=/);
   assert.match(key, /^[0-9a-f-]{32,36}$/, "from crypto, not Math.random");
   const holds = (await mock({})).holds;
   assert.equal(holds.length, 1);

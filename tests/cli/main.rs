@@ -10,6 +10,8 @@ mod images;
 mod inventory;
 mod manifest;
 mod readme;
+#[path = "../redis/server.rs"]
+mod redis_server;
 mod regression;
 mod reliability;
 mod s3;

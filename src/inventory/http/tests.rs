@@ -13,6 +13,7 @@ use super::*;
 use crate::inventory::catalog::{CatalogDrop, CatalogSku};
 use crate::inventory::contract::{conforms, contract};
 use crate::inventory::metrics::Metrics;
+use crate::inventory::redis_server;
 use crate::inventory::store::{Backend, Unobserved};
 use crate::inventory::token::Key;
 use time::Duration;
@@ -21,7 +22,7 @@ const SHOP: &str = "shop-key";
 const OPERATOR: &str = "operator-key";
 const PAGES: &str = "https://drops.test";
 
-fn service() -> Router {
+async fn service(backend: &Backend) -> Router {
     let now = OffsetDateTime::now_utc();
     let sku = |stock| CatalogSku {
         stock: Some(stock),
@@ -35,7 +36,7 @@ fn service() -> Router {
     };
     let catalog = Catalog { version: 1, drops: BTreeMap::from([("launch".to_owned(), drop)]) };
     let ttl = Duration::minutes(10);
-    let (store, _) = Store::open(&Backend::Memory, Some(&catalog), ttl, Arc::new(Unobserved), now).unwrap();
+    let (store, _) = Store::open(backend, Some(&catalog), ttl, Arc::new(Unobserved), now).await.unwrap();
     let key = Key::from_pem(Key::generate_pem().unwrap().as_bytes(), "test key").unwrap();
     let service = Service {
         store,
@@ -132,10 +133,25 @@ async fn checked(
 
 #[test]
 fn every_route_answers_as_the_contract_says() {
+    answers_as_the_contract_says(&Backend::Memory);
+}
+
+#[test]
+fn every_route_answers_as_the_contract_says_on_redis() {
+    if !redis_server::available() {
+        return;
+    }
+    let server = redis_server::RedisServer::start();
+    let target =
+        crate::inventory::store::RedisTarget { urls: vec![server.url()], prefix: "contract:".into() };
+    answers_as_the_contract_says(&Backend::Redis(target));
+}
+
+fn answers_as_the_contract_says(backend: &Backend) {
     let doc = contract();
-    let router = service();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
+        let router = service(backend).await;
         fn get<'a>(template: &'a str, path: &'a str) -> (Method, &'a str, &'a str) {
             (Method::GET, template, path)
         }
@@ -209,7 +225,8 @@ fn every_route_answers_as_the_contract_says() {
         let hold_path = format!("/holds/{id}");
         checked(&doc, &router, get("/holds/{hold_id}", &hold_path), Some(SHOP), None, None, 200).await;
         checked(&doc, &router, get("/holds/{hold_id}", &hold_path), Some(OPERATOR), None, None, 401).await;
-        checked(&doc, &router, get("/holds/{hold_id}", "/holds/h_99"), Some(SHOP), None, None, 404).await;
+        checked(&doc, &router, get("/holds/{hold_id}", "/holds/h_launch_99"), Some(SHOP), None, None, 404)
+            .await;
         let confirm = ("/holds/{hold_id}/confirm", format!("/holds/{id}/confirm"));
         let with_token = Some(json!({ "token": token }));
         checked(
@@ -291,13 +308,13 @@ fn every_route_answers_as_the_contract_says() {
 #[test]
 fn every_documented_route_is_served() {
     let doc = contract();
-    let router = service();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
+        let router = service(&Backend::Memory).await;
         for (template, operations) in doc["paths"].as_object().unwrap() {
             let path = template
                 .replace("{slug}", "launch")
-                .replace("{hold_id}", "h_1")
+                .replace("{hold_id}", "h_launch_1")
                 .replace("{sku}", "A")
                 .replace("{action}", "pause");
             for method in operations.as_object().unwrap().keys().filter(|key| *key != "parameters") {

@@ -146,7 +146,7 @@ fn the_limit_counts_held_and_bought_units_and_expiry_gives_them_back() {
 /// The hold the next `k6` request at `now` makes (id and times follow from the state).
 fn held_at(inventory: &Inventory, now: OffsetDateTime) -> HoldView {
     HoldView {
-        hold_id: format!("h_{}", inventory.holds_made + 1),
+        hold_id: format!("h_launch_{}", inventory.drops["launch"].holds_made + 1),
         drop: "launch".into(),
         sku: "A".into(),
         quantity: 1,
@@ -205,7 +205,7 @@ fn a_token_works_once_but_the_same_confirm_retried_gets_its_answer() {
     let (again, events) = inventory.execute(&confirm("p1"), live(), TTL);
     assert_eq!((again, events), (Ok(first), Vec::new()));
     assert_eq!(inventory.execute(&confirm("p2"), live(), TTL).0, Err(Refusal::HoldConfirmed));
-    let wrong_token = Command::Confirm { hold: id.clone(), token_id: "h_99".into(), key: "p3".into() };
+    let wrong_token = Command::Confirm { hold: id.clone(), token_id: "h_launch_99".into(), key: "p3".into() };
     assert_eq!(inventory.execute(&wrong_token, live(), TTL).0, Err(Refusal::UnknownHold));
     assert_eq!(inventory.counts("launch", "A").unwrap().sold, 1);
 }
@@ -276,10 +276,10 @@ fn folding_the_events_gives_back_the_same_state() {
     run(&mut inventory, hold("c3", "k3", "B", 1), live());
     run(
         &mut inventory,
-        Command::Confirm { hold: "h_1".into(), token_id: "h_1".into(), key: "p".into() },
+        Command::Confirm { hold: "h_launch_1".into(), token_id: "h_launch_1".into(), key: "p".into() },
         live(),
     );
-    run(&mut inventory, Command::Release { hold: "h_3".into() }, live());
+    run(&mut inventory, Command::Release { hold: "h_launch_3".into() }, live());
     run(&mut inventory, Command::Control { drop: "launch".into(), control: Control::Paused }, live());
     run(&mut inventory, Command::SetStock { drop: "launch".into(), sku: "B".into(), stock: 9 }, live());
     inventory.expire(live() + TTL);
@@ -294,5 +294,14 @@ fn folding_the_events_gives_back_the_same_state() {
     for event in &log {
         let json = serde_json::to_string(event).unwrap();
         assert_eq!(&serde_json::from_str::<Event>(&json).unwrap(), event, "{json}");
+    }
+}
+
+#[test]
+fn hold_ids_name_their_drop() {
+    assert_eq!(split_hold_id("h_launch_12"), Some(("launch", 12)));
+    assert_eq!(split_hold_id("h_spring_sale-2_3"), Some(("spring_sale-2", 3)));
+    for bad in ["h_12", "h__1", "launch_1", "h_launch_", "h_launch_+1", "h_launch_x", ""] {
+        assert_eq!(split_hold_id(bad), None, "{bad}");
     }
 }
