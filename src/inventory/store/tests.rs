@@ -11,7 +11,7 @@ use time::macros::datetime;
 
 use super::*;
 use crate::inventory::catalog::{CatalogDrop, CatalogSku};
-use crate::inventory::machine::{Control, Inventory};
+use crate::inventory::machine::{Control, HoldState, Inventory};
 
 use crate::inventory::redis_server::{self, RedisCluster, RedisServer};
 
@@ -218,5 +218,85 @@ fn race_for_the_last_units(backend: Backend) {
         for customer in 0..40 {
             assert!(inventory.taken("launch", &format!("c{customer}"), "A") <= 3);
         }
+    });
+}
+
+/// Forty holds reach their expiry while the shop confirms them: one side confirms each a
+/// millisecond before it expires, the other expires what is due, at once. Whichever wins,
+/// each hold ends confirmed or expired, never both, and the confirm's answer says which.
+async fn confirms_race_the_expiry(confirming: &Store, expiring: &Store) {
+    let now = START + Duration::minutes(1);
+    let mut holds = Vec::new();
+    for n in 0..40 {
+        let command = Command::Hold {
+            drop: "launch".into(),
+            sku: "B".into(),
+            quantity: 1,
+            customer: format!("c{n}"),
+            key: format!("k{n}"),
+        };
+        match confirming.execute(command, now).await {
+            Ok(Reply::Held { hold, .. }) => holds.push(hold.hold_id),
+            other => panic!("hold {n}: {other:?}"),
+        }
+    }
+    // The expiry starts halfway through the confirms, which go on meanwhile.
+    let halfway = tokio::sync::Notify::new();
+    let confirms = async {
+        let mut answers = Vec::new();
+        for (n, hold) in holds.iter().enumerate() {
+            if n == holds.len() / 2 {
+                halfway.notify_one();
+            }
+            let command = Command::Confirm { hold: hold.clone(), token_id: hold.clone(), key: "p".into() };
+            answers.push(confirming.execute(command, now + TTL - Duration::milliseconds(1)).await);
+        }
+        answers
+    };
+    let expiry = async {
+        halfway.notified().await;
+        expiring.expire(now + TTL).await;
+    };
+    let (answers, ()) = tokio::join!(confirms, expiry);
+    let mut sold = 0;
+    for (hold, answer) in holds.iter().zip(answers) {
+        let state = expiring.read_hold(hold).await.unwrap().unwrap().state;
+        match answer {
+            Ok(Reply::Hold(view)) => {
+                assert_eq!((view.state, state), (HoldState::Confirmed, HoldState::Confirmed), "{hold}");
+                sold += 1;
+            }
+            Err(StoreError::Refused(Refusal::HoldExpired)) => assert_eq!(state, HoldState::Expired, "{hold}"),
+            other => panic!("{hold}: {other:?}"),
+        }
+    }
+    let counts = expiring.current("launch").await.unwrap().unwrap().skus["B"].clone();
+    assert!(sold as usize >= holds.len() / 2, "the first half is confirmed before the expiry starts");
+    assert_eq!((counts.held, counts.sold, counts.available()), (0, sold, 50 - sold));
+}
+
+#[test]
+fn a_confirm_racing_the_expiry_ends_in_exactly_one_state() {
+    let folder = tempfile::tempdir().unwrap();
+    let backend = Backend::Embedded(folder.path().join("inventory.db"));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let store = open(&backend, Some(&catalog(50, 50)), START).await;
+        confirms_race_the_expiry(&store, &store).await;
+    });
+}
+
+#[test]
+fn on_redis_a_confirm_racing_another_instances_expiry_ends_in_exactly_one_state() {
+    if !redis_server::available() {
+        return;
+    }
+    let server = RedisServer::start();
+    let backend = redis(vec![server.url()], "expiry-race");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let first = open(&backend, Some(&catalog(50, 50)), START).await;
+        let second = open(&backend, None, START).await;
+        confirms_race_the_expiry(&first, &second).await;
     });
 }
