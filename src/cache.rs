@@ -23,6 +23,7 @@ use std::fmt;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+#[cfg(feature = "s3")]
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -95,6 +96,7 @@ impl fmt::Display for Location {
 #[derive(Clone, Debug)]
 pub(crate) enum Store {
     Dir(PathBuf),
+    #[cfg(feature = "s3")]
     S3(Arc<s3::Bucket>),
 }
 
@@ -104,6 +106,13 @@ impl Store {
     pub(crate) fn open(location: &Location) -> Result<Store, crate::error::Error> {
         match location {
             Location::Dir(dir) => Ok(Store::Dir(dir.clone())),
+            #[cfg(not(feature = "s3"))]
+            Location::S3(url) => Err(crate::error::Error::ObjectStore {
+                url: url.to_string(),
+                reason: "this dropgen was built without its `s3` feature: build it with the default features"
+                    .to_owned(),
+            }),
+            #[cfg(feature = "s3")]
             Location::S3(url) => {
                 s3::Bucket::connect(url).map(|bucket| Store::S3(Arc::new(bucket))).map_err(|reason| {
                     crate::error::Error::ObjectStore {
@@ -119,6 +128,7 @@ impl Store {
     pub(crate) fn cache(&self, kind: Kind) -> Result<Cache, crate::error::Error> {
         match self {
             Store::Dir(dir) => Cache::open_kind(dir, kind).map_err(|err| crate::error::Error::io(dir, err)),
+            #[cfg(feature = "s3")]
             Store::S3(bucket) => Ok(Cache::new(Backend::S3(Arc::clone(bucket)), kind)),
         }
     }
@@ -251,6 +261,7 @@ impl Cache {
     fn path(&self, key: &str) -> PathBuf {
         match &self.backend {
             Backend::Dir(dir) => entry_path(dir, key),
+            #[cfg(feature = "s3")]
             Backend::S3(_) => unreachable!("only folder caches have paths"),
         }
     }
@@ -260,6 +271,7 @@ impl Cache {
     pub(crate) fn read_concurrency(&self) -> Option<usize> {
         match self.backend {
             Backend::Dir(_) => None,
+            #[cfg(feature = "s3")]
             Backend::S3(_) => Some(S3_READS_IN_FLIGHT),
         }
     }
@@ -276,6 +288,7 @@ impl Cache {
                 }
                 Err(err) => Err(err),
             },
+            #[cfg(feature = "s3")]
             Backend::S3(bucket) => bucket.get(&bucket.url().entry(&self.kind.layout(), key)),
         };
         let mut bytes = read.unwrap_or_else(|err| {
@@ -289,6 +302,7 @@ impl Cache {
             // Damaged: remove it so the rebuilt entry can take its place.
             let _ = match &self.backend {
                 Backend::Dir(dir) => fs::remove_file(entry_path(dir, key)),
+                #[cfg(feature = "s3")]
                 Backend::S3(bucket) => bucket.delete(&bucket.url().entry(&self.kind.layout(), key)),
             };
             self.corrupt.fetch_add(1, Ordering::Relaxed);
@@ -308,6 +322,7 @@ impl Cache {
     fn try_put(&self, key: &str, payload: &[u8]) -> io::Result<()> {
         let dir = match &self.backend {
             Backend::Dir(dir) => dir,
+            #[cfg(feature = "s3")]
             Backend::S3(bucket) => {
                 // One PUT of the whole entry: S3 makes it visible whole or not at all.
                 let mut entry = Vec::with_capacity(payload.len() + TRAILER);
@@ -345,6 +360,7 @@ impl Cache {
     pub(crate) fn gc(&self, keep: &BTreeSet<String>) -> io::Result<GcReport> {
         let dir = match &self.backend {
             Backend::Dir(dir) => dir,
+            #[cfg(feature = "s3")]
             Backend::S3(bucket) => return self.gc_bucket(bucket, keep),
         };
         let mut report = GcReport::default();
@@ -386,6 +402,7 @@ impl Cache {
     }
 
     /// [`Cache::gc`] in object storage: the same entries, by their keys under the prefix.
+    #[cfg(feature = "s3")]
     fn gc_bucket(&self, bucket: &s3::Bucket, keep: &BTreeSet<String>) -> io::Result<GcReport> {
         let mut report = GcReport::default();
         let layout = self.kind.layout();
@@ -413,12 +430,14 @@ impl Cache {
 
 /// Reads of an `s3://` cache in flight at once: enough to hide round trips, few enough for any
 /// S3-compatible server's request rate.
+#[cfg(feature = "s3")]
 const S3_READS_IN_FLIGHT: usize = 32;
 
 /// Where a cache's entries are: its kind's layout folder (`<cache>/v1`), or the bucket.
 #[derive(Debug)]
 enum Backend {
     Dir(PathBuf),
+    #[cfg(feature = "s3")]
     S3(Arc<s3::Bucket>),
 }
 

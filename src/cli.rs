@@ -63,6 +63,7 @@ enum Command {
         site: SiteArgs,
     },
     /// Build, serve `<out>/public/` on 127.0.0.1 and rebuild and reload the browser on changes.
+    #[cfg(feature = "live")]
     Serve {
         #[command(flatten)]
         site: SiteArgs,
@@ -93,6 +94,7 @@ enum Command {
         inventory: Option<String>,
     },
     /// Run the inventory service the pages call during a drop (docs/inventory-api.md).
+    #[cfg(feature = "live")]
     Inventory {
         #[command(subcommand)]
         command: InventoryCommand,
@@ -140,6 +142,7 @@ enum SchemaFile {
     Drop,
 }
 
+#[cfg(feature = "live")]
 #[derive(Debug, Subcommand)]
 enum InventoryCommand {
     /// Serve the inventory API: stock, holds, signed purchase tokens, the shop's and the
@@ -295,7 +298,9 @@ pub fn run(args: Args) -> ExitCode {
         }
         Command::Check { site } => build(&site, None, None),
         Command::Cache { command: CacheCommand::Gc { site, out } } => cache_gc(&site, out),
+        #[cfg(feature = "live")]
         Command::Inventory { command } => inventory(command),
+        #[cfg(feature = "live")]
         Command::Serve {
             site,
             out,
@@ -364,6 +369,7 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
+#[cfg(feature = "live")]
 fn inventory(command: InventoryCommand) -> ExitCode {
     let result = match command {
         InventoryCommand::Serve { config, listen, database, redis, catalog, page_origins } => {
@@ -498,6 +504,7 @@ fn build_shard(site: &SiteArgs, shard: crate::images::Shard) -> ExitCode {
     }
 }
 
+#[cfg(feature = "live")]
 fn serve(
     site: &SiteArgs,
     out: Option<PathBuf>,

@@ -119,7 +119,8 @@ pub(crate) enum Method {
 
 impl Method {
     /// What a CDN would send for a request's `Accept-Encoding`: brotli, else gzip, else
-    /// neither (`None`). A coding listed with `q=0` is refused.
+    /// neither (`None`). A coding listed with `q=0` is refused. For `serve`.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
     pub(crate) fn negotiate(accept_encoding: &str) -> Option<Method> {
         let accepted = |name: &str| {
             accept_encoding.split(',').any(|item| {

@@ -20,6 +20,7 @@
 
 pub(crate) mod assets;
 /// What the benchmarks in `benches/` call; not part of dropgen's interface.
+#[cfg(feature = "live")]
 #[doc(hidden)]
 pub mod benchmarks;
 pub mod cache;
@@ -44,6 +45,7 @@ pub(crate) mod render;
 pub(crate) mod rfc3339;
 pub mod scaffold;
 pub mod schema;
+#[cfg(feature = "live")]
 pub mod serve;
 pub(crate) mod suggest;
 pub(crate) mod validate;

@@ -80,7 +80,8 @@ impl Catalog {
         bytes
     }
 
-    /// Reads a catalog, refusing another version.
+    /// Reads a catalog, refusing another version. For the service.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
     pub(crate) fn from_json(bytes: &[u8]) -> Result<Catalog, String> {
         let catalog: Catalog = serde_json::from_slice(bytes).map_err(|err| err.to_string())?;
         if catalog.version != VERSION {

@@ -4,6 +4,11 @@
 //! --mock-inventory` on free loopback ports (the pages on `127.0.0.1`, the mock API on
 //! `localhost`: two origins), then runs the `node --test` specs in `tests/browser/*.spec.mjs`,
 //! one file after another, which drive Debian's headless Chromium with playwright-core.
+//! `inventory.spec.mjs` starts its own `dropgen inventory serve` and `dropgen serve --inventory`
+//! with the binary the runner passes in `DROPGEN_BIN`.
+//!
+//! `DROPGEN_BROWSER_SPECS=inventory,buy` runs only the spec files whose names contain one of
+//! those words.
 //!
 //! Without Node, Chromium or playwright-core this prints a SKIPPED line and passes, except
 //! when `CI=true`, where a missing tool is a failure: CI must run these.
@@ -47,9 +52,10 @@ fn main() -> ExitCode {
         Err(err) => return fail(&err),
     };
     eprintln!("browser tests against {}", server.url);
-    let specs = match spec_files(&dir) {
+    let only = std::env::var("DROPGEN_BROWSER_SPECS").unwrap_or_default();
+    let specs = match spec_files(&dir, &only) {
         Ok(specs) if !specs.is_empty() => specs,
-        Ok(_) => return fail("no *.spec.mjs in tests/browser"),
+        Ok(_) => return fail(&format!("no *.spec.mjs in tests/browser matches `{only}`")),
         Err(err) => return fail(&format!("cannot list tests/browser: {err}")),
     };
     // One `node --test` per file, each test bounded by its own timeout (`support.mjs`).
@@ -94,6 +100,7 @@ fn run_spec(
         .env("DROPGEN_SITE", site)
         .env("DROPGEN_OUT", out)
         .env("DROPGEN_CHROMIUM", chromium)
+        .env("DROPGEN_BIN", env!("CARGO_BIN_EXE_dropgen"))
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|err| format!("cannot run node: {err}"))?;
@@ -111,12 +118,18 @@ fn run_spec(
     Ok((passed, failed, status.success()))
 }
 
-/// The spec files, sorted, so every run takes them in the same order.
-fn spec_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// The spec files, sorted, so every run takes them in the same order; with `only` (words
+/// separated by commas), those whose names contain one of its words.
+fn spec_files(dir: &Path, only: &str) -> std::io::Result<Vec<PathBuf>> {
+    let words: Vec<&str> = only.split(',').map(str::trim).filter(|word| !word.is_empty()).collect();
     let mut specs: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .map(|entry| entry.path())
-        .filter(|path| path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".spec.mjs")))
+        .filter(|path| {
+            path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.ends_with(".spec.mjs") && (words.is_empty() || words.iter().any(|word| n.contains(word)))
+            })
+        })
         .collect();
     specs.sort();
     Ok(specs)
