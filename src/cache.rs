@@ -319,6 +319,8 @@ impl Cache {
         }
     }
 
+    // Without the `s3` feature a folder is the only backend.
+    #[cfg_attr(not(feature = "s3"), allow(clippy::infallible_destructuring_match))]
     fn try_put(&self, key: &str, payload: &[u8]) -> io::Result<()> {
         let dir = match &self.backend {
             Backend::Dir(dir) => dir,
@@ -357,6 +359,7 @@ impl Cache {
     ///
     /// In object storage the same objects go, found by listing the prefix. There is no lock
     /// there: run it only when no build or shard uses the prefix.
+    #[cfg_attr(not(feature = "s3"), allow(clippy::infallible_destructuring_match))]
     pub(crate) fn gc(&self, keep: &BTreeSet<String>) -> io::Result<GcReport> {
         let dir = match &self.backend {
             Backend::Dir(dir) => dir,

@@ -162,8 +162,8 @@ impl FromIterator<Diagnostic> for Diagnostics {
 /// human output can quote the offending line.
 pub type Sources = BTreeMap<String, String>;
 
-/// How to print diagnostics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+/// How to print diagnostics (`--message-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum MessageFormat {
     /// rustc-style, with the source line and a caret.
     #[default]

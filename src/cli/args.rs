@@ -1,0 +1,276 @@
+//! The command line's shape: clap's definitions, and the one place they become
+//! [`BuildOptions`].
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::MessageFormat;
+use crate::error::Error;
+use crate::lock::Contention;
+use crate::manifest::BuildTime;
+use crate::pipeline::BuildOptions;
+
+#[derive(Debug, Parser)]
+#[command(name = "dropgen", version, about, propagate_version = true)]
+pub struct Args {
+    #[command(subcommand)]
+    pub(super) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Command {
+    /// Create a new site in DIR: settings, one live example drop, editor schemas.
+    ///
+    /// Then run `dropgen serve` in it, and edit `drops/first-drop/drop.yaml`.
+    Init {
+        /// The folder for the site, created when missing; it must be empty (`.git` aside).
+        #[arg(default_value = ".", value_name = "DIR")]
+        dir: PathBuf,
+        /// Also write into a folder that is not empty: only missing files are written,
+        /// existing files are never overwritten.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Validate the site and write the upload root to `<out>/public/`.
+    Build {
+        #[command(flatten)]
+        site: SiteArgs,
+        /// Output folder (default: `<root>/dist`). Replaced as a whole, and only when the
+        /// build succeeds.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Number of threads for parallel work [default: number of cores].
+        #[arg(long, short = 'j', value_name = "N")]
+        jobs: Option<usize>,
+        /// The manifest of the build to compare with, for `changes.json` and the purge list
+        /// (default: `<out>/manifest.json` as it was before this build).
+        #[arg(long, value_name = "FILE")]
+        previous_manifest: Option<PathBuf>,
+        /// Make only this share of the image variants (`K/N`, split by source content) into
+        /// the cache, and write no site output: run every shard, for example as the jobs of a
+        /// CI matrix sharing one cache, then one build without `--shard`.
+        #[arg(long, value_name = "K/N", value_parser = crate::images::Shard::parse, conflicts_with = "previous_manifest")]
+        shard: Option<crate::images::Shard>,
+    },
+    /// Validate the site and render it in memory; only the image cache is written.
+    Check {
+        #[command(flatten)]
+        site: SiteArgs,
+    },
+    /// Build, serve `<out>/public/` on 127.0.0.1 and rebuild and reload the browser on changes.
+    #[cfg(feature = "live")]
+    Serve {
+        #[command(flatten)]
+        site: SiteArgs,
+        /// Output folder (default: `<root>/dist`), replaced on every successful rebuild.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Port on 127.0.0.1; 0 picks a free one.
+        #[arg(long, default_value_t = 8000, value_name = "PORT")]
+        port: u16,
+        /// Also serve a mock of the inventory API (docs/inventory-api.md) and point the pages at it.
+        #[arg(long)]
+        mock_inventory: bool,
+        /// The mock's port on 127.0.0.1 (its origin is `http://localhost:PORT`); 0 picks a free one.
+        #[arg(long, default_value_t = 0, value_name = "PORT", requires = "mock_inventory")]
+        mock_port: u16,
+        /// YAML map of SKU to units for the mock, e.g. `LAUNCH-1: 3` [default: 20 of each].
+        #[arg(long, value_name = "FILE", requires = "mock_inventory")]
+        mock_seed: Option<PathBuf>,
+        /// The state the mock starts in.
+        #[arg(long, value_enum, default_value_t, value_name = "STATE", requires = "mock_inventory")]
+        mock_state: crate::serve::MockState,
+        /// A failure for the mock to simulate.
+        #[arg(long, value_enum, default_value_t, value_name = "FAULT", requires = "mock_inventory")]
+        mock_fault: crate::serve::MockFault,
+        /// Point the pages at a running inventory service (`dropgen inventory serve`) instead
+        /// of the mock; it must allow this preview's origin in `page_origins`.
+        #[arg(long, value_name = "URL", conflicts_with = "mock_inventory")]
+        inventory: Option<String>,
+    },
+    /// Run the inventory service the pages call during a drop (docs/inventory-api.md).
+    #[cfg(feature = "live")]
+    Inventory {
+        #[command(subcommand)]
+        command: InventoryCommand,
+    },
+    /// Manage the image cache.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+    /// Create `drops/<slug>/drop.yaml` with every field explained.
+    New {
+        /// The new drop's slug: lower-case letters, digits and dashes. It becomes the URL.
+        slug: String,
+        /// The site folder.
+        #[arg(long, default_value = ".", value_name = "DIR")]
+        root: PathBuf,
+    },
+    /// Print the JSON Schema of `dropgen.yaml` (`site`) or `drop.yaml` (`drop`), for editors.
+    Schema {
+        /// Which file's schema.
+        #[arg(value_enum)]
+        file: SchemaFile,
+    },
+    /// Print a shell completion script.
+    ///
+    /// For example `dropgen completions bash > ~/.local/share/bash-completion/completions/dropgen`,
+    /// `dropgen completions zsh > ~/.zfunc/_dropgen` or
+    /// `dropgen completions fish > ~/.config/fish/completions/dropgen.fish`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    ///
+    /// For example `dropgen man > ~/.local/share/man/man1/dropgen.1`, then `man dropgen`.
+    Man,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(super) enum SchemaFile {
+    /// `dropgen.yaml`.
+    Site,
+    /// `drops/<slug>/drop.yaml`.
+    Drop,
+}
+
+#[cfg(feature = "live")]
+#[derive(Debug, Subcommand)]
+pub(super) enum InventoryCommand {
+    /// Serve the inventory API: stock, holds, signed purchase tokens, the shop's and the
+    /// operator's routes, on an embedded durable store (SQLite) or on Redis/Valkey (--redis).
+    ///
+    /// Secrets come from the environment: DROPGEN_INVENTORY_SHOP_KEY (confirm, release, read a
+    /// hold), DROPGEN_INVENTORY_OPERATOR_KEY (catalog, pause, stock) and, when the settings
+    /// file names no key file, DROPGEN_INVENTORY_SIGNING_KEY (PEM text). DROPGEN_INVENTORY_REDIS
+    /// gives the Redis URL when neither a flag nor the file names a store.
+    Serve {
+        /// A settings file (examples/inventory/inventory.yaml explains every key).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Address to listen on [default: 127.0.0.1:8787].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// The embedded store's SQLite file [default: inventory.db].
+        #[arg(long, value_name = "FILE")]
+        database: Option<PathBuf>,
+        /// Keep the state in Redis or Valkey instead, shared by several service instances:
+        /// `redis://[:password@]host:port`, or Cluster nodes separated by commas.
+        #[arg(long, value_name = "URL", conflicts_with = "database")]
+        redis: Option<String>,
+        /// The catalog to load at start: the `inventory.json` a build writes beside `public/`.
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
+        /// An origin of the drop pages (repeat for several): the only ones CORS allows.
+        #[arg(long = "page-origin", value_name = "ORIGIN")]
+        page_origins: Vec<String>,
+    },
+    /// Push a catalog (`inventory.json`) to a running service: new drops and SKUs, times,
+    /// limits and stock. What is sold or held is kept.
+    Sync {
+        /// The catalog: `<out>/inventory.json`.
+        #[arg(value_name = "FILE")]
+        catalog: PathBuf,
+        /// The service's base URL, e.g. `http://127.0.0.1:8787`.
+        #[arg(long, env = "DROPGEN_INVENTORY_URL", value_name = "URL")]
+        url: String,
+    },
+    /// Write a new Ed25519 signing key for purchase tokens (PKCS#8 PEM, mode 0600).
+    Keygen {
+        /// The key file to create; it must not exist.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum CacheCommand {
+    /// Delete every cache entry the site in its current state does not use: images it does
+    /// not show, and compressed copies of files the last build into `--out` did not publish.
+    Gc {
+        #[command(flatten)]
+        site: SiteArgs,
+        /// The output folder whose `manifest.json` says which compressed copies are in use
+        /// (default `<root>/dist`); without one, every compressed copy is deleted.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct SiteArgs {
+    /// The site folder, holding `dropgen.yaml` and `drops/`.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub(super) root: PathBuf,
+    /// Also build drops marked `draft: true`.
+    #[arg(long)]
+    pub(super) drafts: bool,
+    /// How to print problems: `human` (on stderr) or `json` (one object per line on stdout).
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human, value_name = "FORMAT")]
+    pub(super) message_format: MessageFormat,
+    /// Print only problems, no progress.
+    #[arg(long, short)]
+    pub(super) quiet: bool,
+    /// The moment the build is for (RFC 3339), for `next_transition_at` and grace periods
+    /// [default: `SOURCE_DATE_EPOCH` when set]. Never read from the clock, so output stays
+    /// reproducible.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub(super) now: Option<time::OffsetDateTime>,
+    /// Where encoded images are kept between builds (default: `<root>/.dropgen-cache`).
+    /// Keep it across CI runs and only changed images are encoded again. An
+    /// `s3://bucket/prefix` URL keeps it in S3-compatible object storage, configured by
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT_URL.
+    #[arg(long, env = "DROPGEN_CACHE_DIR", value_name = "DIR|URL")]
+    pub(super) cache_dir: Option<PathBuf>,
+    /// Fail at once, instead of waiting, when another dropgen is writing the same output
+    /// folder (or `cache gc` holds the cache).
+    #[arg(long)]
+    pub(super) no_wait: bool,
+}
+
+impl SiteArgs {
+    /// What to build: the one place the command line becomes [`BuildOptions`].
+    pub(super) fn options(
+        &self,
+        out: Option<PathBuf>,
+        previous_manifest: Option<PathBuf>,
+    ) -> Result<BuildOptions, Error> {
+        Ok(BuildOptions {
+            root: self.root.clone(),
+            out,
+            drafts: self.drafts,
+            previous_manifest,
+            time: build_time(self.now)?,
+            cache_dir: self.cache_dir.as_deref().map(crate::cache::Location::parse).transpose()?,
+            contention: if self.no_wait { Contention::Fail } else { Contention::Wait },
+            commit: Default::default(),
+        })
+    }
+}
+
+fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
+    crate::rfc3339::parse(text)
+        .map_err(|_| format!("`{text}` is not an RFC 3339 time such as `2026-11-20T15:00:00Z`"))
+}
+
+/// `--now`, else `SOURCE_DATE_EPOCH` (seconds since 1970, the reproducible-builds convention).
+pub(super) fn build_time(now: Option<time::OffsetDateTime>) -> Result<BuildTime, Error> {
+    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(text) if !text.trim().is_empty() => Some(text.trim().parse::<i64>().map_err(|_| {
+            Error::Usage(format!("SOURCE_DATE_EPOCH must be a whole number of seconds, not `{text}`"))
+        })?),
+        _ => None,
+    };
+    let from_epoch = match source_date_epoch {
+        Some(seconds) => Some(
+            time::OffsetDateTime::from_unix_timestamp(seconds)
+                .map_err(|_| Error::Usage(format!("SOURCE_DATE_EPOCH `{seconds}` is out of range")))?,
+        ),
+        None => None,
+    };
+    Ok(BuildTime { source_date_epoch, reference: now.or(from_epoch) })
+}

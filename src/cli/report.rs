@@ -1,0 +1,179 @@
+//! What the user reads after a command: problems (human, JSON, GitHub annotations), an
+//! error's exit code, and the build summary.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::diagnostic::{self, Diagnostics, MessageFormat, Sources};
+use crate::error::Error;
+use crate::images::ImageStats;
+use crate::pipeline::BuildReport;
+
+pub(super) fn report_error(error: &Error, sources: &Sources, format: MessageFormat) -> ExitCode {
+    match error {
+        Error::Content(diagnostics) => {
+            print_diagnostics(diagnostics, sources, format);
+            let errors = diagnostics.error_count();
+            let warnings = diagnostics.warning_count();
+            let warnings = if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() };
+            eprintln!("error: found {errors} problem(s) to fix{warnings}; nothing was written");
+        }
+        other => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {other}");
+        }
+    }
+    ExitCode::from(error.exit_code())
+}
+
+pub(super) fn print_diagnostics(diagnostics: &Diagnostics, sources: &Sources, format: MessageFormat) {
+    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    for item in diagnostics.sorted() {
+        // A closed pipe (e.g. `| head`) is not a reason to fail the build.
+        let _ = match format {
+            MessageFormat::Human => writeln!(stderr, "{}\n", diagnostic::render_human(item, sources, color)),
+            MessageFormat::Json => writeln!(stdout, "{}", diagnostic::render_json(item)),
+        };
+        // Workflow commands go with human output; JSON consumers get only JSON lines.
+        if github && matches!(format, MessageFormat::Human) {
+            let _ = writeln!(stdout, "{}", diagnostic::render_github(item));
+        }
+    }
+}
+
+pub(super) fn print_summary(report: &BuildReport, out: Option<&Path>) {
+    let recovered = report.recovered;
+    if recovered.restored {
+        eprintln!("put back the previous output, which a killed build had moved aside");
+    }
+    if recovered.removed > 0 {
+        eprintln!("removed {} folder(s) a killed build left beside the output", recovered.removed);
+    }
+    let stages: Vec<String> =
+        report.timings.iter().map(|(name, time)| format!("{name} {:.0?}", time)).collect();
+    match (&report.written, out) {
+        (Some(written), Some(out)) => {
+            eprintln!(
+                "built {} drop(s): {} files, {} into {} ({})",
+                report.drops,
+                written.files,
+                human_bytes(written.bytes),
+                out.join(crate::write::PUBLIC_DIR).display(),
+                stages.join(", ")
+            );
+            if let Some(changes) = &report.changes {
+                let since = if changes.previous_build_id.is_some() {
+                    "since the previous build"
+                } else {
+                    "(no previous manifest)"
+                };
+                eprintln!(
+                    "upload {} new, {} changed, {} with new headers; {} removed, {} unchanged {since}; {} URL(s) to purge",
+                    changes.added.len(),
+                    changes.changed.len(),
+                    changes.metadata_changed.len(),
+                    changes.removed.len(),
+                    changes.unchanged,
+                    changes.purge.len()
+                );
+            }
+            print_image_summary(&report.images);
+            let compressed = report.compressed;
+            if compressed.reused + compressed.compressed > 0 {
+                eprintln!(
+                    "compressed copies: {} made, {} reused from the cache",
+                    compressed.compressed, compressed.reused
+                );
+            }
+            if let Some(next) = &report.next_transition_at {
+                eprintln!("next phase change: {next}");
+            }
+            if let Some(size) = report.script_gzip_bytes {
+                eprintln!(
+                    "hydration script: {size} bytes minified and gzipped (budget {})",
+                    crate::assets::HYDRATION_BUDGET
+                );
+            }
+        }
+        _ => eprintln!(
+            "checked {} drop(s): {} files would be written ({})",
+            report.drops,
+            report.files,
+            stages.join(", ")
+        ),
+    }
+}
+
+pub(super) fn print_image_summary(stats: &ImageStats) {
+    if stats.sources == 0 {
+        return;
+    }
+    let formats: Vec<String> = stats
+        .formats
+        .iter()
+        .filter(|(_, f)| f.variants > 0)
+        .map(|(name, f)| format!("{name} {} ({})", f.variants, human_bytes(f.bytes)))
+        .collect();
+    let dropped = match stats.avif_dropped {
+        0 => String::new(),
+        n => format!("; {n} AVIF dropped (their sources had an AVIF no smaller than its WebP)"),
+    };
+    eprintln!(
+        "images: {} source(s), {} variant(s): {}{dropped}",
+        stats.sources,
+        stats.variants,
+        formats.join(", ")
+    );
+    if let Some(encoder) = &stats.avif_encoder {
+        eprintln!(
+            "images: AVIF by {encoder}; colour at full resolution (4:4:4) in {}, 4:2:0 in {}",
+            stats.avif_444, stats.avif_420
+        );
+    }
+    let corrupt = match stats.cache.corrupt {
+        0 => String::new(),
+        n => format!(", {n} damaged entries rebuilt"),
+    };
+    // Summed over threads, so it says where the work went even when stages overlap in time.
+    let thread_time = if stats.decoded == 0 && stats.encoded == 0 {
+        String::new()
+    } else {
+        let encode: Vec<String> = stats
+            .formats
+            .iter()
+            .filter(|(_, f)| !f.encode_time.is_zero())
+            .map(|(name, f)| format!("{name} {}", seconds(f.encode_time)))
+            .collect();
+        format!(
+            "; thread time: decode {}, resize {}, encode {}",
+            seconds(stats.decode_time),
+            seconds(stats.resize_time),
+            if encode.is_empty() { "none".to_owned() } else { encode.join(", ") }
+        )
+    };
+    eprintln!(
+        "images: {} decoded, {} encoded; cache {} hit(s), {} miss(es){corrupt}; {} in, {} out{thread_time}",
+        stats.decoded,
+        stats.encoded,
+        stats.cache.hits,
+        stats.cache.misses,
+        human_bytes(stats.bytes_in),
+        human_bytes(stats.bytes_out),
+    );
+}
+
+fn seconds(time: std::time::Duration) -> String {
+    format!("{:.1}s", time.as_secs_f64())
+}
+
+pub(super) fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1_000_000.0),
+        b if b >= 1_000 => format!("{:.1} kB", b as f64 / 1_000.0),
+        b => format!("{b} B"),
+    }
+}
