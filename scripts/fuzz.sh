@@ -52,6 +52,11 @@ case ${FUZZ_PROFILE:-release} in
   *) echo "FUZZ_PROFILE is release (default) or quick, not ${FUZZ_PROFILE}" >&2; exit 2 ;;
 esac
 
+# Warnings are errors in dropgen itself (dependencies' lints are capped by cargo): the fuzz
+# targets build it without its `live` and `s3` features, a configuration no other build
+# compiles, so this is where code those features leave unused shows. The same flags for every
+# cargo-fuzz call, or the second would build everything again.
+export RUSTFLAGS="${RUSTFLAGS:-} -D warnings"
 # One build of every target, so the timed runs below only fuzz.
 cargo fuzz build --sanitizer none "${profile[@]}"
 for target in "${run[@]}"; do

@@ -107,16 +107,7 @@ pub fn build(
     memory: &mut Memory,
 ) -> Result<BuildReport, Box<BuildFailure>> {
     let mut run = Run::default();
-    // The output lock is held until the new output is in place: one writer per folder.
-    let (_output_lock, recovered) = match &options.out {
-        Some(out) => {
-            write::check_out_dir(&options.root, out).map_err(|err| run.fail(err))?;
-            cache::check_outside(&options.cache_dir(), out).map_err(|err| run.fail(err))?;
-            let held = lock::output(out, options.contention, progress).map_err(|err| run.fail(err))?;
-            (Some(held), write::recover(out).map_err(|err| run.fail(err))?)
-        }
-        None => (None, Recovered::default()),
-    };
+    let (_output_lock, recovered) = claim_output(&mut run, options, progress)?;
     let loaded = run.timed("load", |_| load::site(&options.root)).map_err(|err| run.fail(err))?;
     let site = run.timed("validate", |run| validate(run, &loaded, options.drafts));
     // Template syntax is checked even when the content has errors, so a theme author and a
@@ -175,20 +166,11 @@ pub fn build(
         Ok::<_, Box<BuildFailure>>((output, upload, compressed))
     })?;
     let (written, changes) = match target {
-        Some(Target { out, staging }) => run.timed("write", |run| {
-            let delivery = &site.config.delivery;
-            // Read now rather than with the staging folder: at 10,000 drops it is tens of
-            // megabytes that the stages in between would otherwise carry.
-            let previous = manifest::Previous::read(out, options.previous_manifest.as_deref())
-                .map_err(|err| run.fail(err))?;
-            let (mut beside, changes) = manifest::beside(&upload, &previous, delivery, options.time);
-            // What the inventory service sells, for it alone: beside `public/`, never in it.
-            // Before the manifest, which stays the last file written.
-            let catalog = inventory::Catalog::of_site(&site).to_json();
-            beside.insert(beside.len().saturating_sub(1), (inventory::CATALOG_FILE.to_owned(), catalog));
-            let report = write::all(staging, &output, &beside).map_err(|err| run.fail(err))?;
-            Ok::<_, Box<BuildFailure>>((Some(report), Some(changes)))
-        })?,
+        Some(target) => {
+            let (report, changes) =
+                run.timed("write", |run| write_output(run, target, options, &site, &upload, &output))?;
+            (Some(report), Some(changes))
+        }
         None => (None, None),
     };
 
@@ -308,6 +290,43 @@ impl Run {
     fn stop_on_errors(&mut self) -> Result<(), Box<BuildFailure>> {
         if self.diagnostics.has_errors() { Err(self.content_failure()) } else { Ok(()) }
     }
+}
+
+/// The output folder's lock, held until the new output is in place (one writer per folder),
+/// and what an interrupted earlier build left there, put right.
+fn claim_output(
+    run: &mut Run,
+    options: &BuildOptions,
+    progress: &dyn Progress,
+) -> Result<(Option<lock::Held>, Recovered), Box<BuildFailure>> {
+    let Some(out) = &options.out else { return Ok((None, Recovered::default())) };
+    write::check_out_dir(&options.root, out).map_err(|err| run.fail(err))?;
+    cache::check_outside(&options.cache_dir(), out).map_err(|err| run.fail(err))?;
+    let held = lock::output(out, options.contention, progress).map_err(|err| run.fail(err))?;
+    Ok((Some(held), write::recover(out).map_err(|err| run.fail(err))?))
+}
+
+/// The files beside `public/` (the changes against the previous manifest, the purge files,
+/// `inventory.json`, the manifest last), then the staged output swapped into place.
+fn write_output(
+    run: &mut Run,
+    Target { out, staging }: Target<'_>,
+    options: &BuildOptions,
+    site: &Site,
+    upload: &manifest::UploadManifest,
+    output: &Output,
+) -> Result<(WriteReport, Changes), Box<BuildFailure>> {
+    // Read now rather than with the staging folder: at 10,000 drops it is tens of megabytes
+    // that the stages in between would otherwise carry.
+    let previous =
+        manifest::Previous::read(out, options.previous_manifest.as_deref()).map_err(|err| run.fail(err))?;
+    let (mut beside, changes) = manifest::beside(upload, &previous, &site.config.delivery, options.time);
+    // What the inventory service sells, for it alone: beside `public/`, never in it. Before
+    // the manifest, which stays the last file written.
+    let catalog = inventory::Catalog::of_site(site).to_json();
+    beside.insert(beside.len().saturating_sub(1), (inventory::CATALOG_FILE.to_owned(), catalog));
+    let report = write::all(staging, output, &beside).map_err(|err| run.fail(err))?;
+    Ok((report, changes))
 }
 
 /// The cache lock, shared with other builds; a build alone with the cache first sweeps what

@@ -295,15 +295,63 @@ pub(crate) fn run(
     max_pixels: u64,
     progress: &dyn Progress,
 ) -> (Images, Vec<(String, Artifact)>, Diagnostics) {
+    let results = process(plan, root, cache, spool, max_pixels, progress);
+    let mut images = Images::default();
+    let mut diagnostics = Diagnostics::new();
+    let mut published: Vec<Option<PublishedImage>> = Vec::with_capacity(plan.sources.len());
+    let mut files = Vec::new();
+    let stats = &mut images.stats;
+    for (source, result) in plan.sources.iter().zip(results) {
+        stats.sources += 1;
+        stats.bytes_in += source.facts.bytes;
+        let spooled = match result {
+            Ok(spooled) => spooled,
+            Err(failure) => {
+                diagnostics.extend(failure_diagnostics(source, failure));
+                published.push(None);
+                continue;
+            }
+        };
+        if let Some(reason) = &spooled.analysis.colour_warning {
+            diagnostics.extend(colour_warnings(source, reason));
+        }
+        count(stats, &spooled);
+        let (image, variants) = publish(source, &spooled, stats);
+        published.push(Some(image));
+        files.extend(variants);
+    }
+    for (path, &index) in &plan.by_path {
+        if let Some(Some(image)) = published.get(index) {
+            images.by_path.insert(path.clone(), image.clone());
+        }
+    }
+    images.stats.cache.corrupt = cache.corrupt();
+    let makes_avif = plan.sources.iter().flat_map(|source| &source.encodings).any(Encoding::is_avif);
+    if makes_avif {
+        images.stats.avif_encoder = Some(avif::encoder().describe());
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    (images, files, diagnostics)
+}
+
+/// Every source's variants, from the cache or made, in plan order: the one parallel call
+/// site. Sources run in parallel, and inside each source its widths and formats (see
+/// `make`). Sources are admitted here, in plan order, once their pixels fit the budget; the
+/// jobs themselves never wait for it. (A job that waited while holding pixels could
+/// deadlock: a thread waiting on its own fan-out runs other queued jobs.)
+fn process(
+    plan: &ImagePlan,
+    root: &Path,
+    cache: &Cache,
+    spool: &dyn Spool,
+    max_pixels: u64,
+    progress: &dyn Progress,
+) -> Vec<Result<Spooled, Failure>> {
     let total: usize = plan.sources.iter().map(|source| source.slots().count()).sum();
     progress.start("images", total as u64);
     let budget = PixelBudget::new(PIXEL_BUDGET);
     let slots: Vec<Mutex<Option<Result<Spooled, Failure>>>> =
         plan.sources.iter().map(|_| Mutex::new(None)).collect();
-    // The one parallel call site: sources in parallel, and inside each source its widths and
-    // formats (see `make`). Sources are admitted here, in plan order, once their pixels fit
-    // the budget; the jobs themselves never wait for it. (A job that waited while holding
-    // pixels could deadlock: a thread waiting on its own fan-out runs other queued jobs.)
     let cached = read_cached(plan, cache, spool, progress);
     rayon::scope(|scope| {
         for ((source, slot), cached) in plan.sources.iter().zip(&slots).zip(cached) {
@@ -329,73 +377,58 @@ pub(crate) fn run(
     progress.finish();
     // `rayon::scope` returns once every spawned job has, so every slot is filled; a job that
     // panicked outside `catch_unwind` leaves its slot empty.
-    let results = slots.into_iter().map(|slot| {
-        let result = slot.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-        result.unwrap_or(Err(Failure::Crashed))
-    });
+    slots
+        .into_iter()
+        .map(|slot| {
+            let result = slot.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+            result.unwrap_or(Err(Failure::Crashed))
+        })
+        .collect()
+}
 
-    let mut images = Images::default();
-    let mut diagnostics = Diagnostics::new();
-    let mut published: Vec<Option<PublishedImage>> = Vec::with_capacity(plan.sources.len());
-    let mut files = Vec::new();
-    let stats = &mut images.stats;
-    for (source, result) in plan.sources.iter().zip(results) {
-        stats.sources += 1;
-        stats.bytes_in += source.facts.bytes;
-        let spooled = match result {
-            Ok(spooled) => spooled,
-            Err(failure) => {
-                let help = failure.help();
-                let error = ImageError { source: source.path.clone(), failure };
-                for image_use in &source.uses {
-                    diagnostics.push(
-                        Diagnostic::error(Kind::Image, image_use.location.clone(), error.to_string())
-                            .field(&image_use.field)
-                            .help(help),
-                    );
-                }
-                published.push(None);
-                continue;
-            }
-        };
-        if let Some(reason) = &spooled.analysis.colour_warning {
-            for image_use in &source.uses {
-                diagnostics.push(
-                    Diagnostic::warning(
-                        Kind::Image,
-                        image_use.location.clone(),
-                        format!("`{}` has a colour profile dropgen cannot use, so its colours are taken as sRGB and may look off: {reason}", source.path),
-                    )
-                    .field(&image_use.field)
-                    .help("export the image again with an sRGB or Display P3 profile"),
-                );
-            }
-        }
-        stats.decoded += usize::from(spooled.decoded);
-        stats.encoded += spooled.fresh;
-        stats.cache.misses += spooled.fresh as u64;
-        stats.cache.hits += (spooled.made - spooled.fresh) as u64;
-        stats.decode_time += spooled.timings.decode;
-        stats.resize_time += spooled.timings.resize;
-        for (format, time) in &spooled.timings.encode {
-            stats.formats.entry(format.extension()).or_default().encode_time += *time;
-        }
-        let (image, variants) = publish(source, &spooled, stats);
-        published.push(Some(image));
-        files.extend(variants);
+/// A failed source: an error at each of its references.
+fn failure_diagnostics(source: &SourcePlan, failure: Failure) -> Diagnostics {
+    let help = failure.help();
+    let error = ImageError { source: source.path.clone(), failure };
+    source
+        .uses
+        .iter()
+        .map(|image_use| {
+            Diagnostic::error(Kind::Image, image_use.location.clone(), error.to_string())
+                .field(&image_use.field)
+                .help(help)
+        })
+        .collect()
+}
+
+/// A colour profile taken as sRGB: a warning at each of the source's references.
+fn colour_warnings(source: &SourcePlan, reason: &str) -> Diagnostics {
+    source
+        .uses
+        .iter()
+        .map(|image_use| {
+            Diagnostic::warning(
+                Kind::Image,
+                image_use.location.clone(),
+                format!("`{}` has a colour profile dropgen cannot use, so its colours are taken as sRGB and may look off: {reason}", source.path),
+            )
+            .field(&image_use.field)
+            .help("export the image again with an sRGB or Display P3 profile")
+        })
+        .collect()
+}
+
+/// A source's work, into the build's image statistics.
+fn count(stats: &mut ImageStats, spooled: &Spooled) {
+    stats.decoded += usize::from(spooled.decoded);
+    stats.encoded += spooled.fresh;
+    stats.cache.misses += spooled.fresh as u64;
+    stats.cache.hits += (spooled.made - spooled.fresh) as u64;
+    stats.decode_time += spooled.timings.decode;
+    stats.resize_time += spooled.timings.resize;
+    for (format, time) in &spooled.timings.encode {
+        stats.formats.entry(format.extension()).or_default().encode_time += *time;
     }
-    for (path, &index) in &plan.by_path {
-        if let Some(Some(image)) = published.get(index) {
-            images.by_path.insert(path.clone(), image.clone());
-        }
-    }
-    images.stats.cache.corrupt = cache.corrupt();
-    let makes_avif = plan.sources.iter().flat_map(|source| &source.encodings).any(Encoding::is_avif);
-    if makes_avif {
-        images.stats.avif_encoder = Some(avif::encoder().describe());
-    }
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    (images, files, diagnostics)
 }
 
 /// Applies the AVIF rule to one source's variants and puts those it publishes into `spool`,

@@ -102,18 +102,7 @@ pub fn run(mut options: ServeOptions) -> Result<(), Error> {
 
     // Kept from build to build, so a rebuild after one edit redoes little.
     let mut memory = pipeline::Memory::default();
-    // Problems in the content do not stop the preview: they show in the page until fixed.
-    // Anything else (not a site, an unsafe `--out`) does.
-    let (site, first_failure) = match pipeline::build(&options.build, &crate::progress::Silent, &mut memory) {
-        Ok(report) => {
-            print_built(&report);
-            (Some(report.site), None)
-        }
-        Err(failure) if matches!(failure.error, Error::Content(_)) => {
-            (None, Some(print_failure(&failure.error, &failure.sources)))
-        }
-        Err(failure) => return Err(failure.error),
-    };
+    let (site, first_failure) = first_build(&options.build, &mut memory)?;
 
     // Bound before anything starts, so the pages and the mock know each other's origin.
     let pages_listener = bind(options.port, "--port")?;
@@ -149,45 +138,71 @@ pub fn run(mut options: ServeOptions) -> Result<(), Error> {
         move || rebuild(&app, &build, &mut memory)
     })?;
 
-    let served = runtime.block_on(async move {
-        let stopped = |err: std::io::Error| Error::Usage(format!("the preview server stopped: {err}"));
-        let listener = tokio::net::TcpListener::from_std(pages_listener).map_err(stopped)?;
-        eprintln!("serving {pages_origin}/ (Ctrl-C to stop)");
-        if let (Some(api), None) = (&app.inventory_api, &app.mock) {
-            eprintln!(
-                "pages use the inventory service at {api}; it must list {pages_origin} in `page_origins` for its answers to reach them"
-            );
-        }
-        let mock_server = match (mock_listener, &app.inventory_api) {
-            (Some(mock_listener), Some(api)) => {
-                eprintln!(
-                    "mock inventory at {api} (another origin; CORS for {pages_origin} only), controls at {pages_origin}{PREFIX}/mock"
-                );
-                let listener = tokio::net::TcpListener::from_std(mock_listener).map_err(stopped)?;
-                let router = mock_http::api_routes().with_state(Arc::clone(&app));
-                Some(tokio::spawn(axum::serve(listener, router).into_future()))
-            }
-            _ => None,
-        };
-        let router = router(Arc::clone(&app));
-        // Not a graceful shutdown: open pages hold their event streams forever, so waiting for
-        // connections to finish would never end. A preview has nothing to flush.
-        let result = tokio::select! {
-            served = axum::serve(listener, router).into_future() => served.map_err(stopped),
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("stopped");
-                Ok(())
-            }
-        };
-        if let Some(mock_server) = mock_server {
-            mock_server.abort();
-        }
-        result
-    });
+    let served = runtime.block_on(serve_until_stopped(app, pages_listener, mock_listener, pages_origin));
     // Open event streams and a hanging mock request must not hold up the exit.
     runtime.shutdown_background();
     drop(watched);
     served
+}
+
+/// The first build. Problems in the content do not stop the preview: they show in the page
+/// until fixed (the second value). Anything else (not a site, an unsafe `--out`) does.
+fn first_build(
+    build: &BuildOptions,
+    memory: &mut pipeline::Memory,
+) -> Result<(Option<crate::model::Site>, Option<String>), Error> {
+    match pipeline::build(build, &crate::progress::Silent, memory) {
+        Ok(report) => {
+            print_built(&report);
+            Ok((Some(report.site), None))
+        }
+        Err(failure) if matches!(failure.error, Error::Content(_)) => {
+            Ok((None, Some(print_failure(&failure.error, &failure.sources))))
+        }
+        Err(failure) => Err(failure.error),
+    }
+}
+
+/// Serves the pages, and the mock on its own listener when there is one, until Ctrl-C.
+async fn serve_until_stopped(
+    app: Arc<App>,
+    pages_listener: std::net::TcpListener,
+    mock_listener: Option<std::net::TcpListener>,
+    pages_origin: String,
+) -> Result<(), Error> {
+    let stopped = |err: std::io::Error| Error::Usage(format!("the preview server stopped: {err}"));
+    let listener = tokio::net::TcpListener::from_std(pages_listener).map_err(stopped)?;
+    eprintln!("serving {pages_origin}/ (Ctrl-C to stop)");
+    if let (Some(api), None) = (&app.inventory_api, &app.mock) {
+        eprintln!(
+            "pages use the inventory service at {api}; it must list {pages_origin} in `page_origins` for its answers to reach them"
+        );
+    }
+    let mock_server = match (mock_listener, &app.inventory_api) {
+        (Some(mock_listener), Some(api)) => {
+            eprintln!(
+                "mock inventory at {api} (another origin; CORS for {pages_origin} only), controls at {pages_origin}{PREFIX}/mock"
+            );
+            let listener = tokio::net::TcpListener::from_std(mock_listener).map_err(stopped)?;
+            let router = mock_http::api_routes().with_state(Arc::clone(&app));
+            Some(tokio::spawn(axum::serve(listener, router).into_future()))
+        }
+        _ => None,
+    };
+    let router = router(Arc::clone(&app));
+    // Not a graceful shutdown: open pages hold their event streams forever, so waiting for
+    // connections to finish would never end. A preview has nothing to flush.
+    let result = tokio::select! {
+        served = axum::serve(listener, router).into_future() => served.map_err(stopped),
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("stopped");
+            Ok(())
+        }
+    };
+    if let Some(mock_server) = mock_server {
+        mock_server.abort();
+    }
+    result
 }
 
 fn router(app: Arc<App>) -> Router {

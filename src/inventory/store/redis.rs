@@ -26,6 +26,7 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
 use ::redis::{FromRedisValue, RedisResult, Script, ScriptInvocation};
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Notify;
@@ -46,6 +47,8 @@ const SCRIPT: &str = include_str!("inventory.lua");
 const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 /// And at most this often, however many writes ask for it: reads coalesce under a crowd.
 const REFRESH_GAP: std::time::Duration = std::time::Duration::from_millis(20);
+/// Calls in flight at once when refreshing or expiring every drop.
+const READS_IN_FLIGHT: usize = 64;
 /// A server that does not answer within this is unavailable (`503`), not waited for.
 const RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -288,15 +291,21 @@ impl Shared {
         Ok(drops)
     }
 
-    /// Reads every drop's schedule and stock and publishes them.
+    /// Reads every drop's schedule and stock and publishes them. The reads go out together
+    /// (pipelined on the connection), so a site of many drops costs one round trip's wait,
+    /// not one per drop.
     async fn refresh(&self) -> Result<(), StoreError> {
-        let mut published = Published::new();
-        for slug in self.drops().await? {
-            let (reply, _) = self.call("snapshot", &slug, 0, &[]).await?;
-            if let Some(snapshot) = reply.snapshot {
-                published.insert(slug, Arc::new(snapshot.into_snapshot()));
-            }
-        }
+        let reads = futures_util::stream::iter(self.drops().await?)
+            .map(|slug| async move {
+                let read = self.call("snapshot", &slug, 0, &[]).await;
+                read.map(|(reply, _)| (slug, reply.snapshot))
+            })
+            .buffer_unordered(READS_IN_FLIGHT);
+        let snapshots: Vec<(String, Option<SnapshotRow>)> = reads.try_collect().await?;
+        let published: Published = snapshots
+            .into_iter()
+            .filter_map(|(slug, snapshot)| Some((slug, Arc::new(snapshot?.into_snapshot()))))
+            .collect();
         *self.published.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(published);
         Ok(())
     }
@@ -522,8 +531,11 @@ impl RedisStore {
     pub(crate) async fn expire(&self, now: OffsetDateTime) {
         let now_ms = self.tick(now);
         let swept = async {
-            for slug in self.shared.drops().await? {
-                let (_, events) = self.shared.call("expire", &slug, now_ms, &[]).await?;
+            let sweeps = futures_util::stream::iter(self.shared.drops().await?)
+                .map(|slug| async move { self.shared.call("expire", &slug, now_ms, &[]).await })
+                .buffer_unordered(READS_IN_FLIGHT);
+            let swept: Vec<(ScriptReply, Vec<Event>)> = sweeps.try_collect().await?;
+            for (_, events) in swept {
                 self.observer.events(&events);
             }
             self.shared.refresh().await
