@@ -200,7 +200,20 @@ fn verify_with_jwks(token: &str, jwks: &Value) -> Value {
 
 #[test]
 fn a_hold_checks_out_with_a_token_the_shop_verifies_and_confirms_once() {
-    let setup = Setup::new(10, Some(2));
+    checkout_on(&Backing::Embedded);
+}
+
+#[test]
+fn on_redis_a_hold_checks_out_with_a_token_the_shop_verifies_and_confirms_once() {
+    if !redis_server::available() {
+        return;
+    }
+    let server = RedisServer::start();
+    checkout_on(&Backing::Redis(vec![server.url()]));
+}
+
+fn checkout_on(backing: &Backing<'_>) {
+    let setup = Setup::on(10, Some(2), backing);
     let service = setup.start();
     let base = service.base.clone();
     runtime().block_on(async {
@@ -275,7 +288,20 @@ fn a_hold_checks_out_with_a_token_the_shop_verifies_and_confirms_once() {
 
 #[test]
 fn bad_input_gets_a_problem_and_changes_nothing() {
-    let setup = Setup::new(10, None);
+    bad_input_on(&Backing::Embedded);
+}
+
+#[test]
+fn on_redis_bad_input_gets_a_problem_and_changes_nothing() {
+    if !redis_server::available() {
+        return;
+    }
+    let server = RedisServer::start();
+    bad_input_on(&Backing::Redis(vec![server.url()]));
+}
+
+fn bad_input_on(backing: &Backing<'_>) {
+    let setup = Setup::on(10, None, backing);
     let service = setup.start();
     let base = service.base.clone();
     runtime().block_on(async {
@@ -590,7 +616,20 @@ async fn reply_losing_proxy(target: String) -> String {
 
 #[test]
 fn a_reply_lost_on_the_way_and_retried_gives_exactly_one_hold() {
-    let setup = Setup::new(10, None);
+    lost_reply_on(&Backing::Embedded);
+}
+
+#[test]
+fn on_redis_a_reply_lost_on_the_way_and_retried_gives_exactly_one_hold() {
+    if !redis_server::available() {
+        return;
+    }
+    let server = RedisServer::start();
+    lost_reply_on(&Backing::Redis(vec![server.url()]));
+}
+
+fn lost_reply_on(backing: &Backing<'_>) {
+    let setup = Setup::on(10, None, backing);
     let service = setup.start();
     let base = service.base.clone();
     runtime().block_on(async {
@@ -620,7 +659,20 @@ fn a_reply_lost_on_the_way_and_retried_gives_exactly_one_hold() {
 
 #[test]
 fn the_operator_pauses_syncs_and_sets_stock_and_metrics_count_it() {
-    let setup = Setup::new(10, None);
+    operator_on(&Backing::Embedded);
+}
+
+#[test]
+fn on_redis_the_operator_pauses_syncs_and_sets_stock_and_metrics_count_it() {
+    if !redis_server::available() {
+        return;
+    }
+    let server = RedisServer::start();
+    operator_on(&Backing::Redis(vec![server.url()]));
+}
+
+fn operator_on(backing: &Backing<'_>) {
+    let setup = Setup::on(10, None, backing);
     let service = setup.start();
     let base = service.base.clone();
     runtime().block_on(async {

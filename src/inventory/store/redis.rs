@@ -13,7 +13,8 @@
 //! request (a hold by its key, a confirm by its key, a release, a sync), so a client retry
 //! after a lost reply never makes a second hold.
 //!
-//! `GET …/stock` reads a snapshot each instance refreshes after its own writes and at least
+//! `GET …/stock` reads a snapshot each instance refreshes after its own writes (before
+//! answering an operator's change, so it reads its own writes; soon after a hold) and at least
 //! every [`REFRESH_EVERY`]: a few hundred milliseconds behind other instances at most, under
 //! the second a CDN caches it for.
 
@@ -475,7 +476,15 @@ impl RedisStore {
             Command::Sync { catalog } => self.sync(catalog, now_ms).await?,
         };
         self.observer.events(&events);
-        if !events.is_empty() {
+        let operator =
+            matches!(command, Command::Control { .. } | Command::SetStock { .. } | Command::Sync { .. });
+        if operator && !events.is_empty() {
+            // An operator's change shows on this instance's stock at once (it is rare; a hold
+            // is not, and its refresh coalesces with the next ones below).
+            if let Err(err) = self.shared.refresh().await {
+                eprintln!("inventory: could not read the stock from Redis: {err:?}");
+            }
+        } else if !events.is_empty() {
             self.shared.changed.notify_one();
         }
         reply.map_err(|refused| match refused.as_deref().and_then(Refusal::from_code) {
