@@ -18,10 +18,10 @@
 //! every [`REFRESH_EVERY`]: a few hundred milliseconds behind other instances at most, under
 //! the second a CDN caches it for.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClient;
@@ -239,6 +239,8 @@ struct Shared {
     target: RedisTarget,
     script: Script,
     published: RwLock<Arc<Published>>,
+    /// Drops this instance changed since the refresher last read them.
+    dirty: Mutex<BTreeSet<String>>,
     changed: Notify,
 }
 
@@ -292,23 +294,44 @@ impl Shared {
         Ok(drops)
     }
 
-    /// Reads every drop's schedule and stock and publishes them. The reads go out together
-    /// (pipelined on the connection), so a site of many drops costs one round trip's wait,
-    /// not one per drop.
+    /// Reads every drop's schedule and stock and publishes them: for what other instances
+    /// changed, and for expiries.
     async fn refresh(&self) -> Result<(), StoreError> {
-        let reads = futures_util::stream::iter(self.drops().await?)
+        let drops = self.drops().await?;
+        self.refresh_drops(drops).await
+    }
+
+    /// Reads these drops' schedule and stock and publishes them over the rest. The reads go
+    /// out together (pipelined on the connection), so many drops cost one round trip's wait,
+    /// not one per drop.
+    async fn refresh_drops(&self, drops: impl IntoIterator<Item = String>) -> Result<(), StoreError> {
+        let reads = futures_util::stream::iter(drops)
             .map(|slug| async move {
                 let read = self.call("snapshot", &slug, 0, &[]).await;
                 read.map(|(reply, _)| (slug, reply.snapshot))
             })
             .buffer_unordered(READS_IN_FLIGHT);
         let snapshots: Vec<(String, Option<SnapshotRow>)> = reads.try_collect().await?;
-        let published: Published = snapshots
-            .into_iter()
-            .filter_map(|(slug, snapshot)| Some((slug, Arc::new(snapshot?.into_snapshot()))))
-            .collect();
+        let mut published = Published::clone(&self.published());
+        for (slug, snapshot) in snapshots {
+            if let Some(snapshot) = snapshot {
+                published.insert(slug, Arc::new(snapshot.into_snapshot()));
+            }
+        }
         *self.published.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(published);
         Ok(())
+    }
+
+    /// Marks the drops `events` touched, for the refresher to read soon.
+    fn touched(&self, events: &[Event]) {
+        if events.is_empty() {
+            return;
+        }
+        self.dirty
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(events.iter().map(|e| e.drop().to_owned()));
+        self.changed.notify_one();
     }
 
     fn published(&self) -> Arc<Published> {
@@ -320,15 +343,19 @@ fn unavailable(err: ::redis::RedisError) -> StoreError {
     StoreError::Unavailable(format!("Redis: {err}"))
 }
 
-/// Keeps the published stock fresh: after this instance's writes, and every
-/// [`REFRESH_EVERY`] for other instances' writes and expiries.
+/// Keeps the published stock fresh: the drops this instance changed, soon after (a hold is
+/// the hot path: only its drop is read again, and writes within [`REFRESH_GAP`] share one
+/// read), and every drop every [`REFRESH_EVERY`], for other instances' writes.
 async fn refresh_loop(shared: Arc<Shared>) {
     loop {
-        tokio::select! {
-            () = shared.changed.notified() => {}
-            () = tokio::time::sleep(REFRESH_EVERY) => {}
-        }
-        if let Err(err) = shared.refresh().await {
+        let refreshed = tokio::select! {
+            () = shared.changed.notified() => {
+                let dirty = std::mem::take(&mut *shared.dirty.lock().unwrap_or_else(PoisonError::into_inner));
+                shared.refresh_drops(dirty).await
+            }
+            () = tokio::time::sleep(REFRESH_EVERY) => shared.refresh().await,
+        };
+        if let Err(err) = refreshed {
             eprintln!("inventory: could not read the stock from Redis: {err:?}");
         }
         tokio::time::sleep(REFRESH_GAP).await;
@@ -372,6 +399,7 @@ impl RedisStore {
             target: target.clone(),
             script: Script::new(SCRIPT),
             published: RwLock::new(Arc::default()),
+            dirty: Mutex::default(),
             changed: Notify::new(),
         });
         let refresher = tokio::spawn(refresh_loop(Arc::clone(&shared)));
@@ -480,12 +508,13 @@ impl RedisStore {
             matches!(command, Command::Control { .. } | Command::SetStock { .. } | Command::Sync { .. });
         if operator && !events.is_empty() {
             // An operator's change shows on this instance's stock at once (it is rare; a hold
-            // is not, and its refresh coalesces with the next ones below).
-            if let Err(err) = self.shared.refresh().await {
+            // is not, and its refresh coalesces with the next ones in the refresher).
+            let drops: BTreeSet<String> = events.iter().map(|event| event.drop().to_owned()).collect();
+            if let Err(err) = self.shared.refresh_drops(drops).await {
                 eprintln!("inventory: could not read the stock from Redis: {err:?}");
             }
-        } else if !events.is_empty() {
-            self.shared.changed.notify_one();
+        } else {
+            self.shared.touched(&events);
         }
         reply.map_err(|refused| match refused.as_deref().and_then(Refusal::from_code) {
             Some(refusal) => StoreError::Refused(refusal),
@@ -536,7 +565,7 @@ impl RedisStore {
         Ok(reply.hold.map(HoldRow::into_view))
     }
 
-    /// Expires what is due in every drop, then publishes.
+    /// Expires what is due in every drop; the refresher publishes the drops it changed.
     pub(crate) async fn expire(&self, now: OffsetDateTime) {
         let now_ms = self.tick(now);
         let swept = async {
@@ -546,8 +575,9 @@ impl RedisStore {
             let swept: Vec<(ScriptReply, Vec<Event>)> = sweeps.try_collect().await?;
             for (_, events) in swept {
                 self.observer.events(&events);
+                self.shared.touched(&events);
             }
-            self.shared.refresh().await
+            Ok::<_, StoreError>(())
         };
         if let Err(err) = swept.await {
             eprintln!("inventory: could not expire holds in Redis: {err:?}");
@@ -586,6 +616,7 @@ impl RedisStore {
                 inventory.apply(&serde_json::from_str(&fields[1]).unwrap());
             }
         }
+        self.shared.refresh().await.unwrap();
         let published = self.published();
         for slug in inventory.drops() {
             assert_eq!(
