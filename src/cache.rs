@@ -16,7 +16,7 @@
 //! and `gc`. Folders are locked against `cache gc` (`crate::lock`) and swept of killed
 //! builds' temporary files; object storage needs neither (a PUT is atomic), and has no locks.
 
-pub mod s3;
+pub(crate) mod s3;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -31,11 +31,11 @@ use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
 /// The cache folder a site uses when none is given.
-pub const DEFAULT_DIR: &str = ".dropgen-cache";
+pub(crate) const DEFAULT_DIR: &str = ".dropgen-cache";
 
 /// Where the cache is: `--cache-dir` (or `DROPGEN_CACHE_DIR`) parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Location {
+pub(crate) enum Location {
     /// A local folder.
     Dir(PathBuf),
     /// A bucket and key prefix in S3-compatible object storage (`s3://bucket/prefix`).
@@ -45,7 +45,7 @@ pub enum Location {
 impl Location {
     /// `s3://bucket/prefix` is object storage; anything else is a folder, as it always was.
     /// Another URL scheme (`gs://`, `https://`) is refused rather than taken for a folder name.
-    pub fn parse(text: &Path) -> Result<Location, crate::error::Error> {
+    pub(crate) fn parse(text: &Path) -> Result<Location, crate::error::Error> {
         let Some(text) = text.to_str() else { return Ok(Location::Dir(text.to_path_buf())) };
         let scheme = text.split_once("://").map(|(scheme, _)| scheme).filter(|scheme| {
             scheme.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -214,7 +214,7 @@ impl Failures {
 
 /// What one build did with the cache, counted in image variants.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CacheCounts {
+pub(crate) struct CacheCounts {
     /// Variants read from the cache.
     pub hits: u64,
     /// Variants that had to be encoded.
@@ -225,7 +225,7 @@ pub struct CacheCounts {
 
 /// What `dropgen cache gc` removed and kept.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GcReport {
+pub(crate) struct GcReport {
     pub removed: u64,
     pub removed_bytes: u64,
     pub kept: u64,

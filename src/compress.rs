@@ -25,7 +25,7 @@ const SETTINGS: &str =
 
 /// What the stage compressed and what it found in the cache, counted in copies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CompressCounts {
+pub(crate) struct CompressCounts {
     pub reused: u64,
     pub compressed: u64,
 }

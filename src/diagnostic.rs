@@ -14,7 +14,7 @@ use serde::Serialize;
 /// A position in a site file: the path relative to the site root (always `/`-separated),
 /// 1-based line and column (in characters), and the byte range of the offending text when known.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Location {
+pub(crate) struct Location {
     pub file: String,
     pub line: usize,
     pub column: usize,
@@ -23,7 +23,7 @@ pub struct Location {
 
 impl Location {
     /// The start of a file, for problems with the file as a whole.
-    pub fn file(file: impl Into<String>) -> Self {
+    pub(crate) fn file(file: impl Into<String>) -> Self {
         Location { file: file.into(), line: 1, column: 1, span: None }
     }
 }
@@ -31,7 +31,7 @@ impl Location {
 /// Whether a problem stops the build.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub(crate) enum Severity {
     Error,
     Warning,
 }
@@ -39,7 +39,7 @@ pub enum Severity {
 /// The kind of problem; stable names for tools reading `--message-format json`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Kind {
+pub(crate) enum Kind {
     /// The file is not valid YAML or not shaped as expected (wrong type, bad nesting).
     Syntax,
     /// A key that dropgen does not know.
@@ -64,7 +64,7 @@ pub enum Kind {
 
 /// One problem, with everything a marketer needs to fix it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Diagnostic {
+pub(crate) struct Diagnostic {
     pub severity: Severity,
     pub kind: Kind,
     pub location: Location,
@@ -75,7 +75,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(kind: Kind, location: Location, message: impl Into<String>) -> Self {
+    pub(crate) fn error(kind: Kind, location: Location, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
             kind,
@@ -86,16 +86,16 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(kind: Kind, location: Location, message: impl Into<String>) -> Self {
+    pub(crate) fn warning(kind: Kind, location: Location, message: impl Into<String>) -> Self {
         Diagnostic { severity: Severity::Warning, ..Diagnostic::error(kind, location, message) }
     }
 
-    pub fn field(mut self, field: impl Into<String>) -> Self {
+    pub(crate) fn field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self
     }
 
-    pub fn help(mut self, help: impl Into<String>) -> Self {
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
@@ -109,42 +109,42 @@ impl Diagnostic {
 /// All problems found in a run, kept sorted by file, line and column so output is the same
 /// whatever order stages (or threads) found them in.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Diagnostics {
+pub(crate) struct Diagnostics {
     items: Vec<Diagnostic>,
 }
 
 impl Diagnostics {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
-    pub fn push(&mut self, diagnostic: Diagnostic) {
+    pub(crate) fn push(&mut self, diagnostic: Diagnostic) {
         self.items.push(diagnostic);
     }
 
-    pub fn extend(&mut self, other: Diagnostics) {
+    pub(crate) fn extend(&mut self, other: Diagnostics) {
         self.items.extend(other.items);
     }
 
-    pub fn has_errors(&self) -> bool {
+    pub(crate) fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }
 
-    pub fn error_count(&self) -> usize {
+    pub(crate) fn error_count(&self) -> usize {
         self.items.iter().filter(|d| d.severity == Severity::Error).count()
     }
 
-    pub fn warning_count(&self) -> usize {
+    pub(crate) fn warning_count(&self) -> usize {
         self.items.len() - self.error_count()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
     /// The diagnostics in report order (file, line, column; problems at one position in the
     /// order they were found, which follows the order of fields); duplicates removed.
-    pub fn sorted(&self) -> Vec<&Diagnostic> {
+    pub(crate) fn sorted(&self) -> Vec<&Diagnostic> {
         let mut items: Vec<&Diagnostic> = self.items.iter().collect();
         items.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         items.dedup();
@@ -160,11 +160,11 @@ impl FromIterator<Diagnostic> for Diagnostics {
 
 /// The text of every site file that diagnostics may point into, by site-relative path, so
 /// human output can quote the offending line.
-pub type Sources = BTreeMap<String, String>;
+pub(crate) type Sources = BTreeMap<String, String>;
 
 /// How to print diagnostics (`--message-format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum MessageFormat {
+pub(crate) enum MessageFormat {
     /// rustc-style, with the source line and a caret.
     #[default]
     Human,
@@ -174,7 +174,7 @@ pub enum MessageFormat {
 
 /// Renders one diagnostic rustc-style: title, `--> file:line:col`, the source line with a
 /// caret under the offending text labelled with the field path, then the fix.
-pub fn render_human(diagnostic: &Diagnostic, sources: &Sources, color: bool) -> String {
+pub(crate) fn render_human(diagnostic: &Diagnostic, sources: &Sources, color: bool) -> String {
     let level = match diagnostic.severity {
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
@@ -220,7 +220,7 @@ struct JsonDiagnostic<'a> {
 }
 
 /// One JSON object (no newline) with file, line, column, field, message and help.
-pub fn render_json(diagnostic: &Diagnostic) -> String {
+pub(crate) fn render_json(diagnostic: &Diagnostic) -> String {
     let loc = &diagnostic.location;
     let json = JsonDiagnostic {
         severity: diagnostic.severity,
@@ -237,7 +237,7 @@ pub fn render_json(diagnostic: &Diagnostic) -> String {
 
 /// A GitHub Actions workflow command (`::error file=…,line=…,col=…::message`), which shows the
 /// problem as an annotation on the pull request's diff.
-pub fn render_github(diagnostic: &Diagnostic) -> String {
+pub(crate) fn render_github(diagnostic: &Diagnostic) -> String {
     let command = match diagnostic.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",

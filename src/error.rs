@@ -11,7 +11,7 @@ pub(crate) const S3_ENVIRONMENT: &str = "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KE
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The site has problems a marketer or theme author must fix; each is in the list.
     #[error("the site has {} error(s)", .0.error_count())]
     Content(Diagnostics),
@@ -59,13 +59,13 @@ fn io_hint(error: &std::io::Error) -> &'static str {
 
 impl Error {
     /// An I/O error that names the path it happened on.
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io { path: path.to_path_buf(), source }
     }
 
     /// The documented exit code: 1 for problems in the site's content, 2 for usage and
     /// environment problems.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Error::Content(_) | Error::ThemeNotUtf8 { .. } => 1,
             Error::NotASite { .. }

@@ -23,33 +23,33 @@ pub(crate) mod assets;
 #[cfg(feature = "live")]
 #[doc(hidden)]
 pub mod benchmarks;
-pub mod cache;
+pub(crate) mod cache;
 pub mod cli;
 pub(crate) mod compress;
-pub mod diagnostic;
-pub mod error;
+pub(crate) mod diagnostic;
+pub(crate) mod error;
 /// What the fuzz targets in `fuzz/` call; not part of dropgen's interface.
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod images;
+pub(crate) mod images;
 pub(crate) mod inventory;
 pub(crate) mod load;
-pub mod lock;
-pub mod manifest;
+pub(crate) mod lock;
+pub(crate) mod manifest;
 pub(crate) mod minify;
-pub mod model;
+pub(crate) mod model;
 pub(crate) mod output;
-pub mod pipeline;
-pub mod progress;
+pub(crate) mod pipeline;
+pub(crate) mod progress;
 pub(crate) mod render;
 pub(crate) mod rfc3339;
-pub mod scaffold;
-pub mod schema;
+pub(crate) mod scaffold;
+pub(crate) mod schema;
 #[cfg(feature = "live")]
-pub mod serve;
+pub(crate) mod serve;
 pub(crate) mod suggest;
 pub(crate) mod validate;
-pub mod write;
+pub(crate) mod write;
 
 /// Every `name version` in Cargo.lock, for the tests that keep the encoder and compressor
 /// versions named in cache keys equal to the ones built.

@@ -21,7 +21,7 @@ use crate::progress::Progress;
 
 /// What to do when another dropgen holds the lock.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Contention {
+pub(crate) enum Contention {
     /// Wait for it, saying so.
     #[default]
     Wait,

@@ -26,7 +26,7 @@ use crate::{assets, cache, compress, images, inventory, load, manifest, render, 
 
 /// What to build and how.
 #[derive(Clone, Debug)]
-pub struct BuildOptions {
+pub(crate) struct BuildOptions {
     /// The site folder (holding `dropgen.yaml`).
     pub root: PathBuf,
     /// Where to write; `None` for `check`, which builds in memory only.
@@ -48,16 +48,17 @@ pub struct BuildOptions {
 
 impl BuildOptions {
     /// The image cache this build uses.
-    pub fn cache_dir(&self) -> cache::Location {
+    pub(crate) fn cache_dir(&self) -> cache::Location {
         self.cache_dir.clone().unwrap_or_else(|| cache::Location::Dir(self.root.join(cache::DEFAULT_DIR)))
     }
 }
 
 /// The result of a successful run.
 #[derive(Debug)]
-pub struct BuildReport {
+pub(crate) struct BuildReport {
     /// The site as built, for `serve`'s mock inventory (which must not read the files again:
     /// they may have changed since).
+    #[cfg_attr(not(feature = "live"), expect(dead_code, reason = "only `serve` reads it"))]
     pub site: Site,
     pub drops: usize,
     pub files: usize,
@@ -85,7 +86,7 @@ pub struct BuildReport {
 
 /// A failed run: the error, and the sources needed to show its diagnostics.
 #[derive(Debug)]
-pub struct BuildFailure {
+pub(crate) struct BuildFailure {
     pub error: Error,
     pub sources: Sources,
 }
@@ -94,14 +95,14 @@ pub struct BuildFailure {
 /// to the next, so that an edit costs what it changed rather than what the site holds. Only
 /// memoised pure work: a build with it writes the same bytes as a build without.
 #[derive(Debug, Default)]
-pub struct Memory {
+pub(crate) struct Memory {
     markdown: render::markdown::Memo,
 }
 
 /// Runs the pipeline, reusing what earlier builds left in `memory` and leaving this one's
 /// there (a one-off build passes `&mut Memory::default()`). Returns every problem at once on
 /// failure. Long stages report to `progress`.
-pub fn build(
+pub(crate) fn build(
     options: &BuildOptions,
     progress: &dyn Progress,
     memory: &mut Memory,
@@ -207,7 +208,7 @@ impl Target<'_> {
 
 /// What `dropgen build --shard` did: its share of the image work, in the cache.
 #[derive(Debug)]
-pub struct ShardReport {
+pub(crate) struct ShardReport {
     pub shard: images::Shard,
     /// Distinct sources that fell to this shard, of all the site's.
     pub sources: usize,
@@ -220,7 +221,7 @@ pub struct ShardReport {
 /// `dropgen build --shard K/N`: load and validate the site, then make only the image variants
 /// whose sources fall to `shard` (by content hash), into the cache. Writes no site output: a
 /// build without `--shard` after every shard has run finds all of them in the cache.
-pub fn build_shard(
+pub(crate) fn build_shard(
     options: &BuildOptions,
     shard: images::Shard,
     progress: &dyn Progress,
@@ -425,7 +426,10 @@ fn gather(
 /// images the site does not show, and compressed copies of files that the last build in
 /// `options.out` (its `manifest.json`) did not publish. Refused while the site has errors,
 /// because a drop with errors would lose its images.
-pub fn cache_gc(options: &BuildOptions, progress: &dyn Progress) -> Result<CacheGc, Box<BuildFailure>> {
+pub(crate) fn cache_gc(
+    options: &BuildOptions,
+    progress: &dyn Progress,
+) -> Result<CacheGc, Box<BuildFailure>> {
     let fail = |error: Error, sources: Sources| Box::new(BuildFailure { error, sources });
     let loaded = load::site(&options.root).map_err(|err| fail(err, Sources::new()))?;
     let (site, diagnostics) = validate::site(&loaded, true);
@@ -462,7 +466,7 @@ pub fn cache_gc(options: &BuildOptions, progress: &dyn Progress) -> Result<Cache
 
 /// What `dropgen cache gc` removed and kept, of each kind.
 #[derive(Clone, Copy, Debug)]
-pub struct CacheGc {
+pub(crate) struct CacheGc {
     pub images: GcReport,
     pub compressed: GcReport,
 }

@@ -2,7 +2,7 @@
 //! looks (a bar on a terminal, periodic lines in CI logs, nothing with `--quiet`).
 
 /// Receives progress from a stage; shared by the stage's worker threads.
-pub trait Progress: Sync {
+pub(crate) trait Progress: Sync {
     /// A stage begins `total` units of work.
     fn start(&self, stage: &'static str, total: u64);
     /// `done` more units are finished.
@@ -18,7 +18,7 @@ pub trait Progress: Sync {
 
 /// Reports nothing.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Silent;
+pub(crate) struct Silent;
 
 impl Progress for Silent {
     fn start(&self, _stage: &'static str, _total: u64) {}

@@ -25,11 +25,11 @@ use crate::validate::drop::{LIMIT_PER_CUSTOMER_RANGE, STOCK_RANGE, SUMMARY_SOFT_
 
 /// The folder of a site that `dropgen init` writes the schemas into, and that the first line
 /// of a scaffolded YAML file points at, so editors find them without a network.
-pub const SITE_DIR: &str = "schemas";
+pub(crate) const SITE_DIR: &str = "schemas";
 
 /// Which file a schema describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Which {
+pub(crate) enum Which {
     /// `dropgen.yaml`.
     Site,
     /// `drops/<slug>/drop.yaml`.
@@ -37,10 +37,11 @@ pub enum Which {
 }
 
 impl Which {
-    pub const ALL: [Which; 2] = [Which::Site, Which::Drop];
+    #[cfg(test)]
+    pub(crate) const ALL: [Which; 2] = [Which::Site, Which::Drop];
 
     /// The schema's file name, in `docs/` and in a site's [`SITE_DIR`].
-    pub fn file_name(self) -> &'static str {
+    pub(crate) fn file_name(self) -> &'static str {
         match self {
             Which::Site => "dropgen.schema.json",
             Which::Drop => "drop.schema.json",
@@ -48,7 +49,7 @@ impl Which {
     }
 
     /// The schema, as JSON.
-    pub fn schema(self) -> Value {
+    pub(crate) fn schema(self) -> Value {
         match self {
             Which::Site => site(),
             Which::Drop => drop(),
@@ -56,7 +57,7 @@ impl Which {
     }
 
     /// The schema as its file holds it: pretty-printed, with a trailing newline.
-    pub fn text(self) -> String {
+    pub(crate) fn text(self) -> String {
         let mut text = serde_json::to_string_pretty(&self.schema()).expect("a JSON value always serialises");
         text.push('\n');
         text
@@ -65,12 +66,12 @@ impl Which {
 
 /// The first line of a scaffolded YAML file: tells yaml-language-server which schema to use.
 /// `to_root` is the path from the file's folder to the site root (`.` or `../..`).
-pub fn modeline(which: Which, to_root: &str) -> String {
+pub(crate) fn modeline(which: Which, to_root: &str) -> String {
     format!("# yaml-language-server: $schema={to_root}/{SITE_DIR}/{}", which.file_name())
 }
 
 /// The schema of `dropgen.yaml`.
-pub fn site() -> Value {
+pub(crate) fn site() -> Value {
     let defaults = ImageSettings::default();
     let quality = |name: &str, default: u8, what: &str| {
         integer(QUALITY_RANGE, &format!("{name} quality, {what}."), default)
@@ -259,7 +260,7 @@ pub fn site() -> Value {
 }
 
 /// The schema of `drops/<slug>/drop.yaml`.
-pub fn drop() -> Value {
+pub(crate) fn drop() -> Value {
     let image = |what: &str| {
         object(
             what,

@@ -21,11 +21,11 @@ use crate::error::Error;
 use crate::output::{Body, Digest, Output, Spool};
 
 /// The upload root inside `<out>`: what the CDN pipeline publishes.
-pub const PUBLIC_DIR: &str = "public";
+pub(crate) const PUBLIC_DIR: &str = "public";
 
 /// What was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WriteReport {
+pub(crate) struct WriteReport {
     pub files: usize,
     pub bytes: u64,
     /// Of `files`, those kept from the previous output (hard-linked, not written again).
@@ -34,20 +34,20 @@ pub struct WriteReport {
 
 /// Every output folder carries this file. A folder is only ever replaced when it is empty or
 /// holds it, so `--out` pointed at a project folder by mistake deletes nothing.
-pub const MARKER_FILE: &str = ".dropgen-output";
+pub(crate) const MARKER_FILE: &str = ".dropgen-output";
 const MARKER_TEXT: &str =
     "This folder is written by `dropgen build` and replaced as a whole by every build.\n";
 
 /// Present in `<out>` while [`Commit::Update`] moves files into it. A build that finds it
 /// (the last update was killed midway, so `public/` may not match the manifest) trusts
 /// nothing in the previous output and replaces it as a whole.
-pub const UPDATING_FILE: &str = ".dropgen-updating";
+pub(crate) const UPDATING_FILE: &str = ".dropgen-updating";
 const UPDATING_TEXT: &str = "`dropgen serve` is updating this folder. If this file stays, an update was \
     interrupted, and the next build replaces the folder whole.\n";
 
 /// How the finished output takes the place of the previous one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Commit {
+pub(crate) enum Commit {
     /// The staging folder, a whole new output, replaces `<out>` in one rename: at every
     /// instant `<out>` is the old output or the new one, never a mix. What `build` does.
     #[default]
@@ -485,7 +485,7 @@ const STAGING_RANDOM_CHARS: usize = 6;
 
 /// What `recover` found that a killed build had left beside `out`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Recovered {
+pub(crate) struct Recovered {
     /// Staging and retired folders deleted.
     pub removed: usize,
     /// Whether `out` was missing and the previous output was put back.

@@ -24,7 +24,7 @@ pub(crate) use crate::error::S3_ENVIRONMENT as ENVIRONMENT;
 /// `s3://bucket/prefix`, parsed: a bucket name and a key prefix without leading or trailing
 /// slashes (empty for the whole bucket).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Url {
+pub(crate) struct Url {
     bucket: String,
     prefix: String,
 }
@@ -81,6 +81,7 @@ fn is_bucket_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(feature = "s3")]
     use object_store::path::Path;
 
     use super::*;
@@ -117,6 +118,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "s3")]
     #[test]
     fn entries_have_the_folder_layout_under_the_prefix() {
         let key = "ab0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd";

@@ -36,7 +36,7 @@ use crate::cache::{Cache, CacheCounts};
 use budget::PixelBudget;
 use decode::Analysis;
 use encode::{Encoding, OutputFormat};
-pub use plan::Shard;
+pub(crate) use plan::Shard;
 pub(crate) use plan::{ImagePlan, plan};
 use plan::{Size, SourcePlan};
 
@@ -142,7 +142,7 @@ fn hex_colour([r, g, b]: [u8; 3]) -> String {
 
 /// Counts and times for the build summary and the benchmark.
 #[derive(Clone, Debug, Default)]
-pub struct ImageStats {
+pub(crate) struct ImageStats {
     pub sources: usize,
     /// Sources decoded in this build (the rest came wholly from the cache).
     pub decoded: usize,
@@ -169,7 +169,7 @@ pub struct ImageStats {
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct FormatStats {
+pub(crate) struct FormatStats {
     pub variants: usize,
     pub bytes: u64,
     pub megapixels: f64,

@@ -78,7 +78,7 @@ impl SourcePlan {
 
 /// One of `count` parts of a build's image work (`dropgen build --shard INDEX/COUNT`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shard {
+pub(crate) struct Shard {
     /// 1 to `count`.
     pub index: u32,
     pub count: u32,
@@ -86,7 +86,7 @@ pub struct Shard {
 
 impl Shard {
     /// Reads `K/N` with 1 ≤ K ≤ N.
-    pub fn parse(text: &str) -> Result<Shard, String> {
+    pub(crate) fn parse(text: &str) -> Result<Shard, String> {
         let bad = || format!("`{text}` is not a shard: give `K/N` with 1 <= K <= N, such as `1/4`");
         let (index, count) = text.split_once('/').ok_or_else(bad)?;
         let (index, count) = (

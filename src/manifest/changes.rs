@@ -11,7 +11,7 @@ use crate::rfc3339;
 
 /// `<out>/changes.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Changes {
+pub(crate) struct Changes {
     pub schema: String,
     pub build_id: String,
     /// `None` when there was no previous manifest: then every stable URL is purged, since
@@ -33,7 +33,7 @@ pub struct Changes {
 
 /// A file of the previous build that this one no longer has.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Removal {
+pub(crate) struct Removal {
     pub path: String,
     pub cache_class: CacheClass,
     /// Content-hashed files stay online for the grace period, because pages cached before
@@ -44,7 +44,7 @@ pub struct Removal {
     pub grace_days: u32,
 }
 
-pub const SCHEMA: &str = "dropgen.upload-changes/1";
+pub(crate) const SCHEMA: &str = "dropgen.upload-changes/1";
 
 /// Compares `current` with `previous`.
 pub(crate) fn compare(

@@ -19,10 +19,10 @@ use crate::model::{CacheClass, CacheTag, ClassHeaders, Site};
 use crate::output::{Artifact, Claim, Output};
 
 /// Rules Cloudflare Pages reads from `_headers`; later ones are ignored.
-pub const MAX_RULES: usize = 100;
+pub(crate) const MAX_RULES: usize = 100;
 
 /// The path of the file in the upload root.
-pub const PATH: &str = "_headers";
+pub(crate) const PATH: &str = "_headers";
 
 /// What this module generates.
 pub(crate) fn claims() -> Vec<Claim> {

@@ -8,9 +8,9 @@
 //!
 //! Everything here is pure except `read_previous`, which reads the previous manifest.
 
-pub mod changes;
-pub mod headers;
-pub mod purge;
+pub(crate) mod changes;
+pub(crate) mod headers;
+pub(crate) mod purge;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,17 +27,17 @@ use crate::rfc3339;
 
 /// Beside the upload root: the manifest, the comparison with the previous build, and the
 /// purge list (plain and as CDN requests).
-pub const MANIFEST_FILE: &str = "manifest.json";
-pub const CHANGES_FILE: &str = "changes.json";
-pub const PURGE_FILE: &str = "purge.txt";
-pub const PURGE_DIR: &str = "purge";
+pub(crate) const MANIFEST_FILE: &str = "manifest.json";
+pub(crate) const CHANGES_FILE: &str = "changes.json";
+pub(crate) const PURGE_FILE: &str = "purge.txt";
+pub(crate) const PURGE_DIR: &str = "purge";
 
 /// The schema identifier; bumped on any incompatible change.
-pub const SCHEMA: &str = "dropgen.upload-manifest/1";
+pub(crate) const SCHEMA: &str = "dropgen.upload-manifest/1";
 
 /// `<out>/manifest.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UploadManifest {
+pub(crate) struct UploadManifest {
     pub schema: String,
     pub build: BuildInfo,
     /// Every file of the upload root, by path relative to it.
@@ -62,7 +62,7 @@ impl UploadManifest {
 
 /// Facts about the build as a whole.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BuildInfo {
+pub(crate) struct BuildInfo {
     /// Derived from the content of every file and its headers: equal ids, equal uploads.
     pub id: String,
     pub base_url: String,
@@ -82,7 +82,7 @@ pub struct BuildInfo {
 
 /// A drop changing phase.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Transition {
+pub(crate) struct Transition {
     pub at: String,
     pub drop: String,
     /// `live` (at `starts_at`) or `ended` (at `ends_at`).
@@ -91,7 +91,7 @@ pub struct Transition {
 
 /// One file of the upload root.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileEntry {
+pub(crate) struct FileEntry {
     pub size: u64,
     /// Lower-case hex SHA-256 of the bytes.
     pub sha256: String,
@@ -125,7 +125,7 @@ pub struct FileEntry {
 /// When the build happens, for phase transitions and grace periods. Never the wall clock,
 /// so the manifest depends only on inputs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BuildTime {
+pub(crate) struct BuildTime {
     pub source_date_epoch: Option<i64>,
     /// `--now`, else `SOURCE_DATE_EPOCH`.
     pub reference: Option<OffsetDateTime>,

@@ -10,9 +10,9 @@ use super::{UploadManifest, to_stable_json};
 use crate::model::{CacheTag, Delivery};
 
 /// Surrogate keys per Fastly batch purge request.
-pub const FASTLY_MAX_KEYS: usize = 256;
+pub(crate) const FASTLY_MAX_KEYS: usize = 256;
 /// Paths per CloudFront invalidation batch.
-pub const CLOUDFRONT_MAX_PATHS: usize = 3000;
+pub(crate) const CLOUDFRONT_MAX_PATHS: usize = 3000;
 
 /// The files of `<out>/purge/`, by name.
 pub(crate) fn files(

@@ -7,7 +7,7 @@ use super::Slug;
 
 /// How a file may be cached, which decides its headers and upload order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum CacheClass {
+pub(crate) enum CacheClass {
     /// Content-hashed names (images, fingerprinted CSS and JS): cached forever, uploaded first.
     Immutable,
     /// Stable URLs that are not pages (sitemap, robots.txt, unhashed theme files, `_headers`).
@@ -18,9 +18,9 @@ pub enum CacheClass {
 
 impl CacheClass {
     /// In upload order.
-    pub const ALL: [CacheClass; 3] = [CacheClass::Immutable, CacheClass::Data, CacheClass::Document];
+    pub(crate) const ALL: [CacheClass; 3] = [CacheClass::Immutable, CacheClass::Data, CacheClass::Document];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             CacheClass::Immutable => "immutable",
             CacheClass::Data => "data",
@@ -29,12 +29,12 @@ impl CacheClass {
     }
 
     /// The class [`CacheClass::name`] names.
-    pub fn parse(name: &str) -> Option<CacheClass> {
+    pub(crate) fn parse(name: &str) -> Option<CacheClass> {
         CacheClass::ALL.into_iter().find(|class| class.name() == name)
     }
 
     /// Position in the upload order: assets before the data and pages that refer to them.
-    pub fn upload_phase(self) -> u8 {
+    pub(crate) fn upload_phase(self) -> u8 {
         match self {
             CacheClass::Immutable => 0,
             CacheClass::Data => 1,
@@ -48,7 +48,7 @@ impl CacheClass {
 /// A drop's tag is its slug; the site's own tags start with `_`, which no slug can, so the
 /// two kinds never share a name (a drop slugged `site` or `theme` once did).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum CacheTag {
+pub(crate) enum CacheTag {
     /// Every file of the site.
     Site,
     /// The theme's static files.
@@ -61,7 +61,7 @@ pub enum CacheTag {
 
 impl CacheTag {
     /// The tag as CDNs and the manifest see it.
-    pub fn name(&self) -> Cow<'_, str> {
+    pub(crate) fn name(&self) -> Cow<'_, str> {
         match self {
             CacheTag::Site => Cow::Borrowed("_site"),
             CacheTag::Theme => Cow::Borrowed("_theme"),
@@ -71,7 +71,7 @@ impl CacheTag {
     }
 
     /// The tag [`CacheTag::name`] names.
-    pub fn parse(name: &str) -> Option<CacheTag> {
+    pub(crate) fn parse(name: &str) -> Option<CacheTag> {
         match name {
             "_site" => Some(CacheTag::Site),
             "_theme" => Some(CacheTag::Theme),
@@ -96,7 +96,7 @@ impl PartialOrd for CacheTag {
 
 /// Headers of one cache class.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClassHeaders {
+pub(crate) struct ClassHeaders {
     /// `Cache-Control`, for browsers (and CDNs that ignore `CDN-Cache-Control`).
     pub cache_control: String,
     /// `CDN-Cache-Control` (RFC 9213), for the edge only; `None` to send none.
@@ -105,7 +105,7 @@ pub struct ClassHeaders {
 
 /// `headers:` and `purge:` of `dropgen.yaml`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     pub headers: BTreeMap<CacheClass, ClassHeaders>,
     /// URLs per Cloudflare purge request.
     pub cloudflare_batch_size: usize,
@@ -115,9 +115,9 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    pub const CLOUDFLARE_BATCH_RANGE: std::ops::RangeInclusive<u32> = 1..=500;
+    pub(crate) const CLOUDFLARE_BATCH_RANGE: std::ops::RangeInclusive<u32> = 1..=500;
 
-    pub fn headers(&self, class: CacheClass) -> &ClassHeaders {
+    pub(crate) fn headers(&self, class: CacheClass) -> &ClassHeaders {
         &self.headers[&class]
     }
 }

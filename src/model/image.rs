@@ -2,7 +2,7 @@
 
 /// A source image: its format, displayed size and content hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImageFacts {
+pub(crate) struct ImageFacts {
     pub format: SourceFormat,
     /// Width and height as displayed, i.e. after the EXIF orientation is applied.
     pub width: u32,
@@ -14,7 +14,7 @@ pub struct ImageFacts {
 
 /// Source image formats dropgen reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SourceFormat {
+pub(crate) enum SourceFormat {
     Jpeg,
     Png,
     Webp,

@@ -10,10 +10,10 @@ pub(crate) mod site_path;
 
 use std::num::NonZeroU32;
 
-pub use delivery::{CacheClass, CacheTag, ClassHeaders, Delivery};
-pub use image::{ImageFacts, SourceFormat};
-pub use money::{Currency, Money};
-pub use site_path::SitePath;
+pub(crate) use delivery::{CacheClass, CacheTag, ClassHeaders, Delivery};
+pub(crate) use image::{ImageFacts, SourceFormat};
+pub(crate) use money::{Currency, Money};
+pub(crate) use site_path::SitePath;
 use time::OffsetDateTime;
 
 use crate::diagnostic::Location;
@@ -21,19 +21,18 @@ use crate::diagnostic::Location;
 /// A whole site, ready to render: configuration plus the drops to build, ordered by start
 /// time (newest first) and slug.
 #[derive(Clone, Debug)]
-pub struct Site {
+pub(crate) struct Site {
     pub config: SiteConfig,
     pub drops: Vec<Drop>,
 }
 
 /// `dropgen.yaml`, validated.
 #[derive(Clone, Debug)]
-pub struct SiteConfig {
+pub(crate) struct SiteConfig {
     /// Absolute URL of the site's root, always ending in `/`.
     pub base_url: url::Url,
     pub title: String,
     pub description: String,
-    pub theme: String,
     pub currency: Currency,
     /// A BCP 47 language tag for `<html lang>`.
     pub locale: String,
@@ -47,30 +46,26 @@ pub struct SiteConfig {
 
 /// A checkout URL with `{sku}` and `{drop}` placeholders, checked to form an absolute URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckoutTemplate(String);
+pub(crate) struct CheckoutTemplate(String);
 
 impl CheckoutTemplate {
     /// The placeholders a checkout URL may contain.
-    pub const PLACEHOLDERS: [&'static str; 2] = ["{sku}", "{drop}"];
+    pub(crate) const PLACEHOLDERS: [&'static str; 2] = ["{sku}", "{drop}"];
 
     pub(crate) fn new_unchecked(template: String) -> Self {
         CheckoutTemplate(template)
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The checkout URL of one product. SKUs and slugs only hold URL-safe characters, so
     /// they are inserted as they are.
-    pub fn expand(&self, sku: &str, drop: &str) -> String {
+    pub(crate) fn expand(&self, sku: &str, drop: &str) -> String {
         self.0.replace("{sku}", sku).replace("{drop}", drop)
     }
 }
 
 /// `images:` of `dropgen.yaml`: what the image stage produces.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImageSettings {
+pub(crate) struct ImageSettings {
     /// Target widths in pixels, ascending, without duplicates.
     pub widths: Vec<u32>,
     /// Modern formats to produce besides the JPEG/PNG fallback, in preference order.
@@ -87,16 +82,16 @@ pub struct ImageSettings {
 /// the resolution of brightness (4:2:0, smaller), or always at full resolution (4:4:4,
 /// sharper colour edges).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum AvifChroma {
+pub(crate) enum AvifChroma {
     Auto,
     Yuv420,
     Yuv444,
 }
 
 impl AvifChroma {
-    pub const ALL: [AvifChroma; 3] = [AvifChroma::Auto, AvifChroma::Yuv420, AvifChroma::Yuv444];
+    pub(crate) const ALL: [AvifChroma; 3] = [AvifChroma::Auto, AvifChroma::Yuv420, AvifChroma::Yuv444];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             AvifChroma::Auto => "auto",
             AvifChroma::Yuv420 => "4:2:0",
@@ -107,15 +102,15 @@ impl AvifChroma {
 
 /// Modern output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ImageFormat {
+pub(crate) enum ImageFormat {
     Avif,
     Webp,
 }
 
 impl ImageFormat {
-    pub const ALL: [ImageFormat; 2] = [ImageFormat::Avif, ImageFormat::Webp];
+    pub(crate) const ALL: [ImageFormat; 2] = [ImageFormat::Avif, ImageFormat::Webp];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ImageFormat::Avif => "avif",
             ImageFormat::Webp => "webp",
@@ -125,7 +120,7 @@ impl ImageFormat {
 
 /// Encoder quality per format, each 1–100.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Quality {
+pub(crate) struct Quality {
     pub avif: u8,
     pub webp: u8,
     pub jpeg: u8,
@@ -153,13 +148,13 @@ impl Default for ImageSettings {
 
 /// A drop's slug: `[a-z0-9-]+`, the last part of its page URL.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Slug(String);
+pub(crate) struct Slug(String);
 
 impl Slug {
     /// The longest slug, in bytes.
-    pub const MAX_LEN: usize = 100;
+    pub(crate) const MAX_LEN: usize = 100;
 
-    pub fn parse(text: &str) -> Option<Slug> {
+    pub(crate) fn parse(text: &str) -> Option<Slug> {
         let valid = !text.is_empty()
             && text.len() <= Slug::MAX_LEN
             && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -168,7 +163,7 @@ impl Slug {
         valid.then(|| Slug(text.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -192,20 +187,20 @@ pub(crate) fn slugify(text: &str, max_chars: usize) -> Option<String> {
 
 /// A product's stock-keeping unit: `[A-Za-z0-9._-]+`, unique across the site.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Sku(String);
+pub(crate) struct Sku(String);
 
 impl Sku {
     /// The longest SKU, in bytes.
-    pub const MAX_LEN: usize = 64;
+    pub(crate) const MAX_LEN: usize = 64;
 
-    pub fn parse(text: &str) -> Option<Sku> {
+    pub(crate) fn parse(text: &str) -> Option<Sku> {
         let valid = !text.is_empty()
             && text.len() <= Sku::MAX_LEN
             && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
         valid.then(|| Sku(text.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -213,11 +208,11 @@ impl Sku {
 /// A moment as the marketer wrote it: the instant plus the UTC offset, which is kept for
 /// display ("10:00 +01:00" reads better to the author than the UTC equivalent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(pub OffsetDateTime);
+pub(crate) struct Timestamp(pub OffsetDateTime);
 
 /// One drop, validated.
 #[derive(Clone, Debug)]
-pub struct Drop {
+pub(crate) struct Drop {
     pub slug: Slug,
     /// `drops/<folder>/drop.yaml`, for messages.
     pub file: String,
@@ -236,7 +231,7 @@ pub struct Drop {
 
 /// One product of a drop.
 #[derive(Clone, Debug)]
-pub struct Product {
+pub(crate) struct Product {
     pub sku: Sku,
     pub name: String,
     pub price: Money,
@@ -255,14 +250,14 @@ pub struct Product {
 
 /// A live-stream embed and the link shown when it cannot load.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Stream {
+pub(crate) struct Stream {
     pub embed_url: String,
     pub fallback_url: Option<String>,
 }
 
 /// A reference from a drop to a source image that exists and can be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImageRef {
+pub(crate) struct ImageRef {
     pub source: SitePath,
     pub alt: String,
     pub facts: ImageFacts,

@@ -12,11 +12,11 @@ use rust_decimal::Decimal;
 
 /// An ISO 4217 currency that has a defined number of decimal places (minor units).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Currency(IsoCurrency);
+pub(crate) struct Currency(IsoCurrency);
 
 /// Why a currency code was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CurrencyError {
+pub(crate) enum CurrencyError {
     #[error("`{0}` is not an ISO 4217 currency code")]
     Unknown(String),
     #[error("`{0}` is not a currency that prices can be given in")]
@@ -25,7 +25,7 @@ pub enum CurrencyError {
 
 impl Currency {
     /// Parses an upper-case ISO 4217 code such as `USD`.
-    pub fn parse(code: &str) -> Result<Self, CurrencyError> {
+    pub(crate) fn parse(code: &str) -> Result<Self, CurrencyError> {
         let iso = IsoCurrency::from_str(code).map_err(|_| CurrencyError::Unknown(code.to_owned()))?;
         // Funds and metals (XAU, XDR…) have no minor units: nobody sells a drop in them.
         if iso.exponent().is_none() || iso.is_fund() || iso.is_special() {
@@ -35,12 +35,12 @@ impl Currency {
     }
 
     /// The three-letter code, e.g. `USD`.
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         self.0.code()
     }
 
     /// Number of decimal places of the currency (2 for USD, 0 for JPY, 3 for BHD).
-    pub fn minor_units(self) -> u32 {
+    pub(crate) fn minor_units(self) -> u32 {
         u32::from(self.0.exponent().unwrap_or(0))
     }
 
@@ -62,14 +62,14 @@ impl Currency {
 
 /// A price in a currency, as an exact number of minor units (cents, pence, yen).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Money {
+pub(crate) struct Money {
     minor: i64,
     currency: Currency,
 }
 
 /// Why a price was rejected. Messages name the value and what the currency allows.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum MoneyError {
+pub(crate) enum MoneyError {
     #[error("`{0}` is not a number")]
     NotANumber(String),
     #[error("`{0}` is negative")]
@@ -95,7 +95,7 @@ impl Money {
     /// assert_eq!((price.minor_units(), price.amount(), price.display()), (7950, "79.50".to_owned(), "$79.50".to_owned()));
     /// assert!(Money::parse("10.001", usd).is_err());
     /// ```
-    pub fn parse(text: &str, currency: Currency) -> Result<Money, MoneyError> {
+    pub(crate) fn parse(text: &str, currency: Currency) -> Result<Money, MoneyError> {
         let trimmed = text.trim();
         let looks_decimal = !trimmed.is_empty()
             && trimmed.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+')
@@ -129,23 +129,23 @@ impl Money {
     }
 
     /// The amount in minor units (7950 for $79.50).
-    pub fn minor_units(self) -> i64 {
+    pub(crate) fn minor_units(self) -> i64 {
         self.minor
     }
 
     /// The currency of the amount.
-    pub fn currency(self) -> Currency {
+    pub(crate) fn currency(self) -> Currency {
         self.currency
     }
 
     /// The amount as a plain decimal with exactly the currency's decimals: `79.50`, `12000`.
     /// This is the form schema.org `price` and machine consumers want.
-    pub fn amount(self) -> String {
+    pub(crate) fn amount(self) -> String {
         Decimal::new(self.minor, self.currency.minor_units()).to_string()
     }
 
     /// The amount for people: symbol or code, thousands grouped, e.g. `$1,299.00`.
-    pub fn display(self) -> String {
+    pub(crate) fn display(self) -> String {
         let amount = self.amount();
         let (whole, fraction) = match amount.split_once('.') {
             Some((whole, fraction)) => (whole, Some(fraction)),

@@ -7,11 +7,11 @@ use std::path::{Component, Path, PathBuf};
 /// Output, diagnostics and hashes use this form, never an absolute path, so builds are the
 /// same on every machine.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SitePath(String);
+pub(crate) struct SitePath(String);
 
 /// Why an image reference cannot be resolved inside the site.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SitePathError {
+pub(crate) enum SitePathError {
     #[error("the path is empty")]
     Empty,
     #[error("`{0}` is an absolute path")]
@@ -25,7 +25,7 @@ pub enum SitePathError {
 impl SitePath {
     /// Builds a site path from a path already known to be inside the site (e.g. from a
     /// directory walk), given relative to the root.
-    pub fn from_relative(path: &Path) -> Option<SitePath> {
+    pub(crate) fn from_relative(path: &Path) -> Option<SitePath> {
         let mut parts = Vec::new();
         for component in path.components() {
             match component {
@@ -39,7 +39,7 @@ impl SitePath {
 
     /// Resolves `reference`, written relative to the folder `base`, into a site path. Purely
     /// lexical: `..` may climb out of the drop folder but never out of the site root.
-    pub fn resolve(base: &SitePath, reference: &str) -> Result<SitePath, SitePathError> {
+    pub(crate) fn resolve(base: &SitePath, reference: &str) -> Result<SitePath, SitePathError> {
         if reference.trim().is_empty() {
             return Err(SitePathError::Empty);
         }
@@ -67,38 +67,28 @@ impl SitePath {
         Ok(SitePath(parts.join("/")))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The path on disk under `root`.
-    pub fn to_path(&self, root: &Path) -> PathBuf {
+    pub(crate) fn to_path(&self, root: &Path) -> PathBuf {
         self.0.split('/').fold(root.to_path_buf(), |path, part| path.join(part))
     }
 
     /// The final component, e.g. `hero.jpg`.
-    pub fn file_name(&self) -> &str {
+    pub(crate) fn file_name(&self) -> &str {
         self.0.rsplit('/').next().unwrap_or(&self.0)
     }
 
     /// The containing folder, or `None` at the root.
-    pub fn parent(&self) -> Option<SitePath> {
+    pub(crate) fn parent(&self) -> Option<SitePath> {
         self.0.rsplit_once('/').map(|(parent, _)| SitePath(parent.to_owned()))
     }
 
     /// The file name without its extension, e.g. `hero` for `drops/a/hero.jpg`.
-    pub fn stem(&self) -> &str {
+    pub(crate) fn stem(&self) -> &str {
         let name = self.file_name();
         match name.rsplit_once('.') {
             Some((stem, _)) if !stem.is_empty() => stem,
             _ => name,
         }
-    }
-
-    /// The lower-cased extension, if any.
-    pub fn extension(&self) -> Option<String> {
-        let name = self.file_name();
-        name.rsplit_once('.').filter(|(stem, _)| !stem.is_empty()).map(|(_, ext)| ext.to_ascii_lowercase())
     }
 }
 
@@ -123,17 +113,20 @@ mod tests {
 
     #[test]
     fn resolves_relative_to_the_drop_folder() {
-        assert_eq!(SitePath::resolve(&drop_dir(), "hero.jpg").unwrap().as_str(), "drops/sneakers/hero.jpg");
         assert_eq!(
-            SitePath::resolve(&drop_dir(), "./img/a.png").unwrap().as_str(),
+            SitePath::resolve(&drop_dir(), "hero.jpg").unwrap().to_string(),
+            "drops/sneakers/hero.jpg"
+        );
+        assert_eq!(
+            SitePath::resolve(&drop_dir(), "./img/a.png").unwrap().to_string(),
             "drops/sneakers/img/a.png"
         );
         assert_eq!(
-            SitePath::resolve(&drop_dir(), "../shared/logo.png").unwrap().as_str(),
+            SitePath::resolve(&drop_dir(), "../shared/logo.png").unwrap().to_string(),
             "drops/shared/logo.png"
         );
         assert_eq!(
-            SitePath::resolve(&drop_dir(), "../../brand/logo.png").unwrap().as_str(),
+            SitePath::resolve(&drop_dir(), "../../brand/logo.png").unwrap().to_string(),
             "brand/logo.png"
         );
     }
@@ -155,8 +148,6 @@ mod tests {
     fn splits_names() {
         let path = SitePath::resolve(&drop_dir(), "Hero.Shot.JPG").unwrap();
         assert_eq!(path.stem(), "Hero.Shot");
-        assert_eq!(path.extension().as_deref(), Some("jpg"));
         assert_eq!(path.parent(), Some(drop_dir()));
-        assert_eq!(SitePath::resolve(&drop_dir(), ".hidden").unwrap().extension(), None);
     }
 }

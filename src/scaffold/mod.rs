@@ -14,12 +14,12 @@ use crate::schema::Which;
 
 pub(crate) mod site;
 
-pub use site::{EXAMPLE_DROP, InitReport, init};
+pub(crate) use site::{EXAMPLE_DROP, init};
 
 /// Creates `drops/<slug>/drop.yaml` under `root` and returns the files it created: the drop,
 /// and `schemas/drop.schema.json` when the site has none yet (the drop's first line points
 /// editors at it). Never overwrites.
-pub fn new_drop(root: &Path, slug: &str, now: OffsetDateTime) -> Result<Vec<PathBuf>, Error> {
+pub(crate) fn new_drop(root: &Path, slug: &str, now: OffsetDateTime) -> Result<Vec<PathBuf>, Error> {
     if !root.join(crate::load::CONFIG_FILE).is_file() {
         return Err(Error::NotASite { root: root.to_path_buf() });
     }

@@ -15,7 +15,7 @@ use crate::load::{CONFIG_FILE, DROP_FILE, DROPS_DIR};
 use crate::schema::{self, Which};
 
 /// The example drop's folder, and so its slug.
-pub const EXAMPLE_DROP: &str = "first-drop";
+pub(crate) const EXAMPLE_DROP: &str = "first-drop";
 
 const CONFIG: &str = include_str!("site/dropgen.yaml");
 const DROP: &str = include_str!("site/drop.yaml");
@@ -29,7 +29,7 @@ const HERO: &[u8] = include_bytes!("site/hero.jpg");
 
 /// What `init` did.
 #[derive(Debug, Default)]
-pub struct InitReport {
+pub(crate) struct InitReport {
     /// Files written, in the order they were written.
     pub created: Vec<PathBuf>,
     /// Files that were already there and were left as they were (only with `--force`).
@@ -39,7 +39,7 @@ pub struct InitReport {
 /// Writes a new site into `dir` (created when missing). A folder that holds anything but
 /// `.git` is refused unless `force`, and then only the missing files are written: an existing
 /// file is never overwritten.
-pub fn init(dir: &Path, force: bool, today: Date) -> Result<InitReport, Error> {
+pub(crate) fn init(dir: &Path, force: bool, today: Date) -> Result<InitReport, Error> {
     if dir.exists() && !dir.is_dir() {
         return Err(Error::Usage(format!("`{}` exists and is not a folder", dir.display())));
     }

@@ -38,7 +38,7 @@ pub(crate) fn catalog(site: &Site, units: &BTreeMap<String, u32>, checkout_url: 
 /// A state to preview, forced on every drop (`--mock-state`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
-pub enum MockState {
+pub(crate) enum MockState {
     /// Status from the drops' times, stock as seeded.
     #[default]
     Scheduled,

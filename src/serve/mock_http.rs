@@ -40,7 +40,7 @@ const CHECKOUT: &str = "/_dropgen/checkout";
 /// A failure to preview (`--mock-fault`), applied to the API routes only.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
-pub enum MockFault {
+pub(crate) enum MockFault {
     /// The API works.
     #[default]
     None,

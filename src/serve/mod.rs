@@ -38,8 +38,8 @@ use crate::diagnostic::{self, Diagnostics, Sources};
 use crate::error::Error;
 use crate::pipeline::{self, BuildOptions, BuildReport};
 
-pub use mock::MockState;
-pub use mock_http::MockFault;
+pub(crate) use mock::MockState;
+pub(crate) use mock_http::MockFault;
 
 /// Serve-only paths live under this prefix, which no drop slug can take (slugs are
 /// `[a-z0-9-]+`).
@@ -47,7 +47,7 @@ const PREFIX: &str = "/_dropgen";
 
 /// What `dropgen serve` was asked for.
 #[derive(Clone, Debug)]
-pub struct ServeOptions {
+pub(crate) struct ServeOptions {
     /// Site, output folder and drafts, as for `dropgen build`.
     pub build: BuildOptions,
     /// Port on 127.0.0.1; 0 picks a free one.
@@ -62,7 +62,7 @@ pub struct ServeOptions {
 
 /// The mock inventory's starting point.
 #[derive(Clone, Debug, Default)]
-pub struct MockOptions {
+pub(crate) struct MockOptions {
     /// YAML map of SKU → units, instead of the default stock for every SKU.
     pub seed_file: Option<PathBuf>,
     pub state: MockState,
@@ -88,7 +88,7 @@ struct App {
 }
 
 /// Builds, serves and watches until interrupted (Ctrl-C).
-pub fn run(mut options: ServeOptions) -> Result<(), Error> {
+pub(crate) fn run(mut options: ServeOptions) -> Result<(), Error> {
     // Each save rebuilds, so the output is updated file by file rather than made again whole:
     // what the browser reloads then waits only for the files the edit changed.
     options.build.commit = crate::write::Commit::Update;

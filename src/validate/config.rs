@@ -38,9 +38,10 @@ impl Checker<'_> {
             )
             .and_then(|value| self.base_url(value));
         let title = Self::optional_text(&raw.title);
-        let theme = match &raw.theme {
+        // The theme itself was loaded by name in `load`; here the name is only checked.
+        let theme_found = match &raw.theme {
             Some(theme) => self.theme(theme),
-            None => Some(DEFAULT_THEME.to_owned()),
+            None => Some(()),
         };
         let currency = match &raw.currency {
             Some(currency) => self.currency(currency, "currency"),
@@ -75,11 +76,11 @@ impl Checker<'_> {
 
         let base_url = base_url?;
         let title = if title.is_empty() { base_url.host_str().unwrap_or("Drops").to_owned() } else { title };
+        theme_found?;
         Some(SiteConfig {
             base_url,
             title,
             description: Self::optional_text(&raw.description),
-            theme: theme?,
             currency: currency?,
             locale: locale?,
             inventory_api,
@@ -258,11 +259,12 @@ impl Checker<'_> {
         self.parse_web_url(value, field, https_only).map(|url| url.to_string())
     }
 
-    pub(super) fn theme(&mut self, value: &Spanned<String>) -> Option<String> {
+    /// `Some` when the theme named exists.
+    pub(super) fn theme(&mut self, value: &Spanned<String>) -> Option<()> {
         let name = value.value.trim();
         let theme = &self.loaded.theme;
         if name == DEFAULT_THEME || theme.found_in_site {
-            return Some(name.to_owned());
+            return Some(());
         }
         let mut known: Vec<&str> = theme.available.iter().map(String::as_str).collect();
         known.push(DEFAULT_THEME);

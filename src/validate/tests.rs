@@ -24,14 +24,14 @@ products:
 /// 20000×20000, `tiny` ones 100×80, others 800×600 JPEGs.
 fn loaded(config: &str, drops: &[(&str, &str)]) -> LoadedSite {
     load::from_texts(config, drops, |path| {
-        if path.as_str().contains("missing") {
+        if path.to_string().contains("missing") {
             FileFact::Missing { siblings: vec!["hero.jpg".into(), "notes.txt".into(), "side.jpeg".into()] }
-        } else if path.as_str().ends_with(".svg") {
+        } else if path.to_string().ends_with(".svg") {
             FileFact::Unsupported { detected: Some("SVG".into()) }
         } else {
-            let (width, height) = if path.as_str().contains("huge") {
+            let (width, height) = if path.to_string().contains("huge") {
                 (20_000, 20_000)
-            } else if path.as_str().contains("tiny") {
+            } else if path.to_string().contains("tiny") {
                 (100, 80)
             } else {
                 (800, 600)
