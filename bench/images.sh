@@ -226,11 +226,11 @@ out="$work/out-dropgen" cache="$work/cache"
 rm -rf "$out" "$cache"; mkdir -p "$cache"
 jobs_args=(); [ -z "${DROPGEN_JOBS:-}" ] || jobs_args=(-j "$DROPGEN_JOBS")
 log "dropgen cold build (empty cache)"
-DROPGEN_CACHE_DIR=$cache timed "$res/cold.time" "$res/cold.log" "$bin" build --root "$work/site" --out "$out" "${jobs_args[@]}"
+DROPGEN_CACHE_DIR=$cache timed "$res/cold.time" "$res/cold.log" "$bin" build --verbose --root "$work/site" --out "$out" "${jobs_args[@]}"
 img=$(find "$out" -type d -name _img -print -quit); img=${img:-$out}
 listing "$img" >"$res/cold-files.txt"
 log "dropgen warm build (same cache, output kept)"
-DROPGEN_CACHE_DIR=$cache timed "$res/warm.time" "$res/warm.log" "$bin" build --root "$work/site" --out "$out" "${jobs_args[@]}"
+DROPGEN_CACHE_DIR=$cache timed "$res/warm.time" "$res/warm.log" "$bin" build --verbose --root "$work/site" --out "$out" "${jobs_args[@]}"
 img=$(find "$out" -type d -name _img -print -quit); img=${img:-$out}
 listing "$img" >"$res/warm-files.txt"
 

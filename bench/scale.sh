@@ -28,7 +28,7 @@ fi
 timed_build() {
   local site=$1 log=$2
   /usr/bin/time -f '%e %M' -o "$log.time" \
-    "$bin" build --root "$site" --out "$site/../out" --cache-dir "$site/../cache" >"$log" 2>&1 ||
+    "$bin" build --verbose --root "$site" --out "$site/../out" --cache-dir "$site/../cache" >"$log" 2>&1 ||
     { cat "$log" >&2; exit 1; }
   read -r wall rss <"$log.time"
   printf '%s %s\n' "$wall" "$((rss / 1024))"

@@ -142,6 +142,18 @@ impl Diagnostics {
         self.items.is_empty()
     }
 
+    pub(crate) fn retain(&mut self, keep: impl FnMut(&Diagnostic) -> bool) {
+        self.items.retain(keep);
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter()
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Diagnostic> {
+        self.items.iter_mut()
+    }
+
     /// The diagnostics in report order (file, line, column; problems at one position in the
     /// order they were found, which follows the order of fields); duplicates removed.
     pub(crate) fn sorted(&self) -> Vec<&Diagnostic> {

@@ -56,11 +56,12 @@ impl BuildOptions {
 /// The result of a successful run.
 #[derive(Debug)]
 pub(crate) struct BuildReport {
-    /// The site as built, for `serve`'s mock inventory (which must not read the files again:
-    /// they may have changed since).
-    #[cfg_attr(not(feature = "live"), expect(dead_code, reason = "only `serve` reads it"))]
+    /// The site as built, for the summary and for `serve`'s mock inventory (which must not read
+    /// the files again: they may have changed since).
     pub site: Site,
     pub drops: usize,
+    /// Drafts checked but not built (without `--drafts`).
+    pub skipped_drafts: usize,
     pub files: usize,
     /// Present when the output was written.
     pub written: Option<WriteReport>,
@@ -119,22 +120,16 @@ pub(crate) fn build(
     };
     run.stop_on_errors()?;
 
-    let cache_dir = options.cache_dir();
-    let _cache_lock = lock_cache(&mut run, options, progress)?;
-    let store = cache::Store::open(&cache_dir).map_err(|err| run.fail(err))?;
-    let cache = store.cache(cache::Kind::Images).map_err(|err| run.fail(err))?;
+    let caches = Caches::open(&mut run, options, progress)?;
     let target = match &options.out {
         Some(out) => Some(Target::open(out, options.commit).map_err(|err| run.fail(err))?),
         None => None,
     };
-    let spool: &dyn Spool = match &target {
-        Some(target) => &target.staging,
-        None => &Discard,
-    };
+    let spool: &dyn Spool = target.as_ref().map_or(&Discard, |target| &target.staging);
     let (images, image_files) = run.timed("images", |run| {
         let max_pixels = u64::from(site.config.images.max_megapixels) * 1_000_000;
         let (images, files, problems) =
-            images::run(&images::plan(&site), &options.root, &cache, spool, max_pixels, progress);
+            images::run(&images::plan(&site), &options.root, &caches.images, spool, max_pixels, progress);
         run.diagnostics.extend(problems);
         (images, files)
     });
@@ -151,7 +146,6 @@ pub(crate) fn build(
     let (assets, pages) = rendered.ok_or_else(|| run.content_failure())?;
     run.stop_on_errors()?;
 
-    let compressed_cache = store.cache(cache::Kind::Compressed).map_err(|err| run.fail(err))?;
     let (output, upload, compressed) = run.timed("manifest", |run| {
         let files = StageFiles {
             images: image_files,
@@ -159,24 +153,21 @@ pub(crate) fn build(
             theme_files: assets.theme_files,
             pages,
         };
-        let (output, compressed) = gather(run, &site, files, &assets.urls, &compressed_cache, spool)?;
-        for trouble in cache::warnings(&cache_dir, &[&cache, &compressed_cache]) {
+        let (output, compressed) = gather(run, &site, files, &assets.urls, &caches.compressed, spool)?;
+        for trouble in cache::warnings(&caches.location, &[&caches.images, &caches.compressed]) {
             run.diagnostics.push(trouble);
         }
         let upload = manifest::build(&site, &output, &images, options.time);
         Ok::<_, Box<BuildFailure>>((output, upload, compressed))
     })?;
-    let (written, changes) = match target {
-        Some(target) => {
-            let (report, changes) =
-                run.timed("write", |run| write_output(run, target, options, &site, &upload, &output))?;
-            (Some(report), Some(changes))
-        }
-        None => (None, None),
-    };
+    let (written, changes) = target
+        .map(|target| run.timed("write", |run| write_output(run, target, options, &site, &upload, &output)))
+        .transpose()?
+        .unzip();
 
     Ok(BuildReport {
         drops: site.drops.len(),
+        skipped_drafts: site.skipped_drafts,
         files: output.len(),
         written,
         changes,
@@ -328,6 +319,30 @@ fn write_output(
     beside.insert(beside.len().saturating_sub(1), (inventory::CATALOG_FILE.to_owned(), catalog));
     let report = write::all(staging, output, &beside).map_err(|err| run.fail(err))?;
     Ok((report, changes))
+}
+
+/// The persistent caches of encoded images and compressed files, with the lock that keeps a
+/// sweep from removing what this build writes.
+struct Caches {
+    location: cache::Location,
+    images: cache::Cache,
+    compressed: cache::Cache,
+    _lock: Option<lock::Held>,
+}
+
+impl Caches {
+    fn open(
+        run: &mut Run,
+        options: &BuildOptions,
+        progress: &dyn Progress,
+    ) -> Result<Self, Box<BuildFailure>> {
+        let location = options.cache_dir();
+        let lock = lock_cache(run, options, progress)?;
+        let store = cache::Store::open(&location).map_err(|err| run.fail(err))?;
+        let images = store.cache(cache::Kind::Images).map_err(|err| run.fail(err))?;
+        let compressed = store.cache(cache::Kind::Compressed).map_err(|err| run.fail(err))?;
+        Ok(Caches { location, images, compressed, _lock: lock })
+    }
 }
 
 /// The cache lock, shared with other builds; a build alone with the cache first sweeps what

@@ -10,9 +10,23 @@ pub(crate) fn format(time: OffsetDateTime) -> String {
     time.format(&Rfc3339).unwrap_or_default()
 }
 
+/// Why a text is not an RFC 3339 time.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ParseError {
+    #[error("the date and the time are separated by `T`")]
+    Separator,
+    #[error(transparent)]
+    Format(#[from] time::error::Parse),
+}
+
 /// A time with its offset, as [`format()`] writes it.
-pub(crate) fn parse(text: &str) -> Result<OffsetDateTime, time::error::Parse> {
-    OffsetDateTime::parse(text, &Rfc3339)
+pub(crate) fn parse(text: &str) -> Result<OffsetDateTime, ParseError> {
+    // The `time` crate takes any character between the date and the time (`2026-11-20x15:00Z`);
+    // RFC 3339, and the JSON Schema editors check against, take `T` (or `t`).
+    if text.as_bytes().get(10).is_some_and(|separator| !matches!(separator, b'T' | b't')) {
+        return Err(ParseError::Separator);
+    }
+    Ok(OffsetDateTime::parse(text, &Rfc3339)?)
 }
 
 #[cfg(test)]
@@ -28,5 +42,12 @@ mod tests {
         assert_eq!(parse(&format(time)).unwrap(), time);
         assert_eq!(format(datetime!(2026-11-20 15:00 UTC)), "2026-11-20T15:00:00Z");
         assert!(parse("2026-11-20T15:00:00").is_err(), "a time without an offset");
+        assert!(parse("2026-11-20t15:00:00z").is_ok());
+        for separator in [" ", ".", "x"] {
+            assert!(
+                parse(&format!("2026-11-20{separator}15:00:00Z")).is_err(),
+                "`{separator}` between date and time"
+            );
+        }
     }
 }

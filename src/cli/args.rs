@@ -206,7 +206,7 @@ pub(super) struct SiteArgs {
     /// The site folder, holding `dropgen.yaml` and `drops/`.
     #[arg(long, default_value = ".", value_name = "DIR")]
     pub(super) root: PathBuf,
-    /// Also build drops marked `draft: true`.
+    /// Also build drops marked `draft: true` (`serve` always shows them).
     #[arg(long)]
     pub(super) drafts: bool,
     /// How to print problems: `human` (on stderr) or `json` (one object per line on stdout).
@@ -215,6 +215,9 @@ pub(super) struct SiteArgs {
     /// Print only problems, no progress.
     #[arg(long, short)]
     pub(super) quiet: bool,
+    /// Also print the image encoder, cache, compression and timing details.
+    #[arg(long, short, conflicts_with = "quiet")]
+    pub(super) verbose: bool,
     /// The moment the build is for (RFC 3339), for `next_transition_at` and grace periods
     /// [default: `SOURCE_DATE_EPOCH` when set]. Never read from the clock, so output stays
     /// reproducible.

@@ -60,27 +60,7 @@ pub fn run(args: Args) -> ExitCode {
             });
             serve(&site, out, (port, mock_port), mock, inventory)
         }
-        Command::New { slug, root } => {
-            let now = time::OffsetDateTime::now_utc();
-            match crate::scaffold::new_drop(&root, &slug, now) {
-                Ok(created) => {
-                    if let Some(drop) = created.first() {
-                        eprintln!(
-                            "created {}: add a hero image beside it and fill in the fields",
-                            drop.display()
-                        );
-                    }
-                    for schema in created.iter().skip(1) {
-                        eprintln!(
-                            "created {}: editors read it to complete the drop's fields",
-                            schema.display()
-                        );
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(err) => report_error(&err, &Sources::new(), MessageFormat::Human),
-            }
-        }
+        Command::New { slug, root } => new_drop(&root, &slug),
         Command::Init { dir, force } => init(&dir, force),
         Command::Schema { file } => {
             let which = match file {
@@ -95,18 +75,37 @@ pub fn run(args: Args) -> ExitCode {
             clap_complete::generate(shell, &mut Args::command(), "dropgen", &mut script);
             print_stdout(&script)
         }
-        Command::Man => {
-            use clap::CommandFactory;
-            let mut page = Vec::new();
-            match clap_mangen::Man::new(Args::command()).render(&mut page) {
-                Ok(()) => print_stdout(&page),
-                Err(err) => report_error(
-                    &Error::Internal(format!("cannot render the man page: {err}")),
-                    &Sources::new(),
-                    MessageFormat::Human,
-                ),
+        Command::Man => man_page(),
+    }
+}
+
+/// `dropgen new`: a drop folder with a `drop.yaml` to fill in.
+fn new_drop(root: &Path, slug: &str) -> ExitCode {
+    let now = time::OffsetDateTime::now_utc();
+    match crate::scaffold::new_drop(root, slug, now) {
+        Ok(created) => {
+            if let Some(drop) = created.first() {
+                eprintln!("created {}: add a hero image beside it and fill in the fields", drop.display());
             }
+            for schema in created.iter().skip(1) {
+                eprintln!("created {}: editors read it to complete the drop's fields", schema.display());
+            }
+            ExitCode::SUCCESS
         }
+        Err(err) => report_error(&err, &Sources::new(), MessageFormat::Human),
+    }
+}
+
+fn man_page() -> ExitCode {
+    use clap::CommandFactory;
+    let mut page = Vec::new();
+    match clap_mangen::Man::new(Args::command()).render(&mut page) {
+        Ok(()) => print_stdout(&page),
+        Err(err) => report_error(
+            &Error::Internal(format!("cannot render the man page: {err}")),
+            &Sources::new(),
+            MessageFormat::Human,
+        ),
     }
 }
 
@@ -208,7 +207,8 @@ fn build(site: &SiteArgs, out: Option<PathBuf>, previous_manifest: Option<PathBu
         Ok(report) => {
             print_diagnostics(&report.diagnostics, &report.sources, site.message_format);
             if !site.quiet {
-                print_summary(&report, out.as_deref());
+                let now = options.time.reference.unwrap_or_else(time::OffsetDateTime::now_utc);
+                print_summary(&report, out.as_deref(), site.verbose, now);
             }
             ExitCode::SUCCESS
         }
@@ -255,7 +255,9 @@ fn serve(
 ) -> ExitCode {
     let out = out.unwrap_or_else(|| site.root.join("dist"));
     let build = match site.options(Some(out), None) {
-        Ok(options) => options,
+        // A preview shows drafts (marked as drafts): that is how a marketer sees one before it
+        // is published.
+        Ok(options) => pipeline::BuildOptions { drafts: true, ..options },
         Err(err) => return report_error(&err, &Sources::new(), site.message_format),
     };
     match crate::serve::run(crate::serve::ServeOptions { build, port, mock_port, mock, inventory }) {

@@ -8,7 +8,10 @@ use std::process::ExitCode;
 use crate::diagnostic::{self, Diagnostics, MessageFormat, Sources};
 use crate::error::Error;
 use crate::images::ImageStats;
+use crate::manifest::changes::Changes;
+use crate::model::Site;
 use crate::pipeline::BuildReport;
+use time::OffsetDateTime;
 
 pub(super) fn report_error(error: &Error, sources: &Sources, format: MessageFormat) -> ExitCode {
     match error {
@@ -45,7 +48,10 @@ pub(super) fn print_diagnostics(diagnostics: &Diagnostics, sources: &Sources, fo
     }
 }
 
-pub(super) fn print_summary(report: &BuildReport, out: Option<&Path>) {
+/// The summary after a build, for the person who ran it: the drops with their phase, address
+/// and whether their page changed, then what to upload and purge. `verbose` adds the image,
+/// compression and timing details.
+pub(super) fn print_summary(report: &BuildReport, out: Option<&Path>, verbose: bool, now: OffsetDateTime) {
     let recovered = report.recovered;
     if recovered.restored {
         eprintln!("put back the previous output, which a killed build had moved aside");
@@ -53,59 +59,116 @@ pub(super) fn print_summary(report: &BuildReport, out: Option<&Path>) {
     if recovered.removed > 0 {
         eprintln!("removed {} folder(s) a killed build left beside the output", recovered.removed);
     }
-    let stages: Vec<String> =
-        report.timings.iter().map(|(name, time)| format!("{name} {:.0?}", time)).collect();
+    let total: std::time::Duration = report.timings.iter().map(|(_, time)| *time).sum();
     match (&report.written, out) {
-        (Some(written), Some(out)) => {
-            eprintln!(
-                "built {} drop(s): {} files, {} into {} ({})",
-                report.drops,
-                written.files,
-                human_bytes(written.bytes),
-                out.join(crate::write::PUBLIC_DIR).display(),
-                stages.join(", ")
-            );
-            if let Some(changes) = &report.changes {
-                let since = if changes.previous_build_id.is_some() {
-                    "since the previous build"
-                } else {
-                    "(no previous manifest)"
-                };
-                eprintln!(
-                    "upload {} new, {} changed, {} with new headers; {} removed, {} unchanged {since}; {} URL(s) to purge",
-                    changes.added.len(),
-                    changes.changed.len(),
-                    changes.metadata_changed.len(),
-                    changes.removed.len(),
-                    changes.unchanged,
-                    changes.purge.len()
-                );
-            }
-            print_image_summary(&report.images);
-            let compressed = report.compressed;
-            if compressed.reused + compressed.compressed > 0 {
-                eprintln!(
-                    "compressed copies: {} made, {} reused from the cache",
-                    compressed.compressed, compressed.reused
-                );
-            }
-            if let Some(next) = &report.next_transition_at {
-                eprintln!("next phase change: {next}");
-            }
-            if let Some(size) = report.script_gzip_bytes {
-                eprintln!(
-                    "hydration script: {size} bytes minified and gzipped (budget {})",
-                    crate::assets::HYDRATION_BUDGET
-                );
-            }
-        }
+        (Some(written), Some(out)) => eprintln!(
+            "built {} drop(s): {} files, {} into {} in {}",
+            report.drops,
+            written.files,
+            human_bytes(written.bytes),
+            out.join(crate::write::PUBLIC_DIR).display(),
+            seconds(total)
+        ),
         _ => eprintln!(
-            "checked {} drop(s): {} files would be written ({})",
+            "checked {} drop(s): {} files would be written, in {}",
             report.drops,
             report.files,
-            stages.join(", ")
+            seconds(total)
         ),
     }
+    for line in drop_lines(&report.site, report.changes.as_ref(), now) {
+        eprintln!("  {line}");
+    }
+    if report.skipped_drafts > 0 {
+        eprintln!(
+            "skipped {} draft(s), which `--drafts` builds too (and `dropgen serve` shows)",
+            report.skipped_drafts
+        );
+    }
+    if let Some(changes) = &report.changes {
+        let since = if changes.previous_build_id.is_some() {
+            "since the previous build"
+        } else {
+            "(no previous manifest)"
+        };
+        eprintln!(
+            "upload {} new, {} changed, {} with new headers; {} removed, {} unchanged {since}; {} URL(s) to purge",
+            changes.added.len(),
+            changes.changed.len(),
+            changes.metadata_changed.len(),
+            changes.removed.len(),
+            changes.unchanged,
+            changes.purge.len()
+        );
+    }
+    if let Some(next) = &report.next_transition_at {
+        eprintln!("next phase change: {next}: build and deploy again then");
+    }
+    if !verbose {
+        return;
+    }
+    let stages: Vec<String> =
+        report.timings.iter().map(|(name, time)| format!("{name} {time:.0?}")).collect();
+    eprintln!("stages: {}", stages.join(", "));
+    print_image_summary(&report.images);
+    let compressed = report.compressed;
+    if compressed.reused + compressed.compressed > 0 {
+        eprintln!(
+            "compressed copies: {} made, {} reused from the cache",
+            compressed.compressed, compressed.reused
+        );
+    }
+    if let Some(size) = report.script_gzip_bytes {
+        eprintln!(
+            "hydration script: {size} bytes minified and gzipped (budget {})",
+            crate::assets::HYDRATION_BUDGET
+        );
+    }
+}
+
+/// At most this many drops are listed; a site of thousands gets a count of the rest.
+const LISTED_DROPS: usize = 20;
+
+/// One line per drop: its phase at `now`, its address, and whether its page is new or changed
+/// since the previous build (when there is one).
+fn drop_lines(site: &Site, changes: Option<&Changes>, now: OffsetDateTime) -> Vec<String> {
+    let page_status = |slug: &str| {
+        let page = format!("{slug}/index.html");
+        let changes = changes.filter(|changes| changes.previous_build_id.is_some())?;
+        Some(if changes.added.contains(&page) {
+            "new"
+        } else if changes.changed.contains(&page) {
+            "changed"
+        } else {
+            "unchanged"
+        })
+    };
+    let mut lines: Vec<String> = site
+        .drops
+        .iter()
+        .take(LISTED_DROPS)
+        .map(|drop| {
+            let phase = if drop.draft {
+                "draft"
+            } else if now < drop.starts_at.0 {
+                "upcoming"
+            } else if drop.ends_at.is_some_and(|end| now >= end.0) {
+                "ended"
+            } else {
+                "live"
+            };
+            let url = site.config.base_url.join(&format!("{}/", drop.slug.as_str()));
+            let url = url.map_or_else(|_| format!("/{}/", drop.slug.as_str()), String::from);
+            match page_status(drop.slug.as_str()) {
+                Some(status) => format!("{phase:<8}  {url}  {status}"),
+                None => format!("{phase:<8}  {url}"),
+            }
+        })
+        .collect();
+    if site.drops.len() > LISTED_DROPS {
+        lines.push(format!("… and {} more", site.drops.len() - LISTED_DROPS));
+    }
+    lines
 }
 
 pub(super) fn print_image_summary(stats: &ImageStats) {

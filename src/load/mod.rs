@@ -280,6 +280,17 @@ fn parse_yaml<T: DeserializeOwned>(text: &str) -> Result<Spanned<T>, serde_saphy
     serde_saphyr::from_str_with_options::<Spanned<T>>(text, options)
 }
 
+const DID_YOU_MEAN: &str = "did you mean ";
+
+/// The known key an unknown key was most likely meant to be, from its diagnostic: validation
+/// then leaves out the "missing" error for that key, which would report the typo twice.
+pub(crate) fn misspelt_key(diagnostic: &Diagnostic) -> Option<&str> {
+    if diagnostic.kind != Kind::UnknownField {
+        return None;
+    }
+    diagnostic.help.as_deref()?.strip_prefix(DID_YOU_MEAN)?.strip_prefix('`')?.strip_suffix("`?")
+}
+
 /// Turns a YAML error into a diagnostic, with a did-you-mean for unknown keys.
 fn yaml_diagnostic(file: &str, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
     let err = err.without_snippet();
@@ -287,7 +298,7 @@ fn yaml_diagnostic(file: &str, text: &str, err: &serde_saphyr::Error) -> Diagnos
     match err {
         serde_saphyr::Error::SerdeUnknownField { field, expected, .. } => {
             let help = match crate::suggest::closest(field, expected.iter().copied()) {
-                Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                Some(suggestion) => format!("{DID_YOU_MEAN}`{suggestion}`?"),
                 None => format!(
                     "known fields here: {}",
                     expected.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
@@ -295,12 +306,66 @@ fn yaml_diagnostic(file: &str, text: &str, err: &serde_saphyr::Error) -> Diagnos
             };
             Diagnostic::error(Kind::UnknownField, location, format!("unknown field `{field}`")).help(help)
         }
+        _ if let Some(tab) = blamed_tab(text, location.line) => tab_diagnostic(file, text, tab),
         _ => {
             let message = serde_saphyr::UserMessageFormatter.format_message(err).into_owned();
             Diagnostic::error(Kind::Syntax, location, message)
                 .help("check the indentation and quoting around this line; quote text that contains `: ` or starts with a symbol")
         }
     }
+}
+
+/// The tab that most likely broke a file that failed to parse at `error_line`: the first one
+/// outside quotes and comments, at or before that line, else the first after it. YAML forbids
+/// tabs in indentation, and parsers report them in their own words and often a line late.
+fn blamed_tab(text: &str, error_line: usize) -> Option<usize> {
+    let mut after = None;
+    let mut line_start = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        if let Some(column) = unquoted_tab(line) {
+            if index < error_line {
+                return Some(line_start + column);
+            }
+            after = after.or(Some(line_start + column));
+        }
+        line_start += line.len();
+    }
+    after
+}
+
+/// The byte offset in `line` of its first tab outside quotes and comments.
+fn unquoted_tab(line: &str) -> Option<usize> {
+    let mut quote = None;
+    let mut previous = ' ';
+    for (offset, c) in line.char_indices() {
+        match (quote, c) {
+            (None, '\t') => return Some(offset),
+            (None, '#') if previous.is_whitespace() => return None,
+            (None, '"' | '\'') if previous.is_whitespace() || previous == ':' => quote = Some(c),
+            (Some(open), c) if c == open => quote = None,
+            _ => {}
+        }
+        previous = c;
+    }
+    None
+}
+
+fn tab_diagnostic(file: &str, text: &str, offset: usize) -> Diagnostic {
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let indentation = text[line_start..offset].chars().all(|c| c == ' ' || c == '\t');
+    let location = Location {
+        file: file.to_owned(),
+        line: text[..offset].matches('\n').count() + 1,
+        column: text[line_start..offset].chars().count() + 1,
+        span: Some(offset..offset + 1),
+    };
+    let message = if indentation {
+        "a tab in the indentation: YAML indents with spaces only"
+    } else {
+        "a tab between the parts of this line: YAML separates them with spaces"
+    };
+    Diagnostic::error(Kind::Syntax, location, message)
+        .help("replace the tab with spaces (pasted text often brings tabs; most editors can show them)")
 }
 
 /// A site held in memory, parsed as [`site`] parses one on disk: the text of `dropgen.yaml`,
@@ -387,6 +452,41 @@ mod tests {
         );
         let raw = raw.expect("parses once the unknown keys are blanked");
         assert_eq!(raw.value.hero.unwrap().value.alt.unwrap().value, "ä");
+    }
+
+    /// Every way a pasted tab breaks a file gets the same plain advice, at the tab itself.
+    #[test]
+    fn a_tab_is_named_at_its_line_and_column() {
+        for (text, at, message) in [
+            ("title: T\nhero:\n\tsrc: a.jpg\n  alt: x\n", "3:1", "a tab in the indentation"),
+            ("title: T\nhero:\n  src: a.jpg\n \talt: x\n", "4:2", "a tab in the indentation"),
+            ("products:\n  - sku: A\n\t  name: B\n", "3:1", "a tab in the indentation"),
+            ("title: T\nsummary: a\tb: c\n", "2:11", "a tab between the parts of this line"),
+        ] {
+            let mut sources = Sources::new();
+            let mut diagnostics = Diagnostics::new();
+            let raw = parse_source::<RawDrop>("d.yaml", text.to_owned(), &mut sources, &mut diagnostics);
+            assert!(raw.is_none(), "{text:?} parses");
+            let found = diagnostics.sorted();
+            assert_eq!(found.len(), 1, "{text:?}: {found:?}");
+            let problem = &found[0];
+            let position = format!("{}:{}", problem.location.line, problem.location.column);
+            assert_eq!(
+                (position.as_str(), problem.message.split(':').next().unwrap()),
+                (at, message),
+                "{text:?}"
+            );
+            assert!(problem.help.as_deref().unwrap().starts_with("replace the tab with spaces"), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn tabs_in_quotes_and_comments_are_not_blamed() {
+        assert_eq!(unquoted_tab("title: \"a\tb\"\n"), None);
+        assert_eq!(unquoted_tab("title: 'a\tb'  # a\tcomment\n"), None);
+        assert_eq!(unquoted_tab("\ttitle: x\n"), Some(0));
+        let (_, messages) = parse("title: \"unclosed\tsummary: x\n");
+        assert!(!messages[0].contains("tab"), "{messages:?}");
     }
 
     #[test]

@@ -24,6 +24,8 @@ use crate::diagnostic::Location;
 pub(crate) struct Site {
     pub config: SiteConfig,
     pub drops: Vec<Drop>,
+    /// Drafts checked but left out (without `--drafts`).
+    pub skipped_drafts: usize,
 }
 
 /// `dropgen.yaml`, validated.

@@ -85,16 +85,8 @@ const MAX_MAJOR_UNITS: i64 = 1_000_000_000;
 
 impl Money {
     /// Parses the amount exactly as written. Accepts plain decimals (`79`, `79.5`, `79.50`);
-    /// rejects exponents, hex, negative amounts, and more decimals than the currency has.
-    ///
-    /// ```
-    /// use dropgen::model::{Currency, Money};
-    ///
-    /// let usd = Currency::parse("USD").unwrap();
-    /// let price = Money::parse("79.5", usd).unwrap();
-    /// assert_eq!((price.minor_units(), price.amount(), price.display()), (7950, "79.50".to_owned(), "$79.50".to_owned()));
-    /// assert!(Money::parse("10.001", usd).is_err());
-    /// ```
+    /// rejects exponents, hex, negative amounts, and more decimals than the currency has:
+    /// `79.5` in USD is 7950 cents, shown `$79.50`; `10.001` is an error.
     pub(crate) fn parse(text: &str, currency: Currency) -> Result<Money, MoneyError> {
         let trimmed = text.trim();
         let looks_decimal = !trimmed.is_empty()
@@ -174,6 +166,17 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_exactly_as_written() {
+        let usd = Currency::parse("USD").unwrap();
+        let price = Money::parse("79.5", usd).unwrap();
+        assert_eq!(
+            (price.minor_units(), price.amount(), price.display()),
+            (7950, "79.50".to_owned(), "$79.50".to_owned())
+        );
+        assert!(Money::parse("10.001", usd).is_err());
+    }
 
     fn usd() -> Currency {
         Currency::parse("USD").unwrap()

@@ -91,7 +91,8 @@ products:
 #   embed_url: https://player.example.com/embed/launch   # https only
 #   fallback_url: https://example.com/launch-replay
 # tags: [new]
-# A draft is checked but only built with `dropgen build --drafts`.
+# A draft shows in `dropgen serve` but not in `dropgen build` (unless `--drafts`); its
+# problems are warnings until you remove this line to publish it.
 draft: true
 "#,
         sku = slug.to_uppercase(),

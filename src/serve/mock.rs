@@ -74,12 +74,20 @@ impl MockState {
 pub(crate) struct MockInventory {
     inventory: Inventory,
     state: MockState,
+    /// Each SKU's units left as seeded, by drop and SKU: what a state other than `low` and
+    /// `sold-out` shows again.
+    seeded: BTreeMap<String, BTreeMap<String, u32>>,
 }
 
 impl MockInventory {
     /// Loads `catalog` and forces `state`.
     pub(crate) fn new(catalog: &Catalog, state: MockState, now: OffsetDateTime) -> Self {
-        let mut mock = MockInventory { inventory: Inventory::default(), state: MockState::Scheduled };
+        let mut mock = MockInventory {
+            inventory: Inventory::default(),
+            state: MockState::Scheduled,
+            seeded: BTreeMap::new(),
+        };
+        mock.remember_seed(catalog);
         let _ = mock.run(&Command::Sync { catalog: catalog.clone() }, now);
         mock.set_state(state, now);
         mock
@@ -89,8 +97,21 @@ impl MockInventory {
         self.inventory.execute(command, now, HOLD_TTL).0
     }
 
+    fn remember_seed(&mut self, catalog: &Catalog) {
+        self.seeded = catalog
+            .drops
+            .iter()
+            .map(|(slug, drop)| {
+                let units =
+                    drop.skus.iter().map(|(sku, spec)| (sku.clone(), spec.stock.unwrap_or(DEFAULT_STOCK)));
+                (slug.clone(), units.collect())
+            })
+            .collect();
+    }
+
     /// Takes new times, SKUs and limits after a rebuild, keeping the stock of known SKUs.
     pub(crate) fn reseed(&mut self, catalog: &Catalog, now: OffsetDateTime) {
+        self.remember_seed(catalog);
         let mut catalog = catalog.clone();
         for (slug, drop) in &mut catalog.drops {
             let known = self.inventory.snapshot(slug).map(|snapshot| snapshot.skus).unwrap_or_default();
@@ -107,19 +128,26 @@ impl MockInventory {
         self.state
     }
 
-    /// Forces a state on every drop; `low` and `sold-out` leave 3 and 0 units of every SKU.
+    /// Forces a state on every drop, with that state's stock: `low` and `sold-out` leave 3 and 0
+    /// units of every SKU, every other state the units it was seeded with (so `live` after
+    /// `low` shows full stock again). Holds and sales stay.
     pub(crate) fn set_state(&mut self, state: MockState, now: OffsetDateTime) {
         self.state = state;
         let drops: Vec<String> = self.inventory.drops().map(str::to_owned).collect();
         for drop in drops {
             let _ = self.run(&Command::Control { drop: drop.clone(), control: state.control() }, now);
-            let left = match state {
-                MockState::Low => LOW_UNITS,
-                MockState::SoldOut => 0,
-                _ => continue,
-            };
             let skus = self.inventory.snapshot(&drop).map(|snapshot| snapshot.skus).unwrap_or_default();
             for (sku, counts) in skus {
+                let left = match state {
+                    MockState::Low => LOW_UNITS,
+                    MockState::SoldOut => 0,
+                    _ => self
+                        .seeded
+                        .get(&drop)
+                        .and_then(|units| units.get(&sku))
+                        .copied()
+                        .unwrap_or(DEFAULT_STOCK),
+                };
                 let stock = counts.held + counts.sold + left;
                 let _ = self.run(&Command::SetStock { drop: drop.clone(), sku, stock }, now);
             }

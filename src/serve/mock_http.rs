@@ -306,8 +306,111 @@ struct Knobs {
     reset: Option<bool>,
 }
 
-async fn control_query(State(app): State<Arc<App>>, Query(knobs): Query<Knobs>) -> Response {
-    control(&app, knobs)
+/// A browser gets the knobs as a page of links; a script (`Accept: */*` or JSON) gets JSON.
+async fn control_query(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(knobs): Query<Knobs>,
+) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.split(',').any(|kind| kind.trim().starts_with("text/html")));
+    let response = control(&app, knobs);
+    if !wants_html || response.status() != StatusCode::OK {
+        return response;
+    }
+    let Ok(body) = axum::body::to_bytes(response.into_body(), 1 << 20).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(status) => ([(header::CACHE_CONTROL, "no-store")], Html(control_page(&status))).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Every knob with each of its values as a link, what is set now, and the holds: the page a
+/// marketer opens beside the preview.
+fn control_page(status: &serde_json::Value) -> String {
+    use clap::ValueEnum;
+    use std::fmt::Write as _;
+    let text = |key: &str| status[key].as_str().map_or_else(|| status[key].to_string(), str::to_owned);
+    // Customers come from cookies, so anything shown is escaped (tera's escaper, as the pages).
+    let escape = |value: &str| {
+        let mut escaped = Vec::with_capacity(value.len());
+        let _ = tera::escape_html(value, &mut escaped);
+        String::from_utf8(escaped).unwrap_or_default()
+    };
+    let choices = |knob: &str, values: Vec<(String, String)>| {
+        let current = text(knob);
+        let items: String = values
+            .iter()
+            .map(|(value, help)| {
+                let mark = if *value == current { " aria-current=\"true\"" } else { "" };
+                format!("<li><a href=\"?{knob}={value}\"{mark}>{value}</a> {}</li>", escape(help))
+            })
+            .collect();
+        format!("<h2>{knob}: <output>{}</output></h2><ul>{items}</ul>", escape(&current))
+    };
+    let named = |value: clap::builder::PossibleValue| {
+        (value.get_name().to_owned(), value.get_help().map(ToString::to_string).unwrap_or_default())
+    };
+    let states =
+        MockState::value_variants().iter().filter_map(|v| v.to_possible_value()).map(named).collect();
+    let faults =
+        MockFault::value_variants().iter().filter_map(|v| v.to_possible_value()).map(named).collect();
+    let fault_on = [
+        ("all", "stock and holds"),
+        ("stock", "only GET …/stock"),
+        ("holds", "only POST …/holds: stock shows, Buy fails"),
+    ]
+    .map(|(value, help)| (value.to_owned(), help.to_owned()))
+    .to_vec();
+    let mut holds = String::new();
+    for hold in status["holds"].as_array().into_iter().flatten() {
+        let cell =
+            |key: &str| escape(&hold[key].as_str().map_or_else(|| hold[key].to_string(), str::to_owned));
+        let _ = write!(
+            holds,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            cell("hold_id"),
+            cell("drop"),
+            cell("sku"),
+            cell("quantity"),
+            cell("customer"),
+            cell("expires_at")
+        );
+    }
+    let holds = if holds.is_empty() {
+        "<p>No holds.</p>".to_owned()
+    } else {
+        format!(
+            "<table><thead><tr><th>hold</th><th>drop</th><th>SKU</th><th>quantity</th><th>customer</th>\
+             <th>expires at</th></tr></thead><tbody>{holds}</tbody></table>"
+        )
+    };
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Mock inventory</title><style>body{{font:16px/1.5 system-ui,sans-serif;max-width:48rem;\
+         margin:2rem auto;padding:0 1rem}}a[aria-current]{{font-weight:700}}td,th{{padding:.25rem .5rem;\
+         text-align:left}}</style></head><body><h1>Mock inventory</h1>\
+         <p>Each link sets one knob; the open previews follow within seconds. Scripts get this as \
+         JSON from the same URL (<code>Accept: application/json</code>).</p>\
+         {}{}{}<h2>retry_after: <output>{}</output></h2><p>Seconds of <code>Retry-After</code> for \
+         <code>down</code> and <code>rate-limited</code>: <a href=\"?retry_after=1\">1</a> \
+         <a href=\"?retry_after=5\">5</a> <a href=\"?retry_after=30\">30</a></p>\
+         <h2>server_time: <output>{}</output></h2><form><label>Move the clock to \
+         <input name=\"server_time\" value=\"{}\" size=\"25\"></label> <button>Set</button></form>\
+         <h2>Holds</h2>{holds}<p><a href=\"?reset=true\">Reset</a>: the seeded stock again, no holds, \
+         the <code>scheduled</code> state.</p></body></html>",
+        choices("state", states),
+        choices("fault", faults),
+        choices("fault_on", fault_on),
+        escape(&text("retry_after")),
+        escape(&text("server_time")),
+        escape(&text("server_time")),
+    )
 }
 
 async fn control_json(State(app): State<Arc<App>>, body: Bytes) -> Response {

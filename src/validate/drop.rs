@@ -3,14 +3,17 @@
 use std::num::NonZeroU32;
 
 use serde_saphyr::Spanned;
+use time::UtcOffset;
+use time::macros::datetime;
 
+use super::local_time;
 use super::{Checker, closest, optional};
 use crate::diagnostic::{Diagnostic, Kind, Location};
 use crate::load::raw::{RawDrop, RawImage, RawProduct, RawStream, ScalarText};
 use crate::load::{FileFact, LoadedDrop};
 use crate::model::{
-    CheckoutTemplate, Currency, Drop, ImageRef, ImageSettings, Money, Product, SiteConfig, SitePath, Sku,
-    Slug, Stream, Timestamp,
+    CheckoutTemplate, Currency, Drop, ImageFacts, ImageRef, ImageSettings, Money, Product, SiteConfig,
+    SitePath, Sku, Slug, Stream, Timestamp,
 };
 use crate::rfc3339;
 
@@ -120,6 +123,12 @@ impl Checker<'_> {
     /// `starts_at` and `ends_at`: the end, when given, after the start.
     fn schedule(&mut self, drop: &Spanned<RawDrop>) -> (Option<Timestamp>, Option<Option<Timestamp>>) {
         let raw = &drop.value;
+        // The offset the marketer writes times in, from whichever time reads.
+        let offset = [&raw.starts_at, &raw.ends_at]
+            .into_iter()
+            .flatten()
+            .find_map(|value| rfc3339::parse(value.value.trim()).ok())
+            .map_or(UtcOffset::UTC, |time| time.offset());
         let starts_at = self
             .required(
                 &raw.starts_at,
@@ -127,8 +136,8 @@ impl Checker<'_> {
                 "starts_at",
                 "add `starts_at: 2026-11-20T15:00:00Z` (RFC 3339, with a time zone offset)",
             )
-            .and_then(|value| self.timestamp(value, "starts_at"));
-        let ends_at = raw.ends_at.as_ref().map(|value| self.timestamp(value, "ends_at"));
+            .and_then(|value| self.timestamp(value, "starts_at", offset));
+        let ends_at = raw.ends_at.as_ref().map(|value| self.timestamp(value, "ends_at", offset));
         if let (Some(start), Some(Some(end)), Some(value)) = (starts_at, ends_at, &raw.ends_at)
             && end <= start
         {
@@ -136,7 +145,11 @@ impl Checker<'_> {
                 Kind::InvalidValue,
                 value,
                 "ends_at",
-                "`ends_at` is not after `starts_at`",
+                format!(
+                    "`ends_at` ({}) is not after `starts_at` ({})",
+                    rfc3339::format(end.0),
+                    rfc3339::format(start.0)
+                ),
                 "set the end after the start, or remove `ends_at` for a drop that runs until stock is gone",
             );
         }
@@ -283,29 +296,44 @@ impl Checker<'_> {
         value.value.trim().to_owned()
     }
 
-    pub(super) fn timestamp(&mut self, value: &Spanned<String>, field: &str) -> Option<Timestamp> {
+    /// A time with its offset. `offset` is the drop's own (from its other time, if that one
+    /// reads), for examples in the marketer's time zone.
+    pub(super) fn timestamp(
+        &mut self,
+        value: &Spanned<String>,
+        field: &str,
+        offset: UtcOffset,
+    ) -> Option<Timestamp> {
         let text = value.value.trim();
-        match rfc3339::parse(text) {
-            Ok(time) => Some(Timestamp(time)),
-            Err(_) => {
-                // A date and time without `Z`, `+hh:mm` or `-hh:mm` after the date part.
-                let time_part = text.get(10..).unwrap_or_default();
-                let lacks_offset = !time_part.is_empty() && !time_part.contains(['Z', 'z', '+', '-']);
-                let help = if lacks_offset {
-                    "add a time zone offset: `2026-11-20T15:00:00Z` (UTC) or `2026-11-20T10:00:00-05:00`"
-                } else {
-                    "write it as RFC 3339, e.g. `2026-11-20T15:00:00Z` or `2026-11-20T16:00:00+01:00`"
-                };
-                self.error(
-                    Kind::InvalidValue,
-                    value,
-                    field,
-                    format!("`{text}` is not a date and time with a time zone"),
-                    help,
-                );
-                None
-            }
+        if let Ok(time) = rfc3339::parse(text) {
+            return Some(Timestamp(time));
         }
+        let readings = local_time::readings(text, offset);
+        let year_first = text
+            .as_bytes()
+            .get(..5)
+            .is_some_and(|head| head[..4].iter().all(u8::is_ascii_digit) && head[4] == b'-');
+        let help = match &readings[..] {
+            [reading] if year_first => format!("add the time zone offset: `{reading}`"),
+            [reading] => {
+                format!("write it year-month-day, with the time in 24 hours and the offset: `{reading}`")
+            }
+            [reading, other, ..] => format!(
+                "write it year-month-day, with the time in 24 hours and the offset: `{reading}`, or `{other}` if the day comes first"
+            ),
+            [] => {
+                let example = rfc3339::format(datetime!(2026-11-20 15:00).assume_offset(offset));
+                format!("write it year-month-day, with the time in 24 hours and the offset, e.g. `{example}`")
+            }
+        };
+        self.error(
+            Kind::InvalidValue,
+            value,
+            field,
+            format!("`{text}` is not a date and time with a time zone"),
+            help,
+        );
+        None
     }
 
     pub(super) fn image(
@@ -335,8 +363,14 @@ impl Checker<'_> {
                 return None;
             }
         };
-        let facts = match self.loaded.files.get(&path) {
-            Some(FileFact::Image(facts)) => facts.clone(),
+        let facts = self.image_facts(&path, src, &src_field)?;
+        Some(ImageRef { source: path, alt: alt?, facts, location: self.at(src), field: src_field })
+    }
+
+    /// What `load` found at an image's path, or an error saying why it cannot be used.
+    fn image_facts(&mut self, path: &SitePath, src: &Spanned<String>, src_field: &str) -> Option<ImageFacts> {
+        match self.loaded.files.get(path) {
+            Some(FileFact::Image(facts)) => Some(facts.clone()),
             Some(FileFact::Missing { siblings }) => {
                 let images: Vec<&str> =
                     siblings.iter().map(String::as_str).filter(|name| is_image_name(name)).collect();
@@ -351,24 +385,18 @@ impl Checker<'_> {
                         images.iter().take(8).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
                     ),
                 };
-                self.error(
-                    Kind::MissingFile,
-                    src,
-                    &src_field,
-                    format!("image `{path}` does not exist"),
-                    help,
-                );
-                return None;
+                self.error(Kind::MissingFile, src, src_field, format!("image `{path}` does not exist"), help);
+                None
             }
             Some(FileFact::NotAFile { reason }) | Some(FileFact::Unreadable { reason }) => {
                 self.error(
                     Kind::MissingFile,
                     src,
-                    &src_field,
+                    src_field,
                     format!("cannot use `{path}`: {reason}"),
                     "point `src` at a readable image file inside the site folder",
                 );
-                return None;
+                None
             }
             Some(FileFact::Unsupported { detected }) => {
                 let what = detected.as_deref().map_or_else(
@@ -378,25 +406,24 @@ impl Checker<'_> {
                 self.error(
                     Kind::Image,
                     src,
-                    &src_field,
+                    src_field,
                     format!("`{path}` is {what}"),
                     "use a JPEG, PNG or WebP source image",
                 );
-                return None;
+                None
             }
             Some(FileFact::Corrupt { reason }) => {
                 self.error(
                     Kind::Image,
                     src,
-                    &src_field,
+                    src_field,
                     format!("`{path}` is damaged: {reason}"),
                     "export the image again from the original",
                 );
-                return None;
+                None
             }
-            None => return None,
-        };
-        Some(ImageRef { source: path, alt: alt?, facts, location: self.at(src), field: src_field })
+            None => None,
+        }
     }
 
     pub(super) fn product(
@@ -410,26 +437,7 @@ impl Checker<'_> {
     ) -> Option<Product> {
         let raw = &product.value;
         let field = |name: &str| format!("products[{index}].{name}");
-        let sku = self
-            .required(
-                &raw.sku,
-                product,
-                &field("sku"),
-                "add `sku:`, the product's stock-keeping unit (letters, digits, `.`, `_`, `-`)",
-            )
-            .and_then(|value| {
-                let sku = Sku::parse(value.value.trim());
-                if sku.is_none() {
-                    self.error(
-                        Kind::InvalidValue,
-                        value,
-                        &field("sku"),
-                        format!("`{}` is not a valid SKU", value.value),
-                        "use only letters, digits, `.`, `_` and `-` (at most 64 characters)",
-                    );
-                }
-                sku
-            });
+        let sku = self.sku(raw, product, &field("sku"));
         let name = self.required_text(
             &raw.name,
             product,
@@ -448,19 +456,8 @@ impl Checker<'_> {
         });
         if let (Some(price), Some(Some(compare)), Some(value)) =
             (price, compare_at_price, &raw.compare_at_price)
-            && compare.minor_units() <= price.minor_units()
         {
-            self.error(
-                Kind::InvalidValue,
-                value,
-                &field("compare_at_price"),
-                format!(
-                    "`compare_at_price` ({}) is not more than `price` ({})",
-                    compare.display(),
-                    price.display()
-                ),
-                "the compare-at price is the old, higher price; remove it if the product is not reduced",
-            );
+            self.check_reduced(price, compare, value, &field("compare_at_price"));
         }
         let images: Vec<Option<ImageRef>> = raw
             .images
@@ -491,6 +488,44 @@ impl Checker<'_> {
         })
     }
 
+    fn sku(&mut self, raw: &RawProduct, product: &Spanned<RawProduct>, field: &str) -> Option<Sku> {
+        let value = self.required(
+            &raw.sku,
+            product,
+            field,
+            "add `sku:`, the product's stock-keeping unit (letters, digits, `.`, `_`, `-`)",
+        )?;
+        let sku = Sku::parse(value.value.trim());
+        if sku.is_none() {
+            self.error(
+                Kind::InvalidValue,
+                value,
+                field,
+                format!("`{}` is not a valid SKU", value.value),
+                "use only letters, digits, `.`, `_` and `-` (at most 64 characters)",
+            );
+        }
+        sku
+    }
+
+    /// A compare-at price is the old, higher one.
+    fn check_reduced(&mut self, price: Money, compare: Money, value: &Spanned<ScalarText>, field: &str) {
+        if compare.minor_units() > price.minor_units() {
+            return;
+        }
+        self.error(
+            Kind::InvalidValue,
+            value,
+            field,
+            format!(
+                "`compare_at_price` ({}) is not more than `price` ({})",
+                compare.display(),
+                price.display()
+            ),
+            "the compare-at price is the old, higher price; remove it if the product is not reduced",
+        );
+    }
+
     pub(super) fn money(
         &mut self,
         value: &Spanned<ScalarText>,
@@ -507,9 +542,8 @@ impl Checker<'_> {
                     crate::model::money::MoneyError::TooManyDecimals { allowed, .. } => {
                         format!("round the price to at most {allowed} decimal places")
                     }
-                    _ => {
-                        "write the amount as a plain number without a currency sign, e.g. `79.50`".to_owned()
-                    }
+                    crate::model::money::MoneyError::NotANumber(text) => not_a_number_help(text),
+                    _ => "write the amount as a plain number, e.g. `79.50`".to_owned(),
                 };
                 self.error(Kind::InvalidValue, value, field, format!("price {err}"), help);
                 None
@@ -569,4 +603,29 @@ fn is_image_name(name: &str) -> bool {
 /// A slug suggestion for a folder or value that is not one.
 fn slugify(text: &str) -> String {
     crate::model::slugify(text, Slug::MAX_LEN).unwrap_or_else(|| "my-drop".to_owned())
+}
+
+/// How to write a price that is not a plain number, in the words of the mistake made.
+fn not_a_number_help(text: &str) -> String {
+    let text = text.trim();
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    let (whole, decimals) = text.split_once('.').unwrap_or((text, ""));
+    let groups: Vec<&str> = whole.split(',').collect();
+    let thousands = groups.len() > 1
+        && (1..=3).contains(&groups[0].len())
+        && groups.iter().all(|group| digits(group))
+        && groups[1..].iter().all(|group| group.len() == 3)
+        && (decimals.is_empty() || digits(decimals));
+    if thousands {
+        let plain = text.replace(',', "");
+        return format!("remove the thousands separator: `{plain}`");
+    }
+    if let Some((units, cents)) = text.split_once(',')
+        && digits(units)
+        && digits(cents)
+        && cents.len() <= 2
+    {
+        return format!("write the decimals after a dot: `{units}.{cents}`");
+    }
+    "write the amount as a plain number without a currency sign or separators, e.g. `79.50`".to_owned()
 }

@@ -4,9 +4,9 @@
 //! field path, points at the value, and says how to fix it. Validation carries on after a
 //! problem so one run reports all of them; a [`Site`] is only returned when there is no error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location};
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location, Severity};
 use crate::load::LoadedSite;
 use serde_saphyr::Spanned;
 
@@ -15,7 +15,8 @@ use crate::model::{Drop, Site};
 use crate::suggest::closest;
 
 /// Validates everything that was loaded. Drafts are always validated (a draft with a duplicate
-/// SKU would break the day it goes live) but only kept when `include_drafts` is set.
+/// SKU would break the day it goes live) but only kept when `include_drafts` is set; a draft
+/// that is left out cannot break the build, so its problems are warnings.
 pub(crate) fn site(loaded: &LoadedSite, include_drafts: bool) -> (Option<Site>, Diagnostics) {
     let mut diagnostics = loaded.diagnostics.clone();
     let config = loaded.config.as_ref().and_then(|config| {
@@ -32,6 +33,19 @@ pub(crate) fn site(loaded: &LoadedSite, include_drafts: bool) -> (Option<Site>, 
         }
     }
     check_unique(loaded, &mut diagnostics);
+    forgive_missing_misspelt(&mut diagnostics);
+    let skipped_drafts: BTreeSet<&str> = loaded
+        .drops
+        .iter()
+        .filter(|drop| !include_drafts && drop.raw.as_ref().is_some_and(|raw| is_draft(&raw.value)))
+        .map(|drop| drop.file.as_str())
+        .collect();
+    for problem in diagnostics.iter_mut() {
+        if problem.severity == Severity::Error && skipped_drafts.contains(problem.location.file.as_str()) {
+            problem.severity = Severity::Warning;
+            problem.message.push_str(" (in a draft: an error once it is published or built with `--drafts`)");
+        }
+    }
 
     let (Some(config), false) = (config, diagnostics.has_errors()) else {
         return (None, diagnostics);
@@ -39,7 +53,38 @@ pub(crate) fn site(loaded: &LoadedSite, include_drafts: bool) -> (Option<Site>, 
     let mut drops: Vec<Drop> = drops.into_iter().filter(|drop| include_drafts || !drop.draft).collect();
     // Newest first; the slug breaks ties so the order never depends on the file system.
     drops.sort_by(|a, b| b.starts_at.cmp(&a.starts_at).then_with(|| a.slug.cmp(&b.slug)));
-    (Some(Site { config, drops }), diagnostics)
+    (Some(Site { config, drops, skipped_drafts: skipped_drafts.len() }), diagnostics)
+}
+
+fn is_draft(raw: &raw::RawDrop) -> bool {
+    raw.draft.as_ref().is_some_and(|draft| draft.value)
+}
+
+/// A key written `sumary:` is reported once, as unknown with "did you mean `summary`?", not a
+/// second time as a missing `summary`. The missing-key error left out is the one of the mapping
+/// the typo is in: the nearest at or above it, with its keys in the typo's column.
+fn forgive_missing_misspelt(diagnostics: &mut Diagnostics) {
+    let forgiven: Vec<(Location, String)> = diagnostics
+        .iter()
+        .filter_map(|typo| {
+            let missing = format!("missing required field `{}`", crate::load::misspelt_key(typo)?);
+            let at = diagnostics
+                .iter()
+                .filter(|d| d.kind == Kind::MissingField && d.message == missing)
+                .map(|d| &d.location)
+                .filter(|at| {
+                    at.file == typo.location.file
+                        && at.column == typo.location.column
+                        && at.line <= typo.location.line
+                })
+                .max_by_key(|at| at.line)?;
+            Some((at.clone(), missing))
+        })
+        .collect();
+    diagnostics.retain(|d| {
+        d.kind != Kind::MissingField
+            || !forgiven.iter().any(|(at, missing)| *at == d.location && *missing == d.message)
+    });
 }
 
 /// Slugs and SKUs must be unique across the whole site: a SKU names stock in the inventory
@@ -207,5 +252,6 @@ fn optional<T>(checked: Option<Option<T>>) -> Option<Option<T>> {
 
 pub(crate) mod config;
 pub(crate) mod drop;
+mod local_time;
 #[cfg(test)]
 mod tests;

@@ -147,12 +147,26 @@ fn unknown_fields_suggest_the_closest_known_one() {
     let found = problems(CONFIG, &[("sneakers", &drop)]);
     assert_eq!(
         found,
+        ["drops/sneakers/drop.yaml:2:1 -: unknown field `sumary`"],
+        "the typo is reported once, not also as a missing `summary`"
+    );
+    assert_eq!(help_of(CONFIG, &[("sneakers", &drop)]), ["did you mean `summary`?"]);
+}
+
+#[test]
+fn a_misspelt_key_in_one_product_leaves_the_others_missing_keys_reported() {
+    let drop = format!(
+        "{}  - sku: SHOE-2\n    nmae: Other\n    price: 5\n  - sku: SHOE-3\n    price: 5\n",
+        DROP.replace("    name: Shoe\n", "")
+    );
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", &drop)]),
         [
-            "drops/sneakers/drop.yaml:1:1 summary: missing required field `summary`",
-            "drops/sneakers/drop.yaml:2:1 -: unknown field `sumary`"
+            "drops/sneakers/drop.yaml:8:5 products[0].name: missing required field `name`",
+            "drops/sneakers/drop.yaml:11:5 -: unknown field `nmae`",
+            "drops/sneakers/drop.yaml:13:5 products[2].name: missing required field `name`",
         ]
     );
-    assert_eq!(help_of(CONFIG, &[("sneakers", &drop)])[1], "did you mean `summary`?");
 }
 
 #[test]
@@ -163,8 +177,45 @@ fn ends_at_must_follow_starts_at() {
     );
     assert_eq!(
         problems(CONFIG, &[("sneakers", &drop)]),
-        ["drops/sneakers/drop.yaml:4:10 ends_at: `ends_at` is not after `starts_at`"]
+        [
+            "drops/sneakers/drop.yaml:4:10 ends_at: `ends_at` (2026-11-20T16:00:00+02:00) is not after `starts_at` (2026-11-20T15:00:00Z)"
+        ]
     );
+}
+
+/// Times written as people write them get the same moment back in the one accepted form, in
+/// the offset the drop's other time uses.
+#[test]
+fn local_date_formats_get_the_rfc_3339_form_in_the_drops_offset() {
+    let drop = DROP.replace(
+        "starts_at: 2026-11-20T15:00:00Z",
+        "starts_at: 12/10/2026 5pm\nends_at: 2026-12-11T17:00:00-05:00",
+    );
+    assert_eq!(
+        problems(CONFIG, &[("sneakers", &drop)]),
+        ["drops/sneakers/drop.yaml:3:12 starts_at: `12/10/2026 5pm` is not a date and time with a time zone"]
+    );
+    assert_eq!(
+        help_of(CONFIG, &[("sneakers", &drop)]),
+        [
+            "write it year-month-day, with the time in 24 hours and the offset: `2026-12-10T17:00:00-05:00`, or `2026-10-12T17:00:00-05:00` if the day comes first"
+        ]
+    );
+    let drop = DROP.replace("2026-11-20T15:00:00Z", "2026-11-20 15:00");
+    assert_eq!(help_of(CONFIG, &[("sneakers", &drop)]), ["add the time zone offset: `2026-11-20T15:00:00Z`"]);
+}
+
+#[test]
+fn prices_with_separators_say_which_separator_to_change() {
+    for (price, help) in [
+        ("1,299.00", "remove the thousands separator: `1299.00`"),
+        ("\"12,345,678\"", "remove the thousands separator: `12345678`"),
+        ("79,50", "write the decimals after a dot: `79.50`"),
+        ("$79", "write the amount as a plain number without a currency sign or separators, e.g. `79.50`"),
+    ] {
+        let drop = DROP.replace("price: 79.5", &format!("price: {price}"));
+        assert_eq!(help_of(CONFIG, &[("sneakers", &drop)]), [help], "{price}");
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::support::{Site, assert_matches_file, fixture, hashed, redact_hashes, 
 #[test]
 fn builds_the_basic_fixture_as_expected() {
     let site = Site::fixture("build/basic");
-    let run = site.run(&["build", "--out", "out", "--now", "2026-11-23T12:00:00Z"]);
+    let run = site.run(&["build", "--verbose", "--out", "out", "--now", "2026-11-23T12:00:00Z"]);
     run.success();
     assert!(run.stderr().contains("built 1 drop(s): 23 files"), "{}", run.stderr());
     assert!(run.stderr().contains("warning: images in markdown are not shown"), "{}", run.stderr());
@@ -123,7 +123,7 @@ fn drop_pages_work_without_javascript() {
 #[test]
 fn a_drop_page_with_its_css_and_script_fits_one_initial_window() {
     let site = Site::fixture("build/basic");
-    let run = site.run(&["build", "--out", "out"]);
+    let run = site.run(&["build", "--verbose", "--out", "out"]);
     run.success();
     assert!(
         run.stderr().contains(" bytes minified and gzipped (budget 2560)"),
@@ -187,12 +187,68 @@ fn the_index_lists_drops_with_their_times_and_the_sitemap_skips_drafts() {
     assert!(sitemap.contains("<loc>https://drops.test/launch/</loc>") && !sitemap.contains("preview"));
 }
 
+/// The summary speaks to the person who ran the build: each drop's phase at `--now`, its
+/// address, and whether its page changed since the previous build; the encoder and timing
+/// details only with `--verbose`.
 #[test]
-fn drafts_are_left_out_by_default() {
+fn the_summary_lists_each_drop_with_its_phase_address_and_change() {
     let site = Site::fixture("build/basic");
-    site.run(&["build", "--out", "out"]).success();
+    let at = |now: &str, extra: &[&str]| {
+        let mut args = vec!["build", "--out", "out", "--now", now];
+        args.extend_from_slice(extra);
+        let run = site.run(&args);
+        run.success();
+        run.stderr()
+    };
+    let first = at("2026-11-01T00:00:00Z", &[]);
+    assert!(first.contains("\n  upcoming  https://drops.test/launch/\n"), "{first}");
+    assert!(!first.contains("images: AVIF by") && !first.contains("stages: "), "{first}");
+    let live = at("2026-11-23T12:00:00Z", &[]);
+    assert!(live.contains("\n  live      https://drops.test/launch/  unchanged\n"), "{live}");
+    let drop = site.read("drops/launch/drop.yaml");
+    site.write("drops/launch/drop.yaml", &drop.replace("Two products", "Three products"));
+    let ended = at("2027-02-01T00:00:00Z", &["--verbose"]);
+    assert!(ended.contains("\n  ended     https://drops.test/launch/  changed\n"), "{ended}");
+    assert!(ended.contains("\nstages: load ") && ended.contains("\nimages: "), "{ended}");
+}
+
+#[test]
+fn drafts_are_left_out_by_default_and_counted() {
+    let site = Site::fixture("build/basic");
+    let run = site.run(&["build", "--out", "out"]);
+    run.success();
     assert!(!site.path("out/public/preview").exists());
     assert!(!site.read("out/public/index.html").contains("/preview/"));
+    assert!(
+        run.stderr().contains("skipped 1 draft(s), which `--drafts` builds too (and `dropgen serve` shows)"),
+        "{}",
+        run.stderr()
+    );
+}
+
+/// `dropgen new` writes a draft without a hero image: until it is published, its problems
+/// must not block the site's build.
+#[test]
+fn an_incomplete_draft_warns_and_blocks_only_with_drafts() {
+    let site = Site::fixture("build/basic");
+    site.write(
+        "drops/preview/drop.yaml",
+        "title: Preview\nstarts_at: 2027-02-01T10:00:00+01:00\nhero:\n  src: ./missing.jpg\n  alt: x\nproducts: []\ndraft: true\n",
+    );
+    let run = site.run(&["build", "--out", "out"]);
+    run.success();
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains(
+            "missing required field `summary` (in a draft: an error once it is published or built with `--drafts`)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("warning"), "{stderr}");
+    let run = site.run(&["build", "--out", "out", "--drafts"]);
+    run.failure(1);
+    assert!(run.stderr().contains("error") && run.stderr().contains("missing required field `summary`"));
+    assert!(!run.stderr().contains("in a draft"));
 }
 
 #[test]

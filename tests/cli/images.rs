@@ -10,7 +10,7 @@ use crate::support::{Site, encoded_count, tree};
 const NOW: &str = "2026-11-23T12:00:00Z";
 
 fn build(site: &Site, out: &str, extra: &[&str]) -> crate::support::Run {
-    let mut args = vec!["build", "--out", out, "--now", NOW, "--cache-dir", "cache"];
+    let mut args = vec!["build", "--verbose", "--out", out, "--now", NOW, "--cache-dir", "cache"];
     args.extend_from_slice(extra);
     site.run(&args)
 }
@@ -436,7 +436,8 @@ fn the_cache_folder_comes_from_the_flag_or_the_environment() {
 fn shards_fill_the_cache_and_the_final_build_is_the_unsharded_one() {
     let site = Site::fixture("images");
     // The unsharded build, with a cache of its own.
-    let whole = site.run(&["build", "--out", "whole", "--now", NOW, "--cache-dir", "cache-whole"]);
+    let whole =
+        site.run(&["build", "--verbose", "--out", "whole", "--now", NOW, "--cache-dir", "cache-whole"]);
     whole.success();
     let encoded = encoded_count;
     let mut total = 0;
@@ -461,7 +462,7 @@ fn shards_fill_the_cache_and_the_final_build_is_the_unsharded_one() {
     assert!(!site.path("dist").exists(), "a shard wrote site output");
     assert_eq!(sources, 5, "every source falls to exactly one shard");
     assert_eq!(total, encoded(&whole.stderr()), "the shards together encoded more or less than one build");
-    let last = site.run(&["build", "--out", "sharded", "--now", NOW, "--cache-dir", "shared"]);
+    let last = site.run(&["build", "--verbose", "--out", "sharded", "--now", NOW, "--cache-dir", "shared"]);
     last.success();
     assert!(last.stderr().contains("0 decoded, 0 encoded"), "{}", last.stderr());
     assert!(

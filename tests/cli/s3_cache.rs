@@ -120,7 +120,8 @@ fn an_s3_cache_is_filled_and_a_fresh_build_reuses_it_byte_identically() {
     let Some(mut server) = Server::start() else { return };
     let url = format!("s3://{BUCKET}/site/cache/");
     let first = Site::fixture("build/basic");
-    let cold = run(&first, &server, &["build", "--out", "out", "--now", NOW, "--cache-dir", &url]);
+    let cold =
+        run(&first, &server, &["build", "--verbose", "--out", "out", "--now", NOW, "--cache-dir", &url]);
     cold.success();
     assert!(encoded(&cold) > 0, "{}", cold.stderr());
     assert!(!first.path(".dropgen-cache").exists(), "a local cache was made beside the bucket");
@@ -140,7 +141,11 @@ fn an_s3_cache_is_filled_and_a_fresh_build_reuses_it_byte_identically() {
     let second = Site::fixture("build/basic");
     let env: Vec<(&str, &str)> =
         server.env().into_iter().chain([("DROPGEN_CACHE_DIR", url.as_str())]).collect();
-    let warm = crate::support::run_with_env(&second.root(), &["build", "--out", "out", "--now", NOW], &env);
+    let warm = crate::support::run_with_env(
+        &second.root(),
+        &["build", "--verbose", "--out", "out", "--now", NOW],
+        &env,
+    );
     warm.success();
     assert_eq!(encoded(&warm), 0, "{}", warm.stderr());
     assert!(
@@ -173,19 +178,22 @@ fn a_damaged_object_in_s3_is_detected_deleted_and_made_again() {
     let Some(mut server) = Server::start() else { return };
     let url = format!("s3://{BUCKET}/damaged");
     let site = Site::fixture("build/basic");
-    run(&site, &server, &["build", "--out", "clean", "--now", NOW, "--cache-dir", &url]).success();
+    run(&site, &server, &["build", "--verbose", "--out", "clean", "--now", NOW, "--cache-dir", &url])
+        .success();
     let keys = server.keys("damaged/v1/");
     // A variant or a source's analysis (which makes its variants again): either way the same
     // key is in the bucket after the rebuild, holding a whole entry again.
     let victim = keys.last().unwrap().clone();
     server.damage(&victim);
-    let repaired = run(&site, &server, &["build", "--out", "repaired", "--now", NOW, "--cache-dir", &url]);
+    let repaired =
+        run(&site, &server, &["build", "--verbose", "--out", "repaired", "--now", NOW, "--cache-dir", &url]);
     repaired.success();
     assert!(repaired.stderr().contains("1 damaged entries rebuilt"), "{}", repaired.stderr());
     assert!(encoded(&repaired) >= 1, "{}", repaired.stderr());
     assert_eq!(server.keys("damaged/v1/"), keys, "the damaged entry was made again under its key");
     assert!(tree(&site.path("clean")) == tree(&site.path("repaired")), "the rebuilt output differs");
-    let again = run(&site, &server, &["build", "--out", "again", "--now", NOW, "--cache-dir", &url]);
+    let again =
+        run(&site, &server, &["build", "--verbose", "--out", "again", "--now", NOW, "--cache-dir", &url]);
     again.success();
     assert_eq!(encoded(&again), 0, "{}", again.stderr());
     assert!(!again.stderr().contains("damaged"), "{}", again.stderr());
@@ -195,7 +203,8 @@ fn a_damaged_object_in_s3_is_detected_deleted_and_made_again() {
 fn concurrent_shards_fill_one_bucket_and_the_final_build_matches_a_local_one() {
     let Some(mut server) = Server::start() else { return };
     let site = Site::fixture("images");
-    let local = site.run(&["build", "--out", "local", "--now", NOW, "--cache-dir", "local-cache"]);
+    let local =
+        site.run(&["build", "--verbose", "--out", "local", "--now", NOW, "--cache-dir", "local-cache"]);
     local.success();
 
     let url = format!("s3://{BUCKET}/shards");
@@ -224,7 +233,8 @@ fn concurrent_shards_fill_one_bucket_and_the_final_build_matches_a_local_one() {
     assert_eq!(total, encoded(&local), "the shards together encoded more or less than one build");
     assert!(!server.keys("shards/v1/").is_empty());
 
-    let last = run(&site, &server, &["build", "--out", "sharded", "--now", NOW, "--cache-dir", &url]);
+    let last =
+        run(&site, &server, &["build", "--verbose", "--out", "sharded", "--now", NOW, "--cache-dir", &url]);
     last.success();
     assert!(last.stderr().contains("0 decoded, 0 encoded"), "{}", last.stderr());
     assert!(tree(&site.path("local")) == tree(&site.path("sharded")), "sharded output differs from local");

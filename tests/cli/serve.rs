@@ -86,6 +86,12 @@ fn serve_sends_what_a_cdn_would_for_each_accept_encoding() {
     assert_eq!(header(&headers, "content-encoding"), Some("gzip"));
     assert_eq!(body, std::fs::read(site.path(&format!("dist/public/_assets/{stylesheet}.gz"))).unwrap());
 
+    // Drafts are shown, marked as drafts, where `build` leaves them out.
+    let (_, draft) = get(&address, "/preview/", None);
+    let draft = String::from_utf8(draft).unwrap();
+    assert!(draft.contains(r#"<p class="draft-note" role="note"><strong>Draft</strong>"#), "{draft}");
+    assert!(!site.read("dist/public/launch/index.html").contains(r#"class="draft-note""#));
+
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -149,7 +155,7 @@ fn serve_updates_its_output_to_what_build_writes() {
     );
     assert!(!site.path("out/public/second").exists(), "the removed drop's folder is still there");
     assert!(!site.path("out").join(".dropgen-updating").exists());
-    site.run(&["build", "--out", "fresh", "--cache-dir", "empty-cache"]).success();
+    site.run(&["build", "--out", "fresh", "--cache-dir", "empty-cache", "--drafts"]).success();
     assert!(
         crate::support::tree(&site.path("out/public")) == crate::support::tree(&site.path("fresh/public")),
         "serve's output differs from a build from nothing"

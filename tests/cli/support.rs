@@ -228,8 +228,11 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// The `N` of a build summary's `… decoded, N encoded`, 0 when the summary has no such line.
+/// The `N` of a build summary's `… decoded, N encoded` (printed with `--verbose`, and by a
+/// `--shard` build).
 pub(crate) fn encoded_count(stderr: &str) -> u64 {
-    let Some(line) = stderr.lines().find(|l| l.contains(" decoded, ")) else { return 0 };
+    let line = stderr.lines().find(|l| l.contains(" decoded, ")).unwrap_or_else(|| {
+        panic!("no `… decoded, N encoded` line (was the build run with --verbose?):\n{stderr}")
+    });
     line.split(" decoded, ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap()
 }

@@ -140,6 +140,18 @@ impl Connection {
     }
 }
 
+/// What a script call decided (a reply, or the refusal's code), and the events it logged.
+type Outcome = (Result<Reply, Option<String>>, Vec<Event>);
+
+/// The fields of [`Command::Hold`], borrowed.
+struct HoldRequest<'a> {
+    drop: &'a str,
+    sku: &'a str,
+    quantity: u32,
+    customer: &'a str,
+    key: &'a str,
+}
+
 /// What the script answers, as JSON: one of these fields is set.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -427,30 +439,7 @@ impl RedisStore {
         let now = from_millis(now_ms);
         let (reply, events) = match &command {
             Command::Hold { drop, sku, quantity, customer, key } => {
-                if !valid_hold_request(*quantity, customer, key) {
-                    return Err(Refusal::InvalidRequest.into());
-                }
-                if !keyable(drop) {
-                    return Err(Refusal::UnknownDrop.into());
-                }
-                let ttl_ms = i64::try_from(self.hold_ttl.whole_milliseconds()).unwrap_or(i64::MAX);
-                let fits = now.checked_add(self.hold_ttl).is_some();
-                let args = [
-                    sku.clone(),
-                    quantity.to_string(),
-                    customer.clone(),
-                    key.clone(),
-                    ttl_ms.to_string(),
-                    if fits { "1" } else { "0" }.to_owned(),
-                ];
-                let (reply, events) = self.shared.call("hold", drop, now_ms, &args).await?;
-                let reply = match reply.held {
-                    Some(hold) => {
-                        Ok(Reply::Held { hold: hold.into_view(), replayed: reply.replayed.unwrap_or(false) })
-                    }
-                    None => Err(reply.refused),
-                };
-                (reply, events)
+                self.hold(HoldRequest { drop, sku, quantity: *quantity, customer, key }, now, now_ms).await?
             }
             Command::Confirm { hold, token_id, key } => {
                 if !valid_key(key) {
@@ -483,24 +472,7 @@ impl RedisStore {
                     self.shared.call("control", drop, now_ms, &[control.unwrap_or_default()]).await?;
                 (reply.done.map(|_| Reply::Done { warnings: Vec::new() }).ok_or(reply.refused), events)
             }
-            Command::SetStock { drop, sku, stock } => {
-                if !keyable(drop) {
-                    return Err(Refusal::UnknownDrop.into());
-                }
-                let (reply, events) =
-                    self.shared.call("stock", drop, now_ms, &[sku.clone(), stock.to_string()]).await?;
-                let warnings = |before: BTreeMap<String, Counts>| {
-                    let counts = before.into_values().next().map(Counts::into_sku);
-                    counts
-                        .and_then(|counts| below_out_warning(drop, sku, *stock, &counts))
-                        .into_iter()
-                        .collect()
-                };
-                (
-                    reply.done.map(|before| Reply::Done { warnings: warnings(before) }).ok_or(reply.refused),
-                    events,
-                )
-            }
+            Command::SetStock { drop, sku, stock } => self.set_stock(drop, sku, *stock, now_ms).await?,
             Command::Sync { catalog } => self.sync(catalog, now_ms).await?,
         };
         self.observer.events(&events);
@@ -522,12 +494,54 @@ impl RedisStore {
         })
     }
 
-    /// A sync is one script per drop (each drop is its own atomic unit, in its own slot).
-    async fn sync(
+    async fn hold(
         &self,
-        catalog: &Catalog,
+        request: HoldRequest<'_>,
+        now: OffsetDateTime,
         now_ms: i64,
-    ) -> Result<(Result<Reply, Option<String>>, Vec<Event>), StoreError> {
+    ) -> Result<Outcome, StoreError> {
+        let HoldRequest { drop, sku, quantity, customer, key } = request;
+        if !valid_hold_request(quantity, customer, key) {
+            return Err(Refusal::InvalidRequest.into());
+        }
+        if !keyable(drop) {
+            return Err(Refusal::UnknownDrop.into());
+        }
+        let ttl_ms = i64::try_from(self.hold_ttl.whole_milliseconds()).unwrap_or(i64::MAX);
+        let fits = now.checked_add(self.hold_ttl).is_some();
+        let args = [
+            sku.to_owned(),
+            quantity.to_string(),
+            customer.to_owned(),
+            key.to_owned(),
+            ttl_ms.to_string(),
+            if fits { "1" } else { "0" }.to_owned(),
+        ];
+        let (reply, events) = self.shared.call("hold", drop, now_ms, &args).await?;
+        let reply = match reply.held {
+            Some(hold) => {
+                Ok(Reply::Held { hold: hold.into_view(), replayed: reply.replayed.unwrap_or(false) })
+            }
+            None => Err(reply.refused),
+        };
+        Ok((reply, events))
+    }
+
+    async fn set_stock(&self, drop: &str, sku: &str, stock: u32, now_ms: i64) -> Result<Outcome, StoreError> {
+        if !keyable(drop) {
+            return Err(Refusal::UnknownDrop.into());
+        }
+        let (reply, events) =
+            self.shared.call("stock", drop, now_ms, &[sku.to_owned(), stock.to_string()]).await?;
+        let warnings = |before: BTreeMap<String, Counts>| {
+            let counts = before.into_values().next().map(Counts::into_sku);
+            counts.and_then(|counts| below_out_warning(drop, sku, stock, &counts)).into_iter().collect()
+        };
+        Ok((reply.done.map(|before| Reply::Done { warnings: warnings(before) }).ok_or(reply.refused), events))
+    }
+
+    /// A sync is one script per drop (each drop is its own atomic unit, in its own slot).
+    async fn sync(&self, catalog: &Catalog, now_ms: i64) -> Result<Outcome, StoreError> {
         let mut warnings = Vec::new();
         let mut events = Vec::new();
         for (slug, definition) in &catalog.drops {

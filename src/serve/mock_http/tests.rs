@@ -235,3 +235,47 @@ fn serve_seeds_the_mock_from_the_site_it_built() {
     assert_eq!(sku.stock, Some(25), "the drop's own stock");
     assert_eq!(sku.checkout_url, format!("{PAGES}{CHECKOUT}"), "the stand-in checkout");
 }
+
+/// Switching state applies that state's stock: `live` after `low` shows the seeded units
+/// again, without a reset, and holds stay.
+#[test]
+fn a_state_switch_applies_that_states_stock() {
+    let mut inventory = inventory();
+    let now = datetime!(2026-11-20 16:00 UTC);
+    inventory.hold("launch", "c", "k", ("A", 1), now).unwrap();
+    let available = |inventory: &mut MockInventory| -> Vec<u64> {
+        let stock = stock_body(inventory, now);
+        stock["items"].as_array().unwrap().iter().map(|item| item["available"].as_u64().unwrap()).collect()
+    };
+    inventory.set_state(MockState::Low, now);
+    assert_eq!(available(&mut inventory), [3, 3, 3]);
+    inventory.set_state(MockState::SoldOut, now);
+    assert_eq!(available(&mut inventory), [0, 0, 0]);
+    inventory.set_state(MockState::Live, now);
+    assert_eq!(available(&mut inventory), [10, 3, 0], "the seeded units, the hold on top");
+    assert_eq!(inventory.holds().len(), 1);
+}
+
+#[test]
+fn the_control_page_lists_every_knob_value_and_escapes_what_customers_send() {
+    let status = json!({
+        "state": "low", "fault": "none", "fault_on": "all", "retry_after": null,
+        "server_time": "2026-11-20T16:00:00Z",
+        "holds": [{ "hold_id": "h_launch_1", "drop": "launch", "sku": "A", "quantity": 1,
+                    "customer": "<script>alert(1)</script>", "expires_at": "2026-11-20T16:10:00Z" }],
+    });
+    let page = control_page(&status);
+    for value in ["scheduled", "upcoming", "live", "low", "sold-out", "paused", "ended"] {
+        assert!(page.contains(&format!("<a href=\"?state={value}\"")), "state {value}");
+    }
+    for value in ["none", "down", "slow", "hang", "error", "garbage", "rate-limited"] {
+        assert!(page.contains(&format!("<a href=\"?fault={value}\"")), "fault {value}");
+    }
+    assert!(
+        page.contains("<a href=\"?state=low\" aria-current=\"true\">low</a>"),
+        "the current state is marked"
+    );
+    assert!(page.contains("Every drop is live with 3 units of each SKU left"), "each value is explained");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !page.contains("<script>"), "{page}");
+    assert!(page.contains("?reset=true"));
+}
