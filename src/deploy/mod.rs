@@ -1,0 +1,192 @@
+//! `dropgen deploy`: publishes a build's `public/` to S3-compatible object storage (AWS S3,
+//! R2, MinIO) by its manifest. Not a build stage: it reads `<out>` and never writes it.
+//!
+//! A small pipeline of its own:
+//!
+//! 1. read `<out>/manifest.json`, connect, read the deploy [`record`] from the bucket (IO);
+//! 2. settle what a killed deploy left in flight (one HEAD each, IO), then [`plan::plan`]
+//!    (pure: manifest + record + now → ordered uploads and deletions);
+//! 3. `execute` (IO): uploads in batches, the record written before each batch and after
+//!    the last, deletions, the record last;
+//! 4. the [`DeployReport`], which the CLI prints.
+//!
+//! The baseline is the record in the bucket, never the local output, so a deploy from a
+//! fresh CI machine skips what is deployed, and `dropgen serve` cannot hide changes from it.
+//! One deploy at a time per prefix: object storage has no locks.
+
+mod bucket;
+mod execute;
+pub mod plan;
+pub mod record;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+pub use plan::{Plan, PlanError};
+use record::Record;
+
+use crate::cache::s3::Url;
+use crate::manifest::{CHANGES_FILE, MANIFEST_FILE, UploadManifest};
+use crate::progress::Progress;
+
+/// Days a removed content-hashed file stays online when neither `--grace-days` nor the
+/// build's `changes.json` says otherwise: `purge.removed_asset_grace_days`'s default.
+pub const DEFAULT_GRACE_DAYS: u32 = 7;
+
+/// What to deploy, where, and when it is.
+#[derive(Clone, Debug)]
+pub struct DeployOptions {
+    /// The build's output folder: `manifest.json` beside `public/`.
+    pub out: PathBuf,
+    /// `s3://bucket/prefix`.
+    pub to: String,
+    /// Plan and print, change nothing.
+    pub dry_run: bool,
+    /// The moment of the deploy, for grace periods.
+    pub now: OffsetDateTime,
+    /// Days to keep removed content-hashed files; default: the larger of the build's
+    /// `changes.json` grace and [`DEFAULT_GRACE_DAYS`].
+    pub grace_days: Option<u32>,
+}
+
+/// Why a deploy failed. Each names the file, bucket or key, and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// The output folder has no manifest.
+    #[error(
+        "`{}` does not exist: run `dropgen build --out {}` first, or point --out at the build's output folder",
+        path.display(),
+        out.display()
+    )]
+    NoManifest { path: PathBuf, out: PathBuf },
+    /// The manifest cannot be read or used.
+    #[error("`{}` cannot be deployed: {reason}; build again with this dropgen", path.display())]
+    BadManifest { path: PathBuf, reason: String },
+    /// A file of `public/` is not the one the manifest describes.
+    #[error(
+        "`{}` is not the file `manifest.json` describes ({what}): the output changed after the build; build again, then deploy",
+        path.display()
+    )]
+    Stale { path: PathBuf, what: String },
+    /// `--to` is not an `s3://` URL.
+    #[error("--to {0}")]
+    Url(String),
+    /// The plan cannot be made.
+    #[error("cannot deploy to `{url}`: {source}")]
+    Plan { url: String, source: PlanError },
+    /// The record in the bucket is not a deploy record this dropgen reads.
+    #[error("the deploy record `{url}/{key}` cannot be used: {reason}; delete it to upload every file again")]
+    BadRecord { url: String, key: String, reason: String },
+    /// The bucket cannot be reached or used at all.
+    #[error("cannot reach `{url}`: {reason}; {hint}")]
+    Connect { url: String, reason: String, hint: String },
+    /// A request on one object failed.
+    #[error("cannot {action} `{url}/{key}`: {reason}; {hint}")]
+    Request { action: &'static str, url: String, key: String, reason: String, hint: String },
+    /// Reading a local file failed.
+    #[error("`{}`: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// What a deploy did (or, with `--dry-run`, would do).
+#[derive(Debug, Serialize)]
+pub struct DeployReport {
+    pub target: String,
+    pub build_id: String,
+    pub dry_run: bool,
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// Bytes uploaded (or to upload).
+    pub upload_bytes: u64,
+    /// Objects a killed deploy had uploaded completely, found by HEAD and not uploaded again.
+    pub resumed: usize,
+    /// When the next removed file may be deleted: deploy again after it.
+    pub next_deletion_at: Option<String>,
+    /// When a drop next changes phase (the manifest's): build and deploy again then.
+    pub next_transition_at: Option<String>,
+}
+
+/// Deploys `options.out` to `options.to`.
+pub fn run(options: &DeployOptions, progress: &dyn Progress) -> Result<DeployReport, DeployError> {
+    let manifest = read_manifest(&options.out)?;
+    let url = Url::parse(&options.to).map_err(DeployError::Url)?;
+    let grace_days = options.grace_days.unwrap_or_else(|| build_grace_days(&options.out, &manifest));
+    let target = bucket::S3Target::connect(&url)?;
+    let public = options.out.join(crate::write::PUBLIC_DIR);
+    deploy(&manifest, &target, &public, options.now, grace_days, options.dry_run, progress)
+}
+
+/// The deploy against any [`execute::Target`]: read the record, settle, plan, execute.
+fn deploy(
+    manifest: &UploadManifest,
+    target: &dyn execute::Target,
+    public: &Path,
+    now: OffsetDateTime,
+    grace_days: u32,
+    dry_run: bool,
+    progress: &dyn Progress,
+) -> Result<DeployReport, DeployError> {
+    let read = match target.read_record()? {
+        Some(bytes) => Record::parse(&bytes).map_err(|reason| DeployError::BadRecord {
+            url: target.name(),
+            key: record::KEY.to_owned(),
+            reason,
+        })?,
+        None => Record::default(),
+    };
+    let in_flight: Vec<String> = read.in_flight.keys().cloned().collect();
+    let heads = if in_flight.is_empty() { BTreeMap::new() } else { target.heads(&in_flight)? };
+    let settled = read.clone().settle(&heads);
+    let resumed = settled.objects.len() - read.objects.len();
+    let plan = plan::plan(manifest, &settled, now, grace_days)
+        .map_err(|source| DeployError::Plan { url: target.name(), source })?;
+    if !dry_run {
+        execute::execute(&plan, &read, manifest, target, public, now, progress)?;
+    }
+    Ok(DeployReport {
+        target: target.name(),
+        build_id: manifest.build.id.clone(),
+        dry_run,
+        upload_bytes: plan.uploads.iter().map(|upload| upload.want.size).sum(),
+        resumed,
+        next_deletion_at: plan::next_deletion(&plan).map(str::to_owned),
+        next_transition_at: manifest.build.next_transition_at.clone(),
+        plan,
+    })
+}
+
+/// `<out>/manifest.json`, which must exist and be a manifest of this schema.
+fn read_manifest(out: &Path) -> Result<UploadManifest, DeployError> {
+    let path = out.join(MANIFEST_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(DeployError::NoManifest { path, out: out.to_path_buf() });
+        }
+        Err(source) => return Err(DeployError::Io { path, source }),
+    };
+    crate::manifest::parse_previous(&path, &text).map_err(|err| match err {
+        crate::error::Error::PreviousManifest { reason, .. } => {
+            DeployError::BadManifest { path: path.clone(), reason }
+        }
+        other => DeployError::BadManifest { path: path.clone(), reason: other.to_string() },
+    })
+}
+
+/// The site's grace period as the build's `changes.json` states it (each removal carries
+/// it), never less than [`DEFAULT_GRACE_DAYS`]: deleting early is the one mistake a later
+/// deploy cannot undo, so an unreadable or older `changes.json` only keeps files longer.
+fn build_grace_days(out: &Path, manifest: &UploadManifest) -> u32 {
+    let from_changes = std::fs::read(out.join(CHANGES_FILE))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<crate::manifest::changes::Changes>(&bytes).ok())
+        .filter(|changes| changes.build_id == manifest.build.id)
+        .and_then(|changes| changes.removed.iter().map(|removal| removal.grace_days).max());
+    from_changes.unwrap_or(0).max(DEFAULT_GRACE_DAYS)
+}
+
+#[cfg(test)]
+mod tests;
