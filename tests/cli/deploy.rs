@@ -1,0 +1,416 @@
+//! `dropgen deploy` against a real S3-compatible server on loopback (moto, started by
+//! `tests/s3/deploy_server.py`, with authentication enforced and versioning on, so every PUT
+//! and delete is counted). Without moto and boto3 the tests print SKIPPED, except on CI
+//! (`CI=true`), where they fail.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use serde_json::Value;
+
+use crate::support::{Run, Site, repo_root};
+
+const NOW: &str = "2026-11-23T12:00:00Z";
+const BUCKET: &str = "dropgen-deploy";
+const RECORD: &str = ".dropgen/deploy.json";
+/// The script's exit code when its Python packages are missing.
+const SKIPPED: i32 = 77;
+
+fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// A moto server with one versioned bucket, [`BUCKET`], stopped when dropped.
+struct Server {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    endpoint: String,
+    key_id: String,
+    secret: String,
+}
+
+impl Server {
+    /// Starts the server; `None` (after printing SKIPPED) when Python or moto is missing
+    /// outside CI.
+    fn start() -> Option<Server> {
+        let script = repo_root().join("tests/s3/deploy_server.py");
+        let spawned = Command::new("python3")
+            .arg(&script)
+            .arg(BUCKET)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(err) if !on_ci() => {
+                eprintln!("SKIPPED: cannot run python3 ({err})");
+                return None;
+            }
+            Err(err) => panic!("python3 is required in CI: {err}"),
+        };
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let ["READY", endpoint, key_id, secret] = words.as_slice() else {
+            let status = child.wait().unwrap();
+            if status.code() == Some(SKIPPED) && !on_ci() {
+                eprintln!("{}", line.trim());
+                return None;
+            }
+            panic!("the S3 server did not start ({status}): {line}");
+        };
+        let (endpoint, key_id, secret) = (endpoint.to_string(), key_id.to_string(), secret.to_string());
+        let stdin = child.stdin.take().unwrap();
+        Some(Server { child, stdin, stdout, endpoint, key_id, secret })
+    }
+
+    /// The environment dropgen reads its connection from.
+    fn env(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", &self.key_id),
+            ("AWS_SECRET_ACCESS_KEY", &self.secret),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", &self.endpoint),
+            ("AWS_ALLOW_HTTP", "true"),
+        ]
+    }
+
+    fn command(&mut self, line: &str) -> Vec<Value> {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+        let mut answer = Vec::new();
+        loop {
+            let mut line = String::new();
+            assert!(self.stdout.read_line(&mut line).unwrap() > 0, "the S3 server stopped");
+            match line.trim_end() {
+                "END" => return answer,
+                line => answer.push(serde_json::from_str(line).unwrap_or_else(|err| panic!("{line}: {err}"))),
+            }
+        }
+    }
+
+    /// Every object under `prefix/`, by its key below the prefix: bytes' hashes and headers.
+    fn objects(&mut self, prefix: &str) -> BTreeMap<String, Value> {
+        let below = format!("{prefix}/");
+        self.command(&format!("objects {below}"))
+            .into_iter()
+            .map(|object| (object["key"].as_str().unwrap().strip_prefix(&below).unwrap().to_owned(), object))
+            .collect()
+    }
+
+    /// Versions written (PUTs) and delete markers (deletions) per key below `prefix/`.
+    fn versions(&mut self, prefix: &str) -> BTreeMap<String, (u64, u64)> {
+        let below = format!("{prefix}/");
+        self.command(&format!("versions {below}"))
+            .into_iter()
+            .map(|count| {
+                let key = count["key"].as_str().unwrap().strip_prefix(&below).unwrap().to_owned();
+                (key, (count["puts"].as_u64().unwrap(), count["deletes"].as_u64().unwrap()))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.stdin.flush();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs dropgen in `site` against `server`.
+fn run(site: &Site, server: &Server, args: &[&str]) -> Run {
+    crate::support::run_with_env(&site.root(), args, &server.env())
+}
+
+fn build(site: &Site) {
+    site.run(&["build", "--out", "out", "--now", NOW, "--quiet"]).success();
+}
+
+fn deploy(site: &Site, server: &Server, prefix: &str, now: &str) -> Run {
+    let to = format!("s3://{BUCKET}/{prefix}");
+    run(site, server, &["deploy", "--out", "out", "--to", &to, "--now", now])
+}
+
+fn manifest(site: &Site) -> Value {
+    serde_json::from_str(&site.read("out/manifest.json")).unwrap()
+}
+
+/// The bucket holds every file of the manifest but `_headers` (plus the record, and
+/// `extra`), each with the manifest's bytes and headers.
+#[track_caller]
+fn assert_deployed(server: &mut Server, prefix: &str, site: &Site, extra: &[&str]) {
+    let manifest = manifest(site);
+    let objects = server.objects(prefix);
+    let files = manifest["files"].as_object().unwrap();
+    let mut expected: Vec<&str> =
+        files.keys().map(String::as_str).filter(|path| *path != "_headers").chain([RECORD]).collect();
+    expected.extend(extra);
+    expected.sort();
+    assert_eq!(objects.keys().map(String::as_str).collect::<Vec<_>>(), expected);
+    for (path, entry) in files.iter().filter(|(path, _)| *path != "_headers") {
+        let object = &objects[path];
+        let tags: Vec<&str> =
+            entry["cache_tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+        let checks = [
+            ("size", object["size"].clone(), entry["size"].clone()),
+            ("sha256", object["sha256"].clone(), entry["sha256"].clone()),
+            ("etag", object["etag"].clone(), object["md5"].clone()),
+            ("content type", object["content_type"].clone(), entry["content_type"].clone()),
+            ("cache control", object["cache_control"].clone(), entry["cache_control"].clone()),
+            ("content encoding", object["content_encoding"].clone(), entry["content_encoding"].clone()),
+            ("cache tags", object["metadata"]["surrogate-key"].clone(), Value::from(tags.join(" "))),
+            (
+                "cdn cache control",
+                object["metadata"]["cdn-cache-control"].clone(),
+                entry["cdn_cache_control"].clone(),
+            ),
+        ];
+        for (what, got, want) in checks {
+            assert_eq!(got, want, "{path}: {what}");
+        }
+        use base64::Engine as _;
+        let md5 =
+            base64::engine::general_purpose::STANDARD.decode(entry["content_md5"].as_str().unwrap()).unwrap();
+        let md5: String = md5.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(object["md5"].as_str(), Some(md5.as_str()), "{path}: Content-MD5 of the manifest");
+    }
+}
+
+#[test]
+fn a_first_deploy_uploads_every_file_with_its_headers_and_a_second_uploads_nothing() {
+    let Some(mut server) = Server::start() else { return };
+    let site = Site::fixture("build/basic");
+    build(&site);
+    let first = deploy(&site, &server, "site", NOW);
+    first.success();
+    assert!(first.stderr().contains("not uploaded: _headers"), "{}", first.stderr());
+    assert_deployed(&mut server, "site", &site, &[]);
+    let after_first = server.versions("site");
+    assert!(after_first.iter().all(|(key, (puts, _))| *puts == 1 || key == RECORD), "{after_first:?}");
+
+    let again = deploy(&site, &server, "site", "2026-11-24T12:00:00Z");
+    again.success();
+    assert!(again.stderr().contains("uploaded 0 file(s)"), "{}", again.stderr());
+    assert_eq!(server.versions("site"), after_first, "a no-op deploy writes nothing, not even the record");
+
+    // From another machine: a fresh build of the same site, the same bucket.
+    let other = Site::fixture("build/basic");
+    build(&other);
+    deploy(&other, &server, "site", "2026-11-24T12:00:00Z").success();
+    assert_eq!(server.versions("site"), after_first, "the baseline is the bucket, not the local output");
+
+    let json = run(
+        &site,
+        &server,
+        &["deploy", "--out", "out", "--to", &format!("s3://{BUCKET}/site"), "--format", "json"],
+    );
+    json.success();
+    let report: Value = serde_json::from_str(&json.stdout()).unwrap();
+    assert_eq!(report["uploads"], Value::Array(Vec::new()));
+    assert_eq!(report["build_id"], manifest(&site)["build"]["id"]);
+    assert!(report.get("next_transition_at").is_some(), "{report}");
+}
+
+#[test]
+fn an_edit_uploads_only_what_changed() {
+    let Some(mut server) = Server::start() else { return };
+    let site = Site::fixture("build/basic");
+    build(&site);
+    deploy(&site, &server, "site", NOW).success();
+    let before_manifest = manifest(&site);
+    let before = server.versions("site");
+
+    let drop = site.read("drops/launch/drop.yaml");
+    site.write("drops/launch/drop.yaml", &drop.replace("price: 79.5", "price: 89.5"));
+    build(&site);
+    let after_manifest = manifest(&site);
+    let dry =
+        run(&site, &server, &["deploy", "--out", "out", "--to", &format!("s3://{BUCKET}/site"), "--dry-run"]);
+    dry.success();
+    assert!(dry.stderr().contains("upload  changed  launch/index.html"), "{}", dry.stderr());
+    assert_eq!(server.versions("site"), before, "a dry run changes nothing");
+
+    deploy(&site, &server, "site", NOW).success();
+    assert_deployed(&mut server, "site", &site, &[]);
+    let after = server.versions("site");
+    let uploaded: Vec<&str> = after
+        .iter()
+        .filter(|(key, counts)| before.get(*key) != Some(counts) && *key != RECORD)
+        .map(|(key, _)| key.as_str())
+        .collect();
+    let files = |manifest: &Value| manifest["files"].as_object().unwrap().clone();
+    let (old, new) = (files(&before_manifest), files(&after_manifest));
+    let changed: Vec<&str> = new
+        .iter()
+        .filter(|(path, entry)| *path != "_headers" && old.get(*path) != Some(*entry))
+        .map(|(path, _)| path.as_str())
+        .collect();
+    assert!(!changed.is_empty());
+    assert!(changed.contains(&"launch/index.html"), "{changed:?}");
+    assert_eq!(uploaded, changed);
+    assert!(uploaded.iter().all(|key| after[*key].0 == before[*key].0 + 1), "each uploaded once");
+}
+
+#[test]
+fn a_removed_hashed_file_is_deleted_only_after_its_grace_period() {
+    let Some(mut server) = Server::start() else { return };
+    let site = Site::fixture("build/basic");
+    // A second live drop, to remove with its page.
+    let preview = site.read("drops/preview/drop.yaml");
+    site.write("drops/extra/drop.yaml", &preview.replace("draft: true", "").replace("PREVIEW-1", "EXTRA-1"));
+    std::fs::copy(site.path("drops/preview/hero.jpg"), site.path("drops/extra/hero.jpg")).unwrap();
+    build(&site);
+    deploy(&site, &server, "site", NOW).success();
+    let before = manifest(&site);
+    // The page goes, and the badge's content-hashed variants are replaced.
+    std::fs::remove_dir_all(site.path("drops/extra")).unwrap();
+    image::RgbaImage::from_pixel(48, 48, image::Rgba([200, 30, 30, 255]))
+        .save(site.path("drops/launch/badge.png"))
+        .unwrap();
+    build(&site);
+    let after = manifest(&site);
+    let gone: Vec<String> = before["files"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|path| after["files"].get(path.as_str()).is_none())
+        .cloned()
+        .collect();
+    let (hashed, stable): (Vec<&str>, Vec<&str>) = gone
+        .iter()
+        .map(String::as_str)
+        .partition(|path| path.starts_with("_img/") || path.starts_with("_assets/"));
+    assert!(!hashed.is_empty() && stable.contains(&"extra/index.html"), "{gone:?}");
+
+    let removing = deploy(&site, &server, "site", NOW);
+    removing.success();
+    assert!(
+        removing.stderr().contains("next: deploy again after 2026-11-30T12:00:00Z"),
+        "{}",
+        removing.stderr()
+    );
+    // The removed page goes with the deploy that replaces the index linking to it; the
+    // images stay for pages cached before.
+    assert_deployed(&mut server, "site", &site, &hashed);
+    deploy(&site, &server, "site", "2026-11-30T11:59:59Z").success();
+    assert_deployed(&mut server, "site", &site, &hashed);
+    let versions = server.versions("site");
+    assert!(hashed.iter().all(|path| versions[*path].1 == 0), "nothing deleted early");
+
+    let due = deploy(&site, &server, "site", "2026-11-30T12:00:00Z");
+    due.success();
+    assert!(due.stderr().contains(&format!("{} deleted", hashed.len())), "{}", due.stderr());
+    assert_deployed(&mut server, "site", &site, &[]);
+    let versions = server.versions("site");
+    assert!(hashed.iter().all(|path| versions[*path].1 == 1), "each deleted once: {versions:?}");
+}
+
+#[test]
+fn bad_input_fails_with_the_problem_and_the_fix() {
+    let Some(server) = Server::start() else { return };
+    let site = Site::fixture("build/basic");
+    let to = format!("s3://{BUCKET}/site");
+
+    let missing = run(&site, &server, &["deploy", "--out", "out", "--to", &to]);
+    missing.failure(2);
+    assert!(
+        missing.stderr().contains("manifest.json` does not exist")
+            && missing.stderr().contains("dropgen build")
+    );
+
+    build(&site);
+    let url = run(&site, &server, &["deploy", "--out", "out", "--to", "gs://drops/site"]);
+    url.failure(2);
+    assert!(url.stderr().contains("is not an s3:// URL"), "{}", url.stderr());
+
+    let mut env = server.env();
+    env[0] = ("AWS_ACCESS_KEY_ID", "AKIAREVOKEDKEY000000");
+    let credentials =
+        crate::support::run_with_env(&site.root(), &["deploy", "--out", "out", "--to", &to], &env);
+    credentials.failure(2);
+    let stderr = credentials.stderr();
+    assert!(
+        stderr.contains(&to) && stderr.contains("check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+        "{stderr}"
+    );
+
+    let no_bucket = run(&site, &server, &["deploy", "--out", "out", "--to", "s3://no-such-bucket/site"]);
+    no_bucket.failure(2);
+    assert!(no_bucket.stderr().contains("create the bucket"), "{}", no_bucket.stderr());
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let mut env = server.env();
+    env[3] = ("AWS_ENDPOINT_URL", &endpoint);
+    let unreachable =
+        crate::support::run_with_env(&site.root(), &["deploy", "--out", "out", "--to", &to], &env);
+    unreachable.failure(2);
+    assert!(
+        unreachable.stderr().contains("cannot reach") && unreachable.stderr().contains("AWS_ENDPOINT_URL")
+    );
+
+    deploy(&site, &server, "site", NOW).success();
+    let yaml = site.read("dropgen.yaml");
+    site.write("dropgen.yaml", &yaml.replace("https://drops.test", "https://other.test"));
+    build(&site);
+    let other = deploy(&site, &server, "site", NOW);
+    other.failure(2);
+    assert!(other.stderr().contains("holds the deploy of `https://drops.test"), "{}", other.stderr());
+}
+
+/// Pages in the bucket (as built here) refer only to assets in the bucket.
+#[track_caller]
+fn assert_no_page_misses_an_asset(server: &mut Server, prefix: &str, site: &Site) {
+    use sha2::Digest as _;
+    let objects = server.objects(prefix);
+    let public = site.path("out/public");
+    for key in objects.keys().filter(|key| key.ends_with(".html")) {
+        let html = std::fs::read_to_string(public.join(key)).unwrap();
+        let sha256: String =
+            sha2::Sha256::digest(html.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(objects[key]["sha256"].as_str(), Some(sha256.as_str()), "{key}");
+        let references = html
+            .split(['"', '\'', ' ', ',', '(', ')'])
+            .filter(|part| part.starts_with("/_img/") || part.starts_with("/_assets/"));
+        for reference in references {
+            let path = reference.trim_start_matches('/');
+            assert!(objects.contains_key(path), "{key} is in the bucket before {path}");
+        }
+    }
+}
+
+#[test]
+fn a_deploy_killed_at_any_point_resumes_complete_uploading_nothing_twice() {
+    let Some(mut server) = Server::start() else { return };
+    let site = Site::fixture("build/basic");
+    build(&site);
+    let files = manifest(&site)["files"].as_object().unwrap().len() as u64;
+    // Changes a whole first deploy makes: every file but `_headers`, and a few record writes.
+    let total = files - 1 + 3;
+    for stop in [1, 2, 3, files / 3, files / 2, files - 2, files, total - 1] {
+        let prefix = format!("kill-{stop}");
+        let to = format!("s3://{BUCKET}/{prefix}");
+        let mut env = server.env();
+        let stop_text = stop.to_string();
+        env.push(("DROPGEN_TEST_DEPLOY_ABORT_AFTER", &stop_text));
+        let killed =
+            crate::support::run_with_env(&site.root(), &["deploy", "--out", "out", "--to", &to], &env);
+        assert_ne!(killed.code(), 0, "stopped after {stop}: {}", killed.stderr());
+        assert_no_page_misses_an_asset(&mut server, &prefix, &site);
+
+        let resumed = deploy(&site, &server, &prefix, NOW);
+        resumed.success();
+        assert_deployed(&mut server, &prefix, &site, &[]);
+        let versions = server.versions(&prefix);
+        let twice: Vec<_> = versions.iter().filter(|(key, (puts, _))| *puts > 1 && *key != RECORD).collect();
+        assert!(twice.is_empty(), "stopped after {stop}: uploaded twice: {twice:?}");
+    }
+}
