@@ -48,7 +48,7 @@ pub(super) struct S3Target {
 }
 
 impl S3Target {
-    /// Connects and lists the prefix once, so a bucket that cannot be reached or used fails
+    /// Connects and lists the prefix, so a bucket that cannot be reached or used fails
     /// here, before anything is uploaded, with what to fix.
     pub(super) fn connect(url: &Url) -> Result<S3Target, DeployError> {
         let connect_error =
@@ -72,11 +72,13 @@ impl S3Target {
             .map_err(|err| connect_error(err.to_string()))?;
         let abort_after = std::env::var(ABORT_AFTER).ok().and_then(|text| text.parse().ok());
         let target = S3Target { url: url.clone(), store, runtime, changes: AtomicU64::new(0), abort_after };
+        // The first page of a listing only (one request, whatever the prefix holds): a GET
+        // of the record cannot tell a missing bucket from a first deploy (both are 404).
         let root = target.key("")?;
-        target
-            .runtime
-            .block_on(target.store.list_with_delimiter(Some(&root)))
-            .map_err(|err| connect_error(err.to_string()))?;
+        let first = target.runtime.block_on(async { target.store.list(Some(&root)).next().await });
+        if let Some(Err(err)) = first {
+            return Err(connect_error(err.to_string()));
+        }
         Ok(target)
     }
 
