@@ -60,11 +60,13 @@ impl Url {
     }
 
     /// The bucket's name.
+    #[cfg(feature = "s3")]
     pub(crate) fn bucket(&self) -> &str {
         &self.bucket
     }
 
     /// The key prefix, without leading or trailing slashes (empty for the whole bucket).
+    #[cfg(feature = "s3")]
     pub(crate) fn prefix(&self) -> &str {
         &self.prefix
     }
