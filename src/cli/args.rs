@@ -216,12 +216,37 @@ pub(super) struct DeployArgs {
     /// [default: the build's `purge.removed_asset_grace_days`, at least 7].
     #[arg(long, value_name = "DAYS")]
     pub(super) grace_days: Option<u32>,
+    /// After the upload, purge what changed at this CDN, in batches within its limits,
+    /// retrying on 429 and 5xx. Credentials from CLOUDFLARE_API_TOKEN and
+    /// CLOUDFLARE_ZONE_ID, or FASTLY_API_TOKEN and FASTLY_SERVICE_ID. A failed purge fails the
+    /// deploy, lists what was not purged, and leaves it to the next deploy.
+    #[arg(long, value_enum, value_name = "CDN")]
+    pub(super) purge: Option<PurgeCdn>,
     /// How to print the result: `human` (on stderr) or `json` (on stdout).
     #[arg(long, value_enum, default_value_t = DeployFormat::Human, value_name = "FORMAT")]
     pub(super) format: DeployFormat,
     /// Print only errors, no progress or summary.
     #[arg(long, short)]
     pub(super) quiet: bool,
+}
+
+#[cfg(feature = "s3")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum PurgeCdn {
+    /// Purge by URL (`{"files": [...]}`, 30 a request).
+    Cloudflare,
+    /// Purge by surrogate key (the cache tags, 256 a request).
+    Fastly,
+}
+
+#[cfg(feature = "s3")]
+impl From<PurgeCdn> for crate::deploy::cdn::Cdn {
+    fn from(cdn: PurgeCdn) -> Self {
+        match cdn {
+            PurgeCdn::Cloudflare => crate::deploy::cdn::Cdn::Cloudflare,
+            PurgeCdn::Fastly => crate::deploy::cdn::Cdn::Fastly,
+        }
+    }
 }
 
 #[cfg(feature = "s3")]

@@ -228,6 +228,16 @@ pub(super) fn print_deploy(report: &crate::deploy::DeployReport) {
             plan.not_uploaded.join(", ")
         );
     }
+    if let Some(purge) = &report.purge {
+        let what = if purge.cdn == "fastly" { "cache tag(s)" } else { "URL(s)" };
+        let verb = if report.dry_run { "would purge" } else { "purged" };
+        let _ = writeln!(stderr, "{}: {verb} {} {what}", purge.cdn, purge.purged.len());
+        if report.dry_run {
+            for item in &purge.purged {
+                let _ = writeln!(stderr, "purge   {item}");
+            }
+        }
+    }
     if let Some(at) = &report.next_deletion_at {
         let _ = writeln!(stderr, "next: deploy again after {at} to delete removed files");
     }

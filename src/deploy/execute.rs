@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use super::DeployError;
 use super::plan::{Plan, Upload, batches};
-use super::record::{Head, Record};
+use super::record::{Head, Record, Unpurged};
 use crate::manifest::UploadManifest;
 use crate::progress::Progress;
 use crate::rfc3339;
@@ -53,7 +53,9 @@ fn batch_limit(claimed: usize) -> usize {
     (claimed / 4).clamp(16, 2048)
 }
 
-/// Executes `plan`, made from the record `read` (as read, before settling) for `manifest`.
+/// Executes `plan`, made from the record `read` (as read, before settling) for `manifest`;
+/// the last record written says `unpurged`, when given. Returns that record.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn execute(
     plan: &Plan,
     read: &Record,
@@ -61,8 +63,9 @@ pub(super) fn execute(
     target: &dyn Target,
     public: &Path,
     now: OffsetDateTime,
+    unpurged: Option<&Unpurged>,
     progress: &dyn Progress,
-) -> Result<(), DeployError> {
+) -> Result<Record, DeployError> {
     let mut record = plan.start.clone();
     if !plan.uploads.is_empty() {
         progress.start("deploy", plan.uploads.len() as u64);
@@ -107,6 +110,9 @@ pub(super) fn execute(
             record.pending_deletions.remove(path);
         }
     }
+    if let Some(unpurged) = unpurged {
+        record.unpurged = unpurged.clone();
+    }
     let unchanged =
         plan.is_empty() && record == *read && read.build_id.as_deref() == Some(&manifest.build.id);
     if !unchanged {
@@ -114,7 +120,7 @@ pub(super) fn execute(
         record.deployed_at = Some(rfc3339::format(now));
         target.write_record(record.to_bytes())?;
     }
-    Ok(())
+    Ok(record)
 }
 
 /// The bytes of `upload` from `public`, checked against the manifest: a file changed after

@@ -15,8 +15,10 @@
 //! One deploy at a time per prefix: object storage has no locks.
 
 mod bucket;
+pub mod cdn;
 mod execute;
 pub mod plan;
+pub mod purge;
 pub mod record;
 
 use std::collections::BTreeMap;
@@ -25,8 +27,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use cdn::Purger;
 pub use plan::{Plan, PlanError};
-use record::Record;
+use record::{Record, Unpurged};
 
 use crate::cache::s3::Url;
 use crate::manifest::{CHANGES_FILE, MANIFEST_FILE, UploadManifest};
@@ -50,6 +53,8 @@ pub struct DeployOptions {
     /// Days to keep removed content-hashed files; default: the larger of the build's
     /// `changes.json` grace and [`DEFAULT_GRACE_DAYS`].
     pub grace_days: Option<u32>,
+    /// The CDN to purge after the upload.
+    pub purge: Option<cdn::Cdn>,
 }
 
 /// Why a deploy failed. Each names the file, bucket or key, and says what to do.
@@ -86,6 +91,17 @@ pub enum DeployError {
     /// A request on one object failed.
     #[error("cannot {action} `{url}/{key}`: {reason}; {hint}")]
     Request { action: &'static str, url: String, key: String, reason: String, hint: String },
+    /// `--purge` was asked for without what it needs.
+    #[error("cannot purge at {cdn}: {reason}; {hint}")]
+    PurgeSetup { cdn: &'static str, reason: String, hint: String },
+    /// A purge request failed for good: the deploy is complete in the bucket, but these URLs
+    /// (or tags) may be stale at the CDN.
+    #[error(
+        "the files are deployed, but purging at {cdn} failed: {reason}; not purged ({}):\n  {}\n{hint}",
+        not_purged.len(),
+        not_purged.join("\n  ")
+    )]
+    Purge { cdn: &'static str, reason: String, not_purged: Vec<String>, hint: String },
     /// Reading a local file failed.
     #[error("`{}`: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
@@ -107,6 +123,17 @@ pub struct DeployReport {
     pub next_deletion_at: Option<String>,
     /// When a drop next changes phase (the manifest's): build and deploy again then.
     pub next_transition_at: Option<String>,
+    /// What was purged (or, in a dry run, would be), with `--purge`.
+    pub purge: Option<PurgeReport>,
+}
+
+/// The purge after a deploy.
+#[derive(Debug, Serialize)]
+pub struct PurgeReport {
+    pub cdn: &'static str,
+    /// Absolute URLs (Cloudflare) or cache tags (Fastly), including what earlier deploys
+    /// left unpurged.
+    pub purged: Vec<String>,
 }
 
 /// Deploys `options.out` to `options.to`.
@@ -114,19 +141,29 @@ pub fn run(options: &DeployOptions, progress: &dyn Progress) -> Result<DeployRep
     let manifest = read_manifest(&options.out)?;
     let url = Url::parse(&options.to).map_err(DeployError::Url)?;
     let grace_days = options.grace_days.unwrap_or_else(|| build_grace_days(&options.out, &manifest));
+    // Before anything is uploaded: a purge that cannot happen must not follow an upload.
+    let purger = options.purge.map(Purger::from_env).transpose()?;
     let target = bucket::S3Target::connect(&url)?;
     let public = options.out.join(crate::write::PUBLIC_DIR);
-    deploy(&manifest, &target, &public, options.now, grace_days, options.dry_run, progress)
+    let run = Run { now: options.now, grace_days, dry_run: options.dry_run, purger: purger.as_ref() };
+    deploy(&manifest, &target, &public, &run, progress)
 }
 
-/// The deploy against any [`execute::Target`]: read the record, settle, plan, execute.
+/// How a deploy runs, beside what and where.
+struct Run<'a> {
+    now: OffsetDateTime,
+    grace_days: u32,
+    dry_run: bool,
+    purger: Option<&'a Purger>,
+}
+
+/// The deploy against any [`execute::Target`]: read the record, settle, plan, execute,
+/// purge.
 fn deploy(
     manifest: &UploadManifest,
     target: &dyn execute::Target,
     public: &Path,
-    now: OffsetDateTime,
-    grace_days: u32,
-    dry_run: bool,
+    run: &Run<'_>,
     progress: &dyn Progress,
 ) -> Result<DeployReport, DeployError> {
     let read = match target.read_record()? {
@@ -140,20 +177,43 @@ fn deploy(
     let in_flight: Vec<String> = read.in_flight.keys().cloned().collect();
     let heads = if in_flight.is_empty() { BTreeMap::new() } else { target.heads(&in_flight)? };
     let settled = read.clone().settle(&heads);
-    let resumed = settled.objects.len() - read.objects.len();
-    let plan = plan::plan(manifest, &settled, now, grace_days)
+    let resumed = settled.objects.len().saturating_sub(read.objects.len());
+    let plan = plan::plan(manifest, &settled, run.now, run.grace_days)
         .map_err(|source| DeployError::Plan { url: target.name(), source })?;
-    if !dry_run {
-        execute::execute(&plan, &read, manifest, target, public, now, progress)?;
+    // With `--purge`, what this deploy changes joins what earlier ones left unpurged, in the
+    // record's last write: a purge that fails or is killed is done by the next deploy.
+    let unpurged = run.purger.map(|_| read.unpurged.union(&purge::purge_list(&plan, manifest, &settled)));
+    let purge = run
+        .purger
+        .zip(unpurged.as_ref())
+        .map(|(purger, list)| PurgeReport { cdn: purger.cdn().name(), purged: purger.items(list).to_vec() });
+    if !run.dry_run {
+        let mut record =
+            execute::execute(&plan, &read, manifest, target, public, run.now, unpurged.as_ref(), progress)?;
+        if let (Some(purger), Some(list)) = (run.purger, &unpurged)
+            && !purger.items(list).is_empty()
+        {
+            let result = purger.purge(list);
+            let (left, failure) = match result {
+                Ok(()) => (Unpurged::default(), None),
+                Err(failure) => (failure.left, Some(failure.error)),
+            };
+            record.unpurged = left;
+            target.write_record(record.to_bytes())?;
+            if let Some(error) = failure {
+                return Err(error);
+            }
+        }
     }
     Ok(DeployReport {
         target: target.name(),
         build_id: manifest.build.id.clone(),
-        dry_run,
+        dry_run: run.dry_run,
         upload_bytes: plan.uploads.iter().map(|upload| upload.want.size).sum(),
         resumed,
         next_deletion_at: plan::next_deletion(&plan).map(str::to_owned),
         next_transition_at: manifest.build.next_transition_at.clone(),
+        purge,
         plan,
     })
 }

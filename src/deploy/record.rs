@@ -48,6 +48,35 @@ pub struct Record {
     /// cached before they were removed may still refer to content-hashed files.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending_deletions: BTreeMap<String, PendingDeletion>,
+    /// What a deploy with `--purge` changed but has not purged yet (it failed, or was
+    /// killed): the next deploy with `--purge` purges it too, so no change stays stale at
+    /// the CDN because the deploy that made it did not finish purging.
+    #[serde(default, skip_serializing_if = "Unpurged::is_empty")]
+    pub unpurged: Unpurged,
+}
+
+/// Absolute URLs and cache tags still to purge.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unpurged {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+impl Unpurged {
+    pub fn is_empty(&self) -> bool {
+        self.urls.is_empty() && self.tags.is_empty()
+    }
+
+    /// Both lists, each sorted and without duplicates.
+    pub(crate) fn union(&self, other: &Unpurged) -> Unpurged {
+        let merge = |a: &[String], b: &[String]| {
+            let set: std::collections::BTreeSet<&String> = a.iter().chain(b).collect();
+            set.into_iter().cloned().collect()
+        };
+        Unpurged { urls: merge(&self.urls, &other.urls), tags: merge(&self.tags, &other.tags) }
+    }
 }
 
 impl Default for Record {
@@ -60,6 +89,7 @@ impl Default for Record {
             objects: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             pending_deletions: BTreeMap::new(),
+            unpurged: Unpurged::default(),
         }
     }
 }

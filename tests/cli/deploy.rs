@@ -414,3 +414,186 @@ fn a_deploy_killed_at_any_point_resumes_complete_uploading_nothing_twice() {
         assert!(twice.is_empty(), "stopped after {stop}: uploaded twice: {twice:?}");
     }
 }
+
+/// Cloudflare's and Fastly's purge APIs on loopback (`tests/cdn/purge_server.py`), which
+/// check every request's shape and answer the first of each vendor with 500, the second
+/// with 429.
+struct Cdn {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    base: String,
+}
+
+const CDN_TOKEN: &str = "purge-token";
+
+impl Cdn {
+    fn start() -> Cdn {
+        let script = repo_root().join("tests/cdn/purge_server.py");
+        let mut child = Command::new("python3")
+            .args([script.to_str().unwrap(), CDN_TOKEN, "zone-1", "service-1"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let base = line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("{line}")).to_owned();
+        let stdin = child.stdin.take().unwrap();
+        Cdn { child, stdin, stdout, base }
+    }
+
+    fn command(&mut self, line: &str) -> Vec<Value> {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+        let mut answer = Vec::new();
+        loop {
+            let mut line = String::new();
+            assert!(self.stdout.read_line(&mut line).unwrap() > 0, "the CDN server stopped");
+            match line.trim_end() {
+                "END" => return answer,
+                line => answer.push(serde_json::from_str(line).unwrap()),
+            }
+        }
+    }
+
+    fn purged(&mut self, vendor: &str) -> Vec<String> {
+        self.command(&format!("purged {vendor}"))
+            .into_iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[track_caller]
+    fn assert_no_violations(&mut self) {
+        assert_eq!(self.command("violations"), Vec::<Value>::new());
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("CLOUDFLARE_API_TOKEN", CDN_TOKEN.to_owned()),
+            ("CLOUDFLARE_ZONE_ID", "zone-1".to_owned()),
+            ("DROPGEN_CLOUDFLARE_API", format!("{}/client/v4", self.base)),
+            ("FASTLY_API_TOKEN", CDN_TOKEN.to_owned()),
+            ("FASTLY_SERVICE_ID", "service-1".to_owned()),
+            ("DROPGEN_FASTLY_API", self.base.clone()),
+        ]
+    }
+}
+
+impl Drop for Cdn {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.stdin.flush();
+        let _ = self.child.wait();
+    }
+}
+
+fn deploy_purging(site: &Site, server: &Server, cdn: &Cdn, vendor: &str) -> Run {
+    let to = format!("s3://{BUCKET}/site");
+    let cdn_env = cdn.env();
+    let mut env = server.env();
+    env.extend(cdn_env.iter().map(|(name, value)| (*name, value.as_str())));
+    crate::support::run_with_env(
+        &site.root(),
+        &["deploy", "--out", "out", "--to", &to, "--now", NOW, "--purge", vendor],
+        &env,
+    )
+}
+
+/// The absolute URLs of the stable files among `paths` (a sibling's are its original's), and
+/// their cache tags but `_site`.
+fn stable_urls_and_tags(manifest: &Value, paths: &[&str]) -> (Vec<String>, Vec<String>) {
+    let base = manifest["build"]["base_url"].as_str().unwrap().trim_end_matches('/');
+    let files = &manifest["files"];
+    let (mut urls, mut tags) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    for path in paths {
+        let entry = &files[*path];
+        if entry["cache_class"] == "immutable" {
+            continue;
+        }
+        let owner = entry["variant_of"].as_str().map_or(entry, |original| &files[original]);
+        urls.extend(
+            owner["urls"].as_array().unwrap().iter().map(|url| format!("{base}{}", url.as_str().unwrap())),
+        );
+        tags.extend(entry["cache_tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()));
+    }
+    tags.remove("_site");
+    (urls.into_iter().collect(), tags.into_iter().collect())
+}
+
+#[test]
+fn purge_sends_each_vendors_documented_requests_retries_and_remembers_failures() {
+    let Some(mut server) = Server::start() else { return };
+    let mut cdn = Cdn::start();
+    let site = Site::fixture("build/basic");
+    build(&site);
+
+    // Without credentials, nothing is uploaded.
+    let to = format!("s3://{BUCKET}/site");
+    let missing = run(&site, &server, &["deploy", "--out", "out", "--to", &to, "--purge", "cloudflare"]);
+    missing.failure(2);
+    assert!(missing.stderr().contains("CLOUDFLARE_API_TOKEN is not set"), "{}", missing.stderr());
+    assert!(server.versions("site").is_empty());
+
+    // A first deploy purges every stable URL: nothing says what the CDN holds.
+    let first = deploy_purging(&site, &server, &cdn, "cloudflare");
+    first.success();
+    let manifest_1 = manifest(&site);
+    let all: Vec<&str> = manifest_1["files"].as_object().unwrap().keys().map(String::as_str).collect();
+    let (urls, _) = stable_urls_and_tags(&manifest_1, &all);
+    assert!(urls.len() > 3, "{urls:?}");
+    assert_eq!(cdn.purged("cloudflare"), urls);
+    cdn.assert_no_violations();
+    // 500, then 429, then the batches.
+    let requests = cdn.command("requests cloudflare")[0].as_u64().unwrap();
+    assert_eq!(requests as usize, urls.len().div_ceil(30) + 2);
+
+    // An edit purges the tags of what changed, at Fastly.
+    let drop = site.read("drops/launch/drop.yaml");
+    site.write("drops/launch/drop.yaml", &drop.replace("price: 79.5", "price: 89.5"));
+    build(&site);
+    let manifest_2 = manifest(&site);
+    let changed: Vec<&str> = manifest_2["files"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, entry)| *path != "_headers" && manifest_1["files"].get(path.as_str()) != Some(*entry))
+        .map(|(path, _)| path.as_str())
+        .collect();
+    let (changed_urls, tags) = stable_urls_and_tags(&manifest_2, &changed);
+    assert!(tags.contains(&"launch".to_owned()), "{tags:?}");
+    deploy_purging(&site, &server, &cdn, "fastly").success();
+    assert_eq!(cdn.purged("fastly"), tags);
+    cdn.assert_no_violations();
+
+    // A purge that keeps failing fails the deploy, names what was not purged, and the next
+    // deploy purges it.
+    let mut failing = Cdn::start();
+    failing.command("mode fail");
+    site.write("drops/launch/drop.yaml", &drop.replace("price: 79.5", "price: 85.5"));
+    build(&site);
+    let failed = deploy_purging(&site, &server, &failing, "cloudflare");
+    failed.failure(2);
+    let stderr = failed.stderr();
+    assert!(stderr.contains("the files are deployed, but purging at cloudflare failed"), "{stderr}");
+    assert!(stderr.contains("429") && stderr.contains("after 5 attempts"), "{stderr}");
+    for url in &changed_urls {
+        assert!(
+            stderr.contains(&format!("\n  {url}\n")) || stderr.contains(&format!("\n  {url}")),
+            "{url}: {stderr}"
+        );
+    }
+    assert_deployed(&mut server, "site", &site, &[]);
+    failing.command("mode ok");
+    let again = deploy_purging(&site, &server, &failing, "cloudflare");
+    again.success();
+    assert!(again.stderr().contains("uploaded 0 file(s)"), "{}", again.stderr());
+    assert_eq!(failing.purged("cloudflare"), changed_urls, "left over from the failed deploy");
+    failing.assert_no_violations();
+    // And then there is nothing left to purge.
+    let before = failing.command("requests cloudflare");
+    deploy_purging(&site, &server, &failing, "cloudflare").success();
+    assert_eq!(failing.command("requests cloudflare"), before);
+}
