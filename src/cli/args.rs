@@ -222,6 +222,14 @@ pub(super) struct DeployArgs {
     /// deploy, lists what was not purged, and leaves it to the next deploy.
     #[arg(long, value_enum, value_name = "CDN")]
     pub(super) purge: Option<PurgeCdn>,
+    /// After the upload (and purge), request the manifest's `prewarm` URLs (drop pages, their
+    /// hero images, the index) with a browser's `Accept` headers, 8 at once, and report each
+    /// response's cache status header.
+    #[arg(long)]
+    pub(super) prewarm: bool,
+    /// Prewarm at this origin (e.g. one edge's address) instead of the site's `base_url`.
+    #[arg(long, value_name = "URL", requires = "prewarm")]
+    pub(super) prewarm_origin: Option<String>,
     /// How to print the result: `human` (on stderr) or `json` (on stdout).
     #[arg(long, value_enum, default_value_t = DeployFormat::Human, value_name = "FORMAT")]
     pub(super) format: DeployFormat,

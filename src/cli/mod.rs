@@ -277,6 +277,7 @@ fn deploy(args: &args::DeployArgs) -> ExitCode {
         now: args.now.unwrap_or_else(time::OffsetDateTime::now_utc),
         grace_days: args.grace_days,
         purge: args.purge.map(Into::into),
+        prewarm: args.prewarm.then(|| args.prewarm_origin.clone()),
     };
     let progress = progress_for(args.quiet || args.dry_run);
     let result = crate::deploy::run(&options, progress.as_ref());

@@ -238,6 +238,26 @@ pub(super) fn print_deploy(report: &crate::deploy::DeployReport) {
             }
         }
     }
+    if let Some(prewarmed) = &report.prewarm {
+        for request in prewarmed {
+            let answer = match (request.status, &request.error) {
+                (None, None) => "would request".to_owned(),
+                (Some(status), None) => {
+                    format!("{status} {}", request.cache.as_deref().unwrap_or("(no cache status header)"))
+                }
+                (_, Some(error)) => format!("failed: {error}"),
+            };
+            let _ = writeln!(stderr, "prewarm {answer}  {}", request.url);
+        }
+        let failed =
+            if report.dry_run { 0 } else { prewarmed.iter().filter(|request| !request.ok()).count() };
+        if failed > 0 {
+            let _ = writeln!(
+                stderr,
+                "warning: {failed} prewarm request(s) did not succeed; the deploy itself did"
+            );
+        }
+    }
     if let Some(at) = &report.next_deletion_at {
         let _ = writeln!(stderr, "next: deploy again after {at} to delete removed files");
     }

@@ -18,6 +18,7 @@ mod bucket;
 pub mod cdn;
 mod execute;
 pub mod plan;
+pub mod prewarm;
 pub mod purge;
 pub mod record;
 
@@ -55,6 +56,9 @@ pub struct DeployOptions {
     pub grace_days: Option<u32>,
     /// The CDN to purge after the upload.
     pub purge: Option<cdn::Cdn>,
+    /// Request the manifest's `prewarm` URLs after the upload (and purge): `Some(None)` at
+    /// the site's origin, `Some(Some(origin))` at another one.
+    pub prewarm: Option<Option<String>>,
 }
 
 /// Why a deploy failed. Each names the file, bucket or key, and says what to do.
@@ -102,6 +106,9 @@ pub enum DeployError {
         not_purged.join("\n  ")
     )]
     Purge { cdn: &'static str, reason: String, not_purged: Vec<String>, hint: String },
+    /// The HTTP client cannot start.
+    #[error("cannot start the HTTP client: {0}; this is a bug in dropgen")]
+    Client(String),
     /// Reading a local file failed.
     #[error("`{}`: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
@@ -125,6 +132,8 @@ pub struct DeployReport {
     pub next_transition_at: Option<String>,
     /// What was purged (or, in a dry run, would be), with `--purge`.
     pub purge: Option<PurgeReport>,
+    /// Each prewarm request and its answer (in a dry run, the URLs only), with `--prewarm`.
+    pub prewarm: Option<Vec<prewarm::Prewarmed>>,
 }
 
 /// The purge after a deploy.
@@ -145,7 +154,13 @@ pub fn run(options: &DeployOptions, progress: &dyn Progress) -> Result<DeployRep
     let purger = options.purge.map(Purger::from_env).transpose()?;
     let target = bucket::S3Target::connect(&url)?;
     let public = options.out.join(crate::write::PUBLIC_DIR);
-    let run = Run { now: options.now, grace_days, dry_run: options.dry_run, purger: purger.as_ref() };
+    let run = Run {
+        now: options.now,
+        grace_days,
+        dry_run: options.dry_run,
+        purger: purger.as_ref(),
+        prewarm: options.prewarm.as_ref().map(Option::as_deref),
+    };
     deploy(&manifest, &target, &public, &run, progress)
 }
 
@@ -155,6 +170,8 @@ struct Run<'a> {
     grace_days: u32,
     dry_run: bool,
     purger: Option<&'a Purger>,
+    /// `--prewarm`, and the origin to warm at (default: the site's).
+    prewarm: Option<Option<&'a str>>,
 }
 
 /// The deploy against any [`execute::Target`]: read the record, settle, plan, execute,
@@ -205,8 +222,24 @@ fn deploy(
             }
         }
     }
+    let prewarm = match run.prewarm {
+        None => None,
+        Some(origin) => {
+            let base = &manifest.build.base_url;
+            let urls: Vec<String> =
+                manifest.prewarm.iter().map(|url| prewarm::at_origin(url, base, origin)).collect();
+            Some(if run.dry_run {
+                urls.into_iter()
+                    .map(|url| prewarm::Prewarmed { url, status: None, cache: None, error: None })
+                    .collect()
+            } else {
+                prewarm::prewarm(&urls)?
+            })
+        }
+    };
     Ok(DeployReport {
         target: target.name(),
+        prewarm,
         build_id: manifest.build.id.clone(),
         dry_run: run.dry_run,
         upload_bytes: plan.uploads.iter().map(|upload| upload.want.size).sum(),

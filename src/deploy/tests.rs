@@ -192,7 +192,13 @@ fn site(pages: usize, images: usize, edit: &str) -> Vec<(String, String)> {
 const NOW: &str = "2026-11-23T12:00:00Z";
 
 fn deploy_to(target: &Memory, built: &Built, now: &str) -> Result<DeployReport, DeployError> {
-    let run = Run { now: crate::rfc3339::parse(now).unwrap(), grace_days: 7, dry_run: false, purger: None };
+    let run = Run {
+        now: crate::rfc3339::parse(now).unwrap(),
+        grace_days: 7,
+        dry_run: false,
+        purger: None,
+        prewarm: None,
+    };
     deploy(&built.manifest, target, &built.dir.path().join("public"), &run, &Silent)
 }
 
@@ -247,7 +253,7 @@ fn a_dry_run_changes_nothing() {
     let built = built(&site(2, 2, "a"));
     target.budget.set(Some(0));
     let now = crate::rfc3339::parse(NOW).unwrap();
-    let run = Run { now, grace_days: 7, dry_run: true, purger: None };
+    let run = Run { now, grace_days: 7, dry_run: true, purger: None, prewarm: None };
     let report = deploy(&built.manifest, &target, &built.dir.path().join("public"), &run, &Silent).unwrap();
     assert_eq!(report.plan.uploads.len(), 5);
     assert!(target.objects.borrow().is_empty() && target.record.borrow().is_none());

@@ -597,3 +597,79 @@ fn purge_sends_each_vendors_documented_requests_retries_and_remembers_failures()
     deploy_purging(&site, &server, &failing, "cloudflare").success();
     assert_eq!(failing.command("requests cloudflare"), before);
 }
+
+#[test]
+fn prewarm_requests_every_prewarm_url_as_a_browser_and_reports_the_cache_status() {
+    let Some(server) = Server::start() else { return };
+    let script = repo_root().join("tests/cdn/edge_server.py");
+    let mut child =
+        Command::new("python3").arg(&script).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdin = child.stdin.take().unwrap();
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let origin = line.trim().strip_prefix("READY ").unwrap().to_owned();
+    let mut requests = || {
+        writeln!(stdin, "requests").unwrap();
+        stdin.flush().unwrap();
+        let mut seen: Vec<Value> = Vec::new();
+        loop {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            match line.trim() {
+                "END" => return seen,
+                line => seen.push(serde_json::from_str(line).unwrap()),
+            }
+        }
+    };
+
+    let site = Site::fixture("build/basic");
+    build(&site);
+    let to = format!("s3://{BUCKET}/site");
+    let args = ["deploy", "--out", "out", "--to", &to, "--prewarm", "--prewarm-origin", &origin];
+    let dry: Vec<&str> = args.iter().copied().chain(["--dry-run"]).collect();
+    run(&site, &server, &dry).success();
+    assert!(requests().is_empty(), "a dry run requests nothing");
+
+    let first = run(&site, &server, &args);
+    first.success();
+    let manifest = manifest(&site);
+    let base = manifest["build"]["base_url"].as_str().unwrap().trim_end_matches('/');
+    let wanted: Vec<String> = manifest["prewarm"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|url| url.as_str().unwrap().strip_prefix(base).unwrap().to_owned())
+        .collect();
+    assert!(wanted.iter().any(|path| path.starts_with("/_img/")), "{wanted:?}");
+    let seen = requests();
+    let mut paths: Vec<String> = seen.iter().map(|r| r["path"].as_str().unwrap().to_owned()).collect();
+    paths.sort();
+    let mut sorted = wanted.clone();
+    sorted.sort();
+    assert_eq!(paths, sorted, "each prewarm URL once");
+    for request in &seen {
+        let path = request["path"].as_str().unwrap();
+        let accept = request["accept"].as_str().unwrap();
+        if path.starts_with("/_img/") {
+            assert!(accept.starts_with("image/avif,image/webp"), "{path}: {accept}");
+        } else {
+            assert!(accept.starts_with("text/html"), "{path}: {accept}");
+        }
+        assert!(request["accept_encoding"].as_str().unwrap().contains("br"), "{request}");
+    }
+    assert!(first.stderr().contains("prewarm 200 cf-cache-status: MISS"), "{}", first.stderr());
+
+    let json: Vec<&str> = args.iter().copied().chain(["--format", "json"]).collect();
+    let second = run(&site, &server, &json);
+    second.success();
+    let report: Value = serde_json::from_str(&second.stdout()).unwrap();
+    let caches: Vec<&str> =
+        report["prewarm"].as_array().unwrap().iter().map(|r| r["cache"].as_str().unwrap()).collect();
+    assert_eq!(caches.len(), wanted.len());
+    assert!(caches.iter().all(|cache| *cache == "cf-cache-status: HIT"), "{caches:?}");
+
+    writeln!(stdin, "quit").unwrap();
+    drop(stdin);
+    child.wait().unwrap();
+}
