@@ -218,7 +218,8 @@ pub(super) struct DeployArgs {
     pub(super) grace_days: Option<u32>,
     /// After the upload, purge what changed at this CDN, in batches within its limits,
     /// retrying on 429 and 5xx. Credentials from CLOUDFLARE_API_TOKEN and
-    /// CLOUDFLARE_ZONE_ID, or FASTLY_API_TOKEN and FASTLY_SERVICE_ID. A failed purge fails the
+    /// CLOUDFLARE_ZONE_ID, FASTLY_API_TOKEN and FASTLY_SERVICE_ID, or the AWS credentials and
+    /// CLOUDFRONT_DISTRIBUTION_ID. A failed purge fails the
     /// deploy, lists what was not purged, and leaves it to the next deploy.
     #[arg(long, value_enum, value_name = "CDN")]
     pub(super) purge: Option<PurgeCdn>,
@@ -245,6 +246,8 @@ pub(super) enum PurgeCdn {
     Cloudflare,
     /// Purge by surrogate key (the cache tags, 256 a request).
     Fastly,
+    /// Invalidate paths (3,000 a request).
+    Cloudfront,
 }
 
 #[cfg(feature = "s3")]
@@ -253,6 +256,7 @@ impl From<PurgeCdn> for crate::deploy::cdn::Cdn {
         match cdn {
             PurgeCdn::Cloudflare => crate::deploy::cdn::Cdn::Cloudflare,
             PurgeCdn::Fastly => crate::deploy::cdn::Cdn::Fastly,
+            PurgeCdn::Cloudfront => crate::deploy::cdn::Cdn::CloudFront,
         }
     }
 }

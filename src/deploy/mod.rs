@@ -21,6 +21,7 @@ pub mod plan;
 pub mod prewarm;
 pub mod purge;
 pub mod record;
+mod sigv4;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -210,7 +211,7 @@ fn deploy(
         if let (Some(purger), Some(list)) = (run.purger, &unpurged)
             && !purger.items(list).is_empty()
         {
-            let result = purger.purge(list);
+            let result = purger.purge(list, manifest);
             let (left, failure) = match result {
                 Ok(()) => (Unpurged::default(), None),
                 Err(failure) => (failure.left, Some(failure.error)),

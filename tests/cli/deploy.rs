@@ -29,6 +29,7 @@ struct Server {
     endpoint: String,
     key_id: String,
     secret: String,
+    distribution: String,
 }
 
 impl Server {
@@ -55,7 +56,7 @@ impl Server {
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
         let words: Vec<&str> = line.split_whitespace().collect();
-        let ["READY", endpoint, key_id, secret] = words.as_slice() else {
+        let ["READY", endpoint, key_id, secret, distribution] = words.as_slice() else {
             let status = child.wait().unwrap();
             if status.code() == Some(SKIPPED) && !on_ci() {
                 eprintln!("{}", line.trim());
@@ -63,9 +64,10 @@ impl Server {
             }
             panic!("the S3 server did not start ({status}): {line}");
         };
-        let (endpoint, key_id, secret) = (endpoint.to_string(), key_id.to_string(), secret.to_string());
+        let [endpoint, key_id, secret, distribution] =
+            [endpoint, key_id, secret, distribution].map(|w| w.to_string());
         let stdin = child.stdin.take().unwrap();
-        Some(Server { child, stdin, stdout, endpoint, key_id, secret })
+        Some(Server { child, stdin, stdout, endpoint, key_id, secret, distribution })
     }
 
     /// The environment dropgen reads its connection from.
@@ -672,4 +674,81 @@ fn prewarm_requests_every_prewarm_url_as_a_browser_and_reports_the_cache_status(
     writeln!(stdin, "quit").unwrap();
     drop(stdin);
     child.wait().unwrap();
+}
+
+#[test]
+fn purge_cloudfront_invalidates_the_changed_paths_with_a_signed_request() {
+    let Some(mut server) = Server::start() else { return };
+    let site = Site::fixture("build/basic");
+    build(&site);
+    let to = format!("s3://{BUCKET}/site");
+    let endpoint = server.endpoint.clone();
+    let distribution = server.distribution.clone();
+    let owned: Vec<(String, String)> = server
+        .env()
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .chain([
+            ("CLOUDFRONT_DISTRIBUTION_ID".to_owned(), distribution),
+            ("AWS_ENDPOINT_URL_CLOUDFRONT".to_owned(), endpoint),
+        ])
+        .collect();
+    let env: Vec<(&str, &str)> = owned.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let args = ["deploy", "--out", "out", "--to", &to, "--now", NOW, "--purge", "cloudfront"];
+    // moto checks the signature of CloudFront requests (with the key it made).
+    crate::support::run_with_env(&site.root(), &args, &env).success();
+    let manifest_1 = manifest(&site);
+    let base = manifest_1["build"]["base_url"].as_str().unwrap().trim_end_matches('/').to_owned();
+    let paths = |urls: Vec<String>| -> Vec<String> {
+        urls.iter().map(|u| u.strip_prefix(&base).unwrap().to_owned()).collect()
+    };
+    let all: Vec<&str> = manifest_1["files"].as_object().unwrap().keys().map(String::as_str).collect();
+    let invalidations = server.command("invalidations");
+    assert_eq!(invalidations.len(), 1, "{invalidations:?}");
+    let mut invalidated: Vec<String> = invalidations[0]["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_owned())
+        .collect();
+    invalidated.sort();
+    assert_eq!(invalidated, paths(stable_urls_and_tags(&manifest_1, &all).0));
+    assert!(invalidations[0]["caller_reference"].as_str().unwrap().starts_with("dropgen-"));
+
+    let drop = site.read("drops/launch/drop.yaml");
+    site.write("drops/launch/drop.yaml", &drop.replace("price: 79.5", "price: 89.5"));
+    build(&site);
+    crate::support::run_with_env(&site.root(), &args, &env).success();
+    let manifest_2 = manifest(&site);
+    let changed: Vec<&str> = manifest_2["files"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, entry)| *path != "_headers" && manifest_1["files"].get(path.as_str()) != Some(*entry))
+        .map(|(path, _)| path.as_str())
+        .collect();
+    let invalidations = server.command("invalidations");
+    assert_eq!(invalidations.len(), 2);
+    let mut second: Vec<String> = invalidations[1]["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_owned())
+        .collect();
+    second.sort();
+    assert_eq!(second, paths(stable_urls_and_tags(&manifest_2, &changed).0));
+
+    let mut wrong = env.clone();
+    wrong[1] = ("AWS_SECRET_ACCESS_KEY", "not-the-secret");
+    site.write("drops/launch/drop.yaml", &drop.replace("price: 79.5", "price: 85.5"));
+    build(&site);
+    // S3 here does not check signatures (see deploy_server.py); CloudFront does.
+    let refused = crate::support::run_with_env(&site.root(), &args, &wrong);
+    refused.failure(2);
+    assert!(
+        refused.stderr().contains("purging at cloudfront failed")
+            && refused.stderr().contains("AWS_SECRET_ACCESS_KEY"),
+        "{}",
+        refused.stderr()
+    );
 }

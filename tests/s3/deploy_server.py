@@ -5,7 +5,7 @@ Starts moto on a free loopback port with authentication enforced (an access key 
 does not exist is refused), creates an IAM user allowed everything and its access key, creates the bucket given as the first argument with
 versioning on (so every PUT is counted as a version), and prints
 
-    READY <endpoint> <access key id> <secret access key>
+    READY <endpoint> <access key id> <secret access key> <CloudFront distribution id>
 
 Then reads one command a line from stdin and answers on stdout, ending each answer with a
 line `END`:
@@ -15,6 +15,8 @@ line `END`:
                        cache_control, content_encoding, metadata
     versions PREFIX    one JSON object a line per key under PREFIX: key, puts (versions
                        written), deletes (delete markers)
+    invalidations      one JSON object a line per invalidation of the distribution:
+                       caller_reference, paths (the distribution's id is READY's last word)
     quit               stop (so does the end of stdin)
 
 Exit 77 when moto or boto3 is not installed (the caller decides whether that is a skip or
@@ -29,6 +31,8 @@ import urllib.request
 
 try:
     import boto3
+    from moto.cloudfront.models import cloudfront_backends
+    from moto.core import DEFAULT_ACCOUNT_ID
     from moto.iam.access_control import S3IAMRequest
     from moto.server import ThreadedMotoServer
 except ImportError as err:  # pragma: no cover - environment dependent
@@ -71,11 +75,29 @@ def main(bucket):
                           aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        # A CloudFront distribution in front of the bucket, for `--purge cloudfront`.
+        cloudfront = boto3.client("cloudfront", endpoint_url=endpoint, region_name="us-east-1",
+                                  aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+        distribution = cloudfront.create_distribution(DistributionConfig={
+            "CallerReference": "dropgen-tests",
+            "Comment": "",
+            "Enabled": True,
+            "Origins": {"Quantity": 1, "Items": [{
+                "Id": "bucket", "DomainName": f"{bucket}.s3.amazonaws.com",
+                "S3OriginConfig": {"OriginAccessIdentity": ""},
+            }]},
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "bucket", "ViewerProtocolPolicy": "allow-all",
+                "TrustedSigners": {"Enabled": False, "Quantity": 0},
+                "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+                "MinTTL": 0,
+            },
+        })["Distribution"]["Id"]
         # From here on, every request must be signed with a key that exists.
         urllib.request.urlopen(urllib.request.Request(
             f"{endpoint}/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"}
         ))
-        print(f"READY {endpoint} {key['AccessKeyId']} {key['SecretAccessKey']}", flush=True)
+        print(f"READY {endpoint} {key['AccessKeyId']} {key['SecretAccessKey']} {distribution}", flush=True)
         for line in sys.stdin:
             command, _, argument = line.strip().partition(" ")
             if command == "objects":
@@ -103,6 +125,12 @@ def main(bucket):
                         counts.setdefault(item["Key"], [0, 0])[1] += 1
                 for name, (puts, deletes) in sorted(counts.items()):
                     print(json.dumps({"key": name, "puts": puts, "deletes": deletes}))
+            elif command == "invalidations":
+                # moto 5.2's ListInvalidations answers an error; its backend holds them.
+                backend = cloudfront_backends[DEFAULT_ACCOUNT_ID]["aws"]
+                for invalidation in backend.invalidations.get(distribution, []):
+                    paths = invalidation.paths if isinstance(invalidation.paths, list) else [invalidation.paths]
+                    print(json.dumps({"caller_reference": invalidation.caller_ref, "paths": paths}))
             elif command == "quit":
                 break
             else:
