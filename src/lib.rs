@@ -26,7 +26,6 @@ pub mod benchmarks;
 pub(crate) mod cache;
 pub mod cli;
 pub(crate) mod compress;
-/// `dropgen deploy`: a build's output to S3-compatible object storage, by its manifest.
 #[cfg(feature = "s3")]
 pub(crate) mod deploy;
 pub(crate) mod diagnostic;

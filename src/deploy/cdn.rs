@@ -25,11 +25,11 @@ use super::sigv4::{self, Credentials};
 use crate::manifest::UploadManifest;
 
 /// URLs per Cloudflare purge request.
-pub const CLOUDFLARE_BATCH: usize = 30;
+pub(crate) const CLOUDFLARE_BATCH: usize = 30;
 /// Surrogate keys per Fastly purge request.
-pub const FASTLY_BATCH: usize = crate::manifest::purge::FASTLY_MAX_KEYS;
+pub(crate) const FASTLY_BATCH: usize = crate::manifest::purge::FASTLY_MAX_KEYS;
 /// Paths per CloudFront invalidation.
-pub const CLOUDFRONT_BATCH: usize = crate::manifest::purge::CLOUDFRONT_MAX_PATHS;
+pub(crate) const CLOUDFRONT_BATCH: usize = crate::manifest::purge::CLOUDFRONT_MAX_PATHS;
 /// Attempts per request, the first included.
 const ATTEMPTS: u32 = 5;
 /// The longest wait between two attempts, whatever `Retry-After` asks.
@@ -37,14 +37,14 @@ const MAX_WAIT: Duration = Duration::from_secs(30);
 
 /// A CDN dropgen can purge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cdn {
+pub(crate) enum Cdn {
     Cloudflare,
     Fastly,
     CloudFront,
 }
 
 impl Cdn {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Cdn::Cloudflare => "cloudflare",
             Cdn::Fastly => "fastly",
@@ -74,14 +74,14 @@ impl Cdn {
 
 /// A purge that failed: why, and what is left to purge.
 #[derive(Debug)]
-pub struct PurgeFailure {
-    pub error: DeployError,
-    pub left: Unpurged,
+pub(crate) struct PurgeFailure {
+    pub(crate) error: DeployError,
+    pub(crate) left: Unpurged,
 }
 
 /// A CDN with its credentials, read before anything is uploaded.
 #[derive(Clone)]
-pub struct Purger {
+pub(crate) struct Purger {
     cdn: Cdn,
     token: String,
     /// The zone, service or distribution.
@@ -99,7 +99,7 @@ impl std::fmt::Debug for Purger {
 
 impl Purger {
     /// The credentials of `cdn` from the environment.
-    pub fn from_env(cdn: Cdn) -> Result<Purger, DeployError> {
+    pub(crate) fn from_env(cdn: Cdn) -> Result<Purger, DeployError> {
         let variables = cdn.environment();
         let read = |name: &'static str| match std::env::var(name) {
             Ok(value) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
@@ -127,12 +127,12 @@ impl Purger {
         Ok(Purger { cdn, token, scope, api: api.trim_end_matches('/').to_owned(), secret })
     }
 
-    pub fn cdn(&self) -> Cdn {
+    pub(crate) fn cdn(&self) -> Cdn {
         self.cdn
     }
 
     /// What this CDN purges of `list`: URLs for Cloudflare and CloudFront, tags for Fastly.
-    pub fn items<'a>(&self, list: &'a Unpurged) -> &'a [String] {
+    pub(crate) fn items<'a>(&self, list: &'a Unpurged) -> &'a [String] {
         match self.cdn {
             Cdn::Cloudflare | Cdn::CloudFront => &list.urls,
             Cdn::Fastly => &list.tags,
@@ -141,7 +141,7 @@ impl Purger {
 
     /// Purges `list`, batch after batch. On failure, what was not purged (the failed batch
     /// and every later one) comes back with the error.
-    pub fn purge(&self, list: &Unpurged, manifest: &UploadManifest) -> Result<(), Box<PurgeFailure>> {
+    pub(crate) fn purge(&self, list: &Unpurged, manifest: &UploadManifest) -> Result<(), Box<PurgeFailure>> {
         let items = self.items(list);
         if items.is_empty() {
             return Ok(());

@@ -15,12 +15,12 @@
 //! One deploy at a time per prefix: object storage has no locks.
 
 mod bucket;
-pub mod cdn;
+pub(crate) mod cdn;
 mod execute;
-pub mod plan;
-pub mod prewarm;
-pub mod purge;
-pub mod record;
+pub(crate) mod plan;
+pub(crate) mod prewarm;
+pub(crate) mod purge;
+pub(crate) mod record;
 mod sigv4;
 
 use std::collections::BTreeMap;
@@ -30,7 +30,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use cdn::Purger;
-pub use plan::{Plan, PlanError};
+pub(crate) use plan::{Plan, PlanError};
 use record::{Record, Unpurged};
 
 use crate::cache::s3::Url;
@@ -39,32 +39,32 @@ use crate::progress::Progress;
 
 /// Days a removed content-hashed file stays online when neither `--grace-days` nor the
 /// build's `changes.json` says otherwise: `purge.removed_asset_grace_days`'s default.
-pub const DEFAULT_GRACE_DAYS: u32 = 7;
+pub(crate) const DEFAULT_GRACE_DAYS: u32 = 7;
 
 /// What to deploy, where, and when it is.
 #[derive(Clone, Debug)]
-pub struct DeployOptions {
+pub(crate) struct DeployOptions {
     /// The build's output folder: `manifest.json` beside `public/`.
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// `s3://bucket/prefix`.
-    pub to: String,
+    pub(crate) to: String,
     /// Plan and print, change nothing.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// The moment of the deploy, for grace periods.
-    pub now: OffsetDateTime,
+    pub(crate) now: OffsetDateTime,
     /// Days to keep removed content-hashed files; default: the larger of the build's
     /// `changes.json` grace and [`DEFAULT_GRACE_DAYS`].
-    pub grace_days: Option<u32>,
+    pub(crate) grace_days: Option<u32>,
     /// The CDN to purge after the upload.
-    pub purge: Option<cdn::Cdn>,
+    pub(crate) purge: Option<cdn::Cdn>,
     /// Request the manifest's `prewarm` URLs after the upload (and purge): `Some(None)` at
     /// the site's origin, `Some(Some(origin))` at another one.
-    pub prewarm: Option<Option<String>>,
+    pub(crate) prewarm: Option<Option<String>>,
 }
 
 /// Why a deploy failed. Each names the file, bucket or key, and says what to do.
 #[derive(Debug, thiserror::Error)]
-pub enum DeployError {
+pub(crate) enum DeployError {
     /// The output folder has no manifest.
     #[error(
         "`{}` does not exist: run `dropgen build --out {}` first, or point --out at the build's output folder",
@@ -117,37 +117,37 @@ pub enum DeployError {
 
 /// What a deploy did (or, with `--dry-run`, would do).
 #[derive(Debug, Serialize)]
-pub struct DeployReport {
-    pub target: String,
-    pub build_id: String,
-    pub dry_run: bool,
+pub(crate) struct DeployReport {
+    pub(crate) target: String,
+    pub(crate) build_id: String,
+    pub(crate) dry_run: bool,
     #[serde(flatten)]
-    pub plan: Plan,
+    pub(crate) plan: Plan,
     /// Bytes uploaded (or to upload).
-    pub upload_bytes: u64,
+    pub(crate) upload_bytes: u64,
     /// Objects a killed deploy had uploaded completely, found by HEAD and not uploaded again.
-    pub resumed: usize,
+    pub(crate) resumed: usize,
     /// When the next removed file may be deleted: deploy again after it.
-    pub next_deletion_at: Option<String>,
+    pub(crate) next_deletion_at: Option<String>,
     /// When a drop next changes phase (the manifest's): build and deploy again then.
-    pub next_transition_at: Option<String>,
+    pub(crate) next_transition_at: Option<String>,
     /// What was purged (or, in a dry run, would be), with `--purge`.
-    pub purge: Option<PurgeReport>,
+    pub(crate) purge: Option<PurgeReport>,
     /// Each prewarm request and its answer (in a dry run, the URLs only), with `--prewarm`.
-    pub prewarm: Option<Vec<prewarm::Prewarmed>>,
+    pub(crate) prewarm: Option<Vec<prewarm::Prewarmed>>,
 }
 
 /// The purge after a deploy.
 #[derive(Debug, Serialize)]
-pub struct PurgeReport {
-    pub cdn: &'static str,
+pub(crate) struct PurgeReport {
+    pub(crate) cdn: &'static str,
     /// Absolute URLs (Cloudflare) or cache tags (Fastly), including what earlier deploys
     /// left unpurged.
-    pub purged: Vec<String>,
+    pub(crate) purged: Vec<String>,
 }
 
 /// Deploys `options.out` to `options.to`.
-pub fn run(options: &DeployOptions, progress: &dyn Progress) -> Result<DeployReport, DeployError> {
+pub(crate) fn run(options: &DeployOptions, progress: &dyn Progress) -> Result<DeployReport, DeployError> {
     let manifest = read_manifest(&options.out)?;
     let url = Url::parse(&options.to).map_err(DeployError::Url)?;
     let grace_days = options.grace_days.unwrap_or_else(|| build_grace_days(&options.out, &manifest));

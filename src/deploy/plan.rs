@@ -22,12 +22,12 @@ use crate::model::CacheClass;
 use crate::rfc3339;
 
 /// Files of the upload root that object storage does not read, and are not uploaded.
-pub const NOT_UPLOADED: &[&str] = &[crate::manifest::headers::PATH];
+pub(crate) const NOT_UPLOADED: &[&str] = &[crate::manifest::headers::PATH];
 
 /// Why a file is uploaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Reason {
+pub(crate) enum Reason {
     /// The bucket has no object for it.
     New,
     /// Its bytes changed.
@@ -38,59 +38,59 @@ pub enum Reason {
 
 /// One object to upload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Upload {
-    pub path: String,
-    pub reason: Reason,
+pub(crate) struct Upload {
+    pub(crate) path: String,
+    pub(crate) reason: Reason,
     /// 0 immutable, 1 data, 2 pages: a phase starts only after the previous one is complete.
-    pub phase: u8,
+    pub(crate) phase: u8,
     #[serde(skip)]
-    pub want: Deployed,
+    pub(crate) want: Deployed,
 }
 
 /// One object to delete in this deploy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Deletion {
-    pub path: String,
+pub(crate) struct Deletion {
+    pub(crate) path: String,
     /// The end of its grace period; absent for a stable file, deleted when it is removed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub delete_after: Option<String>,
+    pub(crate) delete_after: Option<String>,
 }
 
 /// A removed object kept for its grace period.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Waiting {
-    pub path: String,
-    pub delete_after: String,
+pub(crate) struct Waiting {
+    pub(crate) path: String,
+    pub(crate) delete_after: String,
 }
 
 /// What a deploy does, in order: `uploads`, then `deletions`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Plan {
-    pub uploads: Vec<Upload>,
-    pub deletions: Vec<Deletion>,
+pub(crate) struct Plan {
+    pub(crate) uploads: Vec<Upload>,
+    pub(crate) deletions: Vec<Deletion>,
     /// Removed in this deploy, deleted by a later one.
-    pub scheduled: Vec<Waiting>,
+    pub(crate) scheduled: Vec<Waiting>,
     /// Removed earlier, still in their grace period.
-    pub waiting: Vec<Waiting>,
-    pub unchanged: usize,
+    pub(crate) waiting: Vec<Waiting>,
+    pub(crate) unchanged: usize,
     /// Paths of the manifest that are not uploaded ([`NOT_UPLOADED`]).
-    pub not_uploaded: Vec<String>,
+    pub(crate) not_uploaded: Vec<String>,
     /// The record to start from: the one read, with this deploy's removals moved out of
     /// `objects` (a record must not claim what is about to be deleted).
     #[serde(skip)]
-    pub start: Record,
+    pub(crate) start: Record,
 }
 
 impl Plan {
     /// Nothing to upload or delete, and no removal to remember.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.uploads.is_empty() && self.deletions.is_empty() && self.scheduled.is_empty()
     }
 }
 
 /// Why there is no plan.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
+pub(crate) enum PlanError {
     /// The prefix holds another site's deploy.
     #[error("it holds the deploy of `{deployed}`, and this manifest is for `{manifest}`")]
     OtherSite { deployed: String, manifest: String },
@@ -101,7 +101,7 @@ pub enum PlanError {
 
 /// Plans the deploy of `manifest` over what `record` says the bucket holds, at `now`;
 /// content-hashed files removed now are kept `grace_days`.
-pub fn plan(
+pub(crate) fn plan(
     manifest: &UploadManifest,
     record: &Record,
     now: OffsetDateTime,
@@ -211,7 +211,7 @@ fn checked_order(manifest: &UploadManifest) -> Result<&[String], PlanError> {
 }
 
 /// When the next removed object may be deleted, for the summary: when to deploy again.
-pub fn next_deletion(plan: &Plan) -> Option<&str> {
+pub(crate) fn next_deletion(plan: &Plan) -> Option<&str> {
     plan.scheduled.iter().chain(&plan.waiting).map(|waiting| waiting.delete_after.as_str()).min()
 }
 
@@ -219,7 +219,7 @@ pub fn next_deletion(plan: &Plan) -> Option<&str> {
 /// where `claimed` is how many objects the record claims when the batch starts: a record
 /// is written before each batch, so batches grow with the record to keep those writes a
 /// small share of the traffic.
-pub fn batches(uploads: &[Upload], claimed: usize, limit: impl Fn(usize) -> usize) -> Vec<&[Upload]> {
+pub(crate) fn batches(uploads: &[Upload], claimed: usize, limit: impl Fn(usize) -> usize) -> Vec<&[Upload]> {
     let mut batches = Vec::new();
     let mut rest = uploads;
     let mut claimed = claimed;

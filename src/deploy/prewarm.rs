@@ -14,10 +14,10 @@ use super::DeployError;
 const CONCURRENCY: usize = 8;
 
 /// Chrome's `Accept` for a page (a navigation).
-pub const ACCEPT_PAGE: &str =
+pub(crate) const ACCEPT_PAGE: &str =
     "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8";
 /// Chrome's `Accept` for an image (`<img>`): AVIF first, as the pages' `<picture>` offers it.
-pub const ACCEPT_IMAGE: &str = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
+pub(crate) const ACCEPT_IMAGE: &str = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
 /// What browsers accept, so the edge caches the encoding they will ask for.
 const ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
 /// The response headers that say whether a CDN served from its cache, in the order looked at:
@@ -26,26 +26,26 @@ const CACHE_HEADERS: &[&str] = &["cf-cache-status", "cache-status", "x-cache", "
 
 /// One prewarm request and what came back.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Prewarmed {
-    pub url: String,
+pub(crate) struct Prewarmed {
+    pub(crate) url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
+    pub(crate) status: Option<u16>,
     /// The first cache status header of the response, as `name: value`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache: Option<String>,
+    pub(crate) cache: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 impl Prewarmed {
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.status.is_some_and(|status| (200..300).contains(&status))
     }
 }
 
 /// `url` with its origin (scheme, host and port) replaced by `origin`, when given: to warm
 /// through one edge, or a local server in tests. A URL of another origin stays as it is.
-pub fn at_origin(url: &str, base_url: &str, origin: Option<&str>) -> String {
+pub(crate) fn at_origin(url: &str, base_url: &str, origin: Option<&str>) -> String {
     let Some(origin) = origin else { return url.to_owned() };
     let base = base_url.trim_end_matches('/');
     match url.strip_prefix(base) {
@@ -55,7 +55,7 @@ pub fn at_origin(url: &str, base_url: &str, origin: Option<&str>) -> String {
 }
 
 /// The `Accept` a browser sends for `url`: an image's by its extension, else a page's.
-pub fn accept_for(url: &str) -> &'static str {
+pub(crate) fn accept_for(url: &str) -> &'static str {
     let path = url.split(['?', '#']).next().unwrap_or(url);
     let image =
         [".avif", ".webp", ".jpg", ".jpeg", ".png", ".gif", ".svg"].iter().any(|ext| path.ends_with(ext));
@@ -63,7 +63,7 @@ pub fn accept_for(url: &str) -> &'static str {
 }
 
 /// Requests every URL of `urls`, at most [`CONCURRENCY`] at once; one result each, in order.
-pub fn prewarm(urls: &[String]) -> Result<Vec<Prewarmed>, DeployError> {
+pub(crate) fn prewarm(urls: &[String]) -> Result<Vec<Prewarmed>, DeployError> {
     let setup = |err: String| DeployError::Client(err);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

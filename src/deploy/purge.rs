@@ -18,7 +18,7 @@ use crate::model::CacheClass;
 const SITE_TAG: &str = "_site";
 
 /// The URLs and tags the deploy of `plan` (made over `record`) must purge.
-pub fn purge_list(plan: &Plan, manifest: &UploadManifest, record: &Record) -> Unpurged {
+pub(crate) fn purge_list(plan: &Plan, manifest: &UploadManifest, record: &Record) -> Unpurged {
     let base = manifest.build.base_url.trim_end_matches('/');
     let mut urls = BTreeSet::new();
     let mut tags = BTreeSet::new();

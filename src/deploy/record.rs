@@ -18,54 +18,54 @@ use crate::manifest::FileEntry;
 use crate::model::CacheClass;
 
 /// The record's schema identifier; bumped on any incompatible change.
-pub const SCHEMA: &str = "dropgen.deploy-record/1";
+pub(crate) const SCHEMA: &str = "dropgen.deploy-record/1";
 /// The record's key below the deploy prefix.
-pub const KEY: &str = ".dropgen/deploy.json";
+pub(crate) const KEY: &str = ".dropgen/deploy.json";
 
 /// `<prefix>/.dropgen/deploy.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
-    pub schema: String,
+pub(crate) struct Record {
+    pub(crate) schema: String,
     /// The site deployed here (the manifest's `base_url`); a manifest of another site is
     /// refused, so two sites never share (and delete each other's files in) one prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_url: Option<String>,
+    pub(crate) base_url: Option<String>,
     /// The build of the last deploy that finished; absent until one has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build_id: Option<String>,
+    pub(crate) build_id: Option<String>,
     /// When that deploy finished (`--now`, else the clock).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployed_at: Option<String>,
+    pub(crate) deployed_at: Option<String>,
     /// Every object that is in the bucket, complete, with these bytes and headers, by its
     /// path below the prefix.
-    pub objects: BTreeMap<String, Deployed>,
+    pub(crate) objects: BTreeMap<String, Deployed>,
     /// Objects being uploaded when this record was written: perhaps in the bucket, perhaps
     /// not, perhaps still the older object. The next deploy looks at each (one HEAD request)
     /// and keeps those that are complete, so nothing complete is uploaded twice.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub in_flight: BTreeMap<String, Deployed>,
+    pub(crate) in_flight: BTreeMap<String, Deployed>,
     /// Objects no build publishes any more, deleted once `delete_after` has passed: pages
     /// cached before they were removed may still refer to content-hashed files.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub pending_deletions: BTreeMap<String, PendingDeletion>,
+    pub(crate) pending_deletions: BTreeMap<String, PendingDeletion>,
     /// What a deploy with `--purge` changed but has not purged yet (it failed, or was
     /// killed): the next deploy with `--purge` purges it too, so no change stays stale at
     /// the CDN because the deploy that made it did not finish purging.
     #[serde(default, skip_serializing_if = "Unpurged::is_empty")]
-    pub unpurged: Unpurged,
+    pub(crate) unpurged: Unpurged,
 }
 
 /// Absolute URLs and cache tags still to purge.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Unpurged {
+pub(crate) struct Unpurged {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub urls: Vec<String>,
+    pub(crate) urls: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
 }
 
 impl Unpurged {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.urls.is_empty() && self.tags.is_empty()
     }
 
@@ -96,20 +96,20 @@ impl Default for Record {
 
 /// One object as deployed: its bytes (size and hashes) and every header it was stored with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Deployed {
-    pub size: u64,
-    pub sha256: String,
+pub(crate) struct Deployed {
+    pub(crate) size: u64,
+    pub(crate) sha256: String,
     /// Base64 MD5, as in the manifest; S3's ETag of a single PUT is its hex form.
-    pub content_md5: String,
-    pub content_type: String,
-    pub cache_control: String,
+    pub(crate) content_md5: String,
+    pub(crate) content_type: String,
+    pub(crate) cache_control: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cdn_cache_control: Option<String>,
+    pub(crate) cdn_cache_control: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_encoding: Option<String>,
-    pub cache_class: CacheClass,
+    pub(crate) content_encoding: Option<String>,
+    pub(crate) cache_class: CacheClass,
     /// The cache tags, space-separated: the `x-amz-meta-surrogate-key` the object carries.
-    pub surrogate_key: String,
+    pub(crate) surrogate_key: String,
 }
 
 impl Deployed {
@@ -138,22 +138,22 @@ impl Deployed {
 
 /// A removed object waiting for its grace period to end.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingDeletion {
+pub(crate) struct PendingDeletion {
     /// RFC 3339, UTC; the object is deleted by the first deploy at or after this moment.
-    pub delete_after: String,
-    pub sha256: String,
+    pub(crate) delete_after: String,
+    pub(crate) sha256: String,
 }
 
 /// What a HEAD request says about an object.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Head {
-    pub size: u64,
-    pub etag: Option<String>,
-    pub content_type: Option<String>,
-    pub cache_control: Option<String>,
-    pub content_encoding: Option<String>,
+pub(crate) struct Head {
+    pub(crate) size: u64,
+    pub(crate) etag: Option<String>,
+    pub(crate) content_type: Option<String>,
+    pub(crate) cache_control: Option<String>,
+    pub(crate) content_encoding: Option<String>,
     /// User metadata (`x-amz-meta-*`), by the name after the prefix.
-    pub metadata: BTreeMap<String, String>,
+    pub(crate) metadata: BTreeMap<String, String>,
 }
 
 impl Head {
@@ -176,8 +176,8 @@ impl Head {
 
 /// The metadata names objects carry beside the standard headers (as `x-amz-meta-…`), the
 /// same as `tests/s3/upload_check.py` uses.
-pub const SURROGATE_KEY: &str = "surrogate-key";
-pub const CDN_CACHE_CONTROL: &str = "cdn-cache-control";
+pub(crate) const SURROGATE_KEY: &str = "surrogate-key";
+pub(crate) const CDN_CACHE_CONTROL: &str = "cdn-cache-control";
 
 impl Record {
     /// Parses a record read from the bucket.
