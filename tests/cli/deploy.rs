@@ -752,3 +752,27 @@ fn purge_cloudfront_invalidates_the_changed_paths_with_a_signed_request() {
         refused.stderr()
     );
 }
+
+/// `examples/ci/dropgen.yml` deploys pushes to main after the build, with flags that exist.
+#[test]
+fn the_ci_example_deploys_main_after_building_it() {
+    let text = std::fs::read_to_string(repo_root().join("examples/ci/dropgen.yml")).unwrap();
+    let workflow: Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(workflow["env"]["DROPGEN_DEPLOY_TO"], "", "off until the user names a bucket");
+    let steps = workflow["jobs"]["site"]["steps"].as_array().unwrap();
+    let position =
+        |name: &str| steps.iter().position(|s| s["name"] == name).unwrap_or_else(|| panic!("no {name}"));
+    let deploy = &steps[position("Deploy")];
+    assert!(position("Build") < position("Deploy"));
+    assert_eq!(deploy["if"], "github.event_name == 'push' && env.DROPGEN_DEPLOY_TO != ''");
+    let script = deploy["run"].as_str().unwrap();
+    assert!(script.contains("dropgen deploy --out dist --to \"$DROPGEN_DEPLOY_TO\""), "{script}");
+    let help = crate::support::run_in(&repo_root(), &["deploy", "--help"]);
+    help.success();
+    for flag in ["--out", "--to", "--purge", "--prewarm", "--format"] {
+        assert!(script.contains(flag) && help.stdout().contains(flag), "{flag}");
+    }
+    for secret in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+        assert_eq!(deploy["env"][secret], format!("${{{{ secrets.{secret} }}}}"));
+    }
+}
