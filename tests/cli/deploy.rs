@@ -371,14 +371,22 @@ fn bad_input_fails_with_the_problem_and_the_fix() {
 /// Pages in the bucket (as built here) refer only to assets in the bucket.
 #[track_caller]
 fn assert_no_page_misses_an_asset(server: &mut Server, prefix: &str, site: &Site) {
+    assert_no_page_misses_an_asset_of(server, prefix, site, &["out"]);
+}
+
+/// Pages in the bucket, each one of the builds in `outs`, refer only to assets in the bucket.
+#[track_caller]
+fn assert_no_page_misses_an_asset_of(server: &mut Server, prefix: &str, site: &Site, outs: &[&str]) {
     use sha2::Digest as _;
     let objects = server.objects(prefix);
-    let public = site.path("out/public");
     for key in objects.keys().filter(|key| key.ends_with(".html")) {
-        let html = std::fs::read_to_string(public.join(key)).unwrap();
-        let sha256: String =
-            sha2::Sha256::digest(html.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(objects[key]["sha256"].as_str(), Some(sha256.as_str()), "{key}");
+        let built = outs.iter().find_map(|out| {
+            let html = std::fs::read_to_string(site.path(out).join("public").join(key)).ok()?;
+            let sha256: String =
+                sha2::Sha256::digest(html.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+            (objects[key]["sha256"].as_str() == Some(sha256.as_str())).then_some(html)
+        });
+        let html = built.unwrap_or_else(|| panic!("{key} in the bucket is none of the builds {outs:?}"));
         let references = html
             .split(['"', '\'', ' ', ',', '(', ')'])
             .filter(|part| part.starts_with("/_img/") || part.starts_with("/_assets/"));
@@ -774,5 +782,62 @@ fn the_ci_example_deploys_main_after_building_it() {
     }
     for secret in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
         assert_eq!(deploy["env"][secret], format!("${{{{ secrets.{secret} }}}}"));
+    }
+}
+
+/// An edit that changes pages and images and removes a drop, killed at several points: each
+/// resumed deploy ends with the edited site complete, the removed images kept for their grace
+/// period, nothing uploaded twice and no page ever in the bucket before its assets.
+#[test]
+fn an_edit_deploy_killed_at_any_point_resumes_complete() {
+    let Some(mut server) = Server::start() else { return };
+    let site = Site::fixture("build/basic");
+    let preview = site.read("drops/preview/drop.yaml");
+    site.write("drops/extra/drop.yaml", &preview.replace("draft: true", "").replace("PREVIEW-1", "EXTRA-1"));
+    std::fs::copy(site.path("drops/preview/hero.jpg"), site.path("drops/extra/hero.jpg")).unwrap();
+    site.run(&["build", "--out", "before", "--now", NOW, "--quiet"]).success();
+    std::fs::remove_dir_all(site.path("drops/extra")).unwrap();
+    image::RgbaImage::from_pixel(48, 48, image::Rgba([20, 90, 200, 255]))
+        .save(site.path("drops/launch/badge.png"))
+        .unwrap();
+    build(&site);
+    let before: Value = serde_json::from_str(&site.read("before/manifest.json")).unwrap();
+    let after = manifest(&site);
+    let removed_hashed: Vec<String> = before["files"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|path| after["files"].get(path.as_str()).is_none())
+        .filter(|path| before["files"][path.as_str()]["cache_class"] == "immutable")
+        .cloned()
+        .collect();
+    assert!(!removed_hashed.is_empty());
+    let extra: Vec<&str> = removed_hashed.iter().map(String::as_str).collect();
+
+    for stop in [1, 2, 3, 5, 8, 13] {
+        let prefix = format!("edit-{stop}");
+        let to = format!("s3://{BUCKET}/{prefix}");
+        run(&site, &server, &["deploy", "--out", "before", "--to", &to, "--now", NOW]).success();
+        let first = server.versions(&prefix);
+        let mut env = server.env();
+        let stop_text = stop.to_string();
+        env.push(("DROPGEN_TEST_DEPLOY_ABORT_AFTER", &stop_text));
+        let killed = crate::support::run_with_env(
+            &site.root(),
+            &["deploy", "--out", "out", "--to", &to, "--now", NOW],
+            &env,
+        );
+        assert_ne!(killed.code(), 0, "stopped after {stop}: {}", killed.stderr());
+        // Pages of either build may be in the bucket; each refers only to what is there.
+        assert_no_page_misses_an_asset_of(&mut server, &prefix, &site, &["before", "out"]);
+        deploy(&site, &server, &prefix, NOW).success();
+        assert_deployed(&mut server, &prefix, &site, &extra);
+        assert_no_page_misses_an_asset(&mut server, &prefix, &site);
+        let versions = server.versions(&prefix);
+        let twice: Vec<_> = versions
+            .iter()
+            .filter(|(key, (puts, _))| *key != RECORD && *puts > first.get(*key).map_or(0, |(p, _)| *p) + 1)
+            .collect();
+        assert!(twice.is_empty(), "stopped after {stop}: uploaded twice: {twice:?}");
     }
 }
