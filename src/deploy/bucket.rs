@@ -264,7 +264,10 @@ impl Target for S3Target {
 /// What to do about a failed request, from what the store answered.
 fn hint(reason: &str) -> String {
     let has = |needle: &str| reason.contains(needle);
-    if has("InvalidAccessKeyId") || has("SignatureDoesNotMatch") || has("403") || has("AccessDenied") {
+    if has("169.254.169.254") {
+        // Without keys in the environment, the client asks the instance metadata service.
+        "no credentials were found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or run where instance or web-identity credentials are available)".to_owned()
+    } else if has("InvalidAccessKeyId") || has("SignatureDoesNotMatch") || has("403") || has("AccessDenied") {
         "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and that they may read and write this bucket"
             .to_owned()
     } else if has("NoSuchBucket") {

@@ -342,6 +342,16 @@ fn bad_input_fails_with_the_problem_and_the_fix() {
         "{stderr}"
     );
 
+    let without: Vec<(&str, &str)> = server
+        .env()
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("AWS_ACCESS") && !name.starts_with("AWS_SECRET"))
+        .collect();
+    let no_keys =
+        crate::support::run_with_env(&site.root(), &["deploy", "--out", "out", "--to", &to], &without);
+    no_keys.failure(2);
+    assert!(no_keys.stderr().contains("AWS_ACCESS_KEY_ID"), "{}", no_keys.stderr());
+
     let no_bucket = run(&site, &server, &["deploy", "--out", "out", "--to", "s3://no-such-bucket/site"]);
     no_bucket.failure(2);
     assert!(no_bucket.stderr().contains("create the bucket"), "{}", no_bucket.stderr());
