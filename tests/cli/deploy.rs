@@ -326,6 +326,17 @@ fn bad_input_fails_with_the_problem_and_the_fix() {
             && missing.stderr().contains("dropgen build")
     );
 
+    std::fs::create_dir_all(site.path("broken")).unwrap();
+    std::fs::write(site.path("broken/manifest.json"), "{\"schema\": \"dropgen.upload-manifest/0\"}").unwrap();
+    let broken = run(&site, &server, &["deploy", "--out", "broken", "--to", &to]);
+    broken.failure(2);
+    assert!(
+        broken.stderr().contains("broken/manifest.json` cannot be deployed")
+            && broken.stderr().contains("build again"),
+        "{}",
+        broken.stderr()
+    );
+
     build(&site);
     let url = run(&site, &server, &["deploy", "--out", "out", "--to", "gs://drops/site"]);
     url.failure(2);
