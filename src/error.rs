@@ -39,6 +39,10 @@ pub(crate) enum Error {
     /// The cache in object storage cannot be used (not reached, or a `cache gc` request failed).
     #[error("the cache `{url}` {reason}; the connection is configured by {}", S3_ENVIRONMENT)]
     ObjectStore { url: String, reason: String },
+    /// `dropgen deploy` failed; the error names the file, bucket or key, and the fix.
+    #[cfg(feature = "s3")]
+    #[error(transparent)]
+    Deploy(#[from] crate::deploy::DeployError),
     /// Reading or writing a file failed for a reason outside the site's content.
     #[error("`{}`: {source}{}", path.display(), io_hint(source))]
     Io { path: PathBuf, source: std::io::Error },
@@ -76,6 +80,8 @@ impl Error {
             | Error::Busy { .. }
             | Error::ObjectStore { .. }
             | Error::Io { .. } => 2,
+            #[cfg(feature = "s3")]
+            Error::Deploy(_) => 2,
         }
     }
 }

@@ -26,6 +26,8 @@ pub mod benchmarks;
 pub(crate) mod cache;
 pub mod cli;
 pub(crate) mod compress;
+#[cfg(feature = "s3")]
+pub(crate) mod deploy;
 pub(crate) mod diagnostic;
 pub(crate) mod error;
 /// What the fuzz targets in `fuzz/` call; not part of dropgen's interface.

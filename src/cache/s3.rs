@@ -58,6 +58,18 @@ impl Url {
         }
         Ok(Url { bucket: bucket.to_owned(), prefix: prefix.to_owned() })
     }
+
+    /// The bucket's name.
+    #[cfg(feature = "s3")]
+    pub(crate) fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The key prefix, without leading or trailing slashes (empty for the whole bucket).
+    #[cfg(feature = "s3")]
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
 }
 
 impl fmt::Display for Url {

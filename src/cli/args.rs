@@ -95,6 +95,16 @@ pub(super) enum Command {
         #[command(subcommand)]
         command: InventoryCommand,
     },
+    /// Upload a build to S3-compatible object storage (AWS S3, R2, MinIO) by its manifest.
+    ///
+    /// Only what the bucket does not hold yet is uploaded (the deploy record in the bucket says
+    /// what it holds), with every header of the manifest; assets go before the pages that
+    /// refer to them; removed content-hashed files are deleted after their grace period. A
+    /// killed deploy is finished by running it again. The connection is configured by
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT_URL
+    /// (docs/deploy.md).
+    #[cfg(feature = "s3")]
+    Deploy(DeployArgs),
     /// Manage the image cache.
     Cache {
         #[command(subcommand)]
@@ -185,6 +195,79 @@ pub(super) enum InventoryCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+}
+
+#[cfg(feature = "s3")]
+#[derive(Debug, clap::Args)]
+pub(super) struct DeployArgs {
+    /// The build's output folder, holding `manifest.json` beside `public/`.
+    #[arg(long, default_value = "dist", value_name = "DIR")]
+    pub(super) out: PathBuf,
+    /// Where to: `s3://bucket/prefix` (or `s3://bucket`).
+    #[arg(long, value_name = "URL")]
+    pub(super) to: String,
+    /// Print what would be uploaded and deleted, and change nothing.
+    #[arg(long)]
+    pub(super) dry_run: bool,
+    /// The moment of the deploy (RFC 3339), for grace periods [default: the clock].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub(super) now: Option<time::OffsetDateTime>,
+    /// Days to keep removed content-hashed files, which cached pages may still refer to
+    /// [default: the build's `purge.removed_asset_grace_days`, at least 7].
+    #[arg(long, value_name = "DAYS")]
+    pub(super) grace_days: Option<u32>,
+    /// After the upload, purge what changed at this CDN, in batches within its limits,
+    /// retrying on 429 and 5xx. Credentials from CLOUDFLARE_API_TOKEN and
+    /// CLOUDFLARE_ZONE_ID, FASTLY_API_TOKEN and FASTLY_SERVICE_ID, or the AWS credentials and
+    /// CLOUDFRONT_DISTRIBUTION_ID. A failed purge fails the
+    /// deploy, lists what was not purged, and leaves it to the next deploy.
+    #[arg(long, value_enum, value_name = "CDN")]
+    pub(super) purge: Option<PurgeCdn>,
+    /// After the upload (and purge), request the manifest's `prewarm` URLs (drop pages, their
+    /// hero images, the index) with a browser's `Accept` headers, 8 at once, and report each
+    /// response's cache status header.
+    #[arg(long)]
+    pub(super) prewarm: bool,
+    /// Prewarm at this origin (e.g. one edge's address) instead of the site's `base_url`.
+    #[arg(long, value_name = "URL", requires = "prewarm")]
+    pub(super) prewarm_origin: Option<String>,
+    /// How to print the result: `human` (on stderr) or `json` (on stdout).
+    #[arg(long, value_enum, default_value_t = DeployFormat::Human, value_name = "FORMAT")]
+    pub(super) format: DeployFormat,
+    /// Print only errors, no progress or summary.
+    #[arg(long, short)]
+    pub(super) quiet: bool,
+}
+
+#[cfg(feature = "s3")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum PurgeCdn {
+    /// Purge by URL (`{"files": [...]}`, 30 a request).
+    Cloudflare,
+    /// Purge by surrogate key (the cache tags, 256 a request).
+    Fastly,
+    /// Invalidate paths (3,000 a request).
+    Cloudfront,
+}
+
+#[cfg(feature = "s3")]
+impl From<PurgeCdn> for crate::deploy::cdn::Cdn {
+    fn from(cdn: PurgeCdn) -> Self {
+        match cdn {
+            PurgeCdn::Cloudflare => crate::deploy::cdn::Cdn::Cloudflare,
+            PurgeCdn::Fastly => crate::deploy::cdn::Cdn::Fastly,
+            PurgeCdn::Cloudfront => crate::deploy::cdn::Cdn::CloudFront,
+        }
+    }
+}
+
+#[cfg(feature = "s3")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum DeployFormat {
+    /// A summary on stderr.
+    Human,
+    /// The plan and what was done, as one JSON object on stdout.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

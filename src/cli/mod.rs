@@ -39,6 +39,8 @@ pub fn run(args: Args) -> ExitCode {
         }
         Command::Check { site } => build(&site, None, None),
         Command::Cache { command: CacheCommand::Gc { site, out } } => cache_gc(&site, out),
+        #[cfg(feature = "s3")]
+        Command::Deploy(args) => deploy(&args),
         #[cfg(feature = "live")]
         Command::Inventory { command } => inventory(command),
         #[cfg(feature = "live")]
@@ -265,6 +267,44 @@ fn serve(
         // Build problems were already printed by `serve`, as they are on every rebuild.
         Err(Error::Content(_)) => ExitCode::from(1),
         Err(err) => report_error(&err, &Sources::new(), site.message_format),
+    }
+}
+
+#[cfg(feature = "s3")]
+fn deploy(args: &args::DeployArgs) -> ExitCode {
+    let options = crate::deploy::DeployOptions {
+        out: args.out.clone(),
+        to: args.to.clone(),
+        dry_run: args.dry_run,
+        now: args.now.unwrap_or_else(time::OffsetDateTime::now_utc),
+        grace_days: args.grace_days,
+        purge: args.purge.map(Into::into),
+        prewarm: args.prewarm.then(|| args.prewarm_origin.clone()),
+    };
+    let progress = progress_for(args.quiet || args.dry_run);
+    let result = crate::deploy::run(&options, progress.as_ref());
+    drop(progress);
+    match result {
+        Ok(report) => match args.format {
+            args::DeployFormat::Json => match serde_json::to_vec_pretty(&report) {
+                Ok(mut json) => {
+                    json.push(b'\n');
+                    print_stdout(&json)
+                }
+                Err(err) => report_error(
+                    &Error::Internal(format!("cannot print the deploy report: {err}")),
+                    &Sources::new(),
+                    MessageFormat::Human,
+                ),
+            },
+            args::DeployFormat::Human => {
+                if !args.quiet {
+                    report::print_deploy(&report);
+                }
+                ExitCode::SUCCESS
+            }
+        },
+        Err(err) => report_error(&Error::from(err), &Sources::new(), MessageFormat::Human),
     }
 }
 

@@ -15,6 +15,11 @@ pub(super) fn progress_for(quiet: bool) -> Box<dyn Progress> {
     }
 }
 
+/// What a stage counts: `deploy` uploads files, the image stage makes variants.
+fn unit(stage: &str) -> &'static str {
+    if stage == "deploy" { "files" } else { "variants" }
+}
+
 struct Bar(indicatif::ProgressBar);
 
 impl Progress for Bar {
@@ -23,9 +28,10 @@ impl Progress for Bar {
         self.0.set_length(total);
         self.0.set_position(0);
         self.0.set_prefix(stage);
-        let style = indicatif::ProgressStyle::with_template(
-            "{prefix:>8} [{bar:32}] {pos}/{len} variants, {elapsed}, about {eta} left",
-        )
+        let style = indicatif::ProgressStyle::with_template(&format!(
+            "{{prefix:>8}} [{{bar:32}}] {{pos}}/{{len}} {}, {{elapsed}}, about {{eta}} left",
+            unit(stage)
+        ))
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
         .progress_chars("=> ");
         self.0.set_style(style);
@@ -70,7 +76,13 @@ impl Progress for LogLines {
         if state.last_line.is_some_and(|last| now - last >= EVERY) {
             state.last_line = Some(now);
             let elapsed = state.started.map_or(0, |start| (now - start).as_secs());
-            eprintln!("{}: {}/{} variants after {elapsed} s", state.stage, state.done, state.total);
+            eprintln!(
+                "{}: {}/{} {} after {elapsed} s",
+                state.stage,
+                state.done,
+                state.total,
+                unit(state.stage)
+            );
         }
     }
 

@@ -240,3 +240,91 @@ pub(super) fn human_bytes(bytes: u64) -> String {
         b => format!("{b} B"),
     }
 }
+
+/// The summary of a deploy (or, with `--dry-run`, every action it would take) on stderr.
+#[cfg(feature = "s3")]
+pub(super) fn print_deploy(report: &crate::deploy::DeployReport) {
+    use crate::deploy::plan::Reason;
+    let plan = &report.plan;
+    let mut stderr = std::io::stderr().lock();
+    if report.dry_run {
+        for upload in &plan.uploads {
+            let reason = match upload.reason {
+                Reason::New => "new",
+                Reason::Changed => "changed",
+                Reason::Headers => "headers",
+            };
+            let _ = writeln!(stderr, "upload  {reason:<8} {}", upload.path);
+        }
+        for deletion in &plan.deletions {
+            let _ = writeln!(stderr, "delete           {}", deletion.path);
+        }
+        for waiting in &plan.scheduled {
+            let _ = writeln!(stderr, "keep until {}  {}", waiting.delete_after, waiting.path);
+        }
+    }
+    let count = |reason: Reason| plan.uploads.iter().filter(|upload| upload.reason == reason).count();
+    let verb = if report.dry_run { "would upload" } else { "uploaded" };
+    let _ = writeln!(
+        stderr,
+        "{}deploy of build {} to {}: {verb} {} file(s), {} ({} new, {} changed, {} with new headers), {} unchanged; {} deleted; {} removed file(s) kept for their grace period",
+        if report.dry_run { "dry run: nothing changed; " } else { "" },
+        report.build_id,
+        report.target,
+        plan.uploads.len(),
+        human_bytes(report.upload_bytes),
+        count(Reason::New),
+        count(Reason::Changed),
+        count(Reason::Headers),
+        plan.unchanged,
+        plan.deletions.len(),
+        plan.scheduled.len() + plan.waiting.len(),
+    );
+    if report.resumed > 0 {
+        let _ =
+            writeln!(stderr, "resumed: {} file(s) a stopped deploy had uploaded were kept", report.resumed);
+    }
+    if !plan.not_uploaded.is_empty() {
+        let _ = writeln!(
+            stderr,
+            "not uploaded: {} (object storage does not read it; give its headers to the CDN instead)",
+            plan.not_uploaded.join(", ")
+        );
+    }
+    if let Some(purge) = &report.purge {
+        let what = if purge.cdn == "fastly" { "cache tag(s)" } else { "URL(s)" };
+        let verb = if report.dry_run { "would purge" } else { "purged" };
+        let _ = writeln!(stderr, "{}: {verb} {} {what}", purge.cdn, purge.purged.len());
+        if report.dry_run {
+            for item in &purge.purged {
+                let _ = writeln!(stderr, "purge   {item}");
+            }
+        }
+    }
+    if let Some(prewarmed) = &report.prewarm {
+        for request in prewarmed {
+            let answer = match (request.status, &request.error) {
+                (None, None) => "would request".to_owned(),
+                (Some(status), None) => {
+                    format!("{status} {}", request.cache.as_deref().unwrap_or("(no cache status header)"))
+                }
+                (_, Some(error)) => format!("failed: {error}"),
+            };
+            let _ = writeln!(stderr, "prewarm {answer}  {}", request.url);
+        }
+        let failed =
+            if report.dry_run { 0 } else { prewarmed.iter().filter(|request| !request.ok()).count() };
+        if failed > 0 {
+            let _ = writeln!(
+                stderr,
+                "warning: {failed} prewarm request(s) did not succeed; the deploy itself did"
+            );
+        }
+    }
+    if let Some(at) = &report.next_deletion_at {
+        let _ = writeln!(stderr, "next: deploy again after {at} to delete removed files");
+    }
+    if let Some(at) = &report.next_transition_at {
+        let _ = writeln!(stderr, "next: a drop changes phase at {at}: build and deploy then");
+    }
+}

@@ -3,6 +3,7 @@
 mod architecture;
 mod build;
 mod ci_example;
+mod deploy;
 mod editor;
 mod errors;
 mod examples;
