@@ -1,6 +1,8 @@
 //! AWS Signature Version 4 for the one AWS request dropgen makes outside object_store: a
-//! CloudFront invalidation. Pure; HMAC-SHA-256 over the `sha2` crate already in the tree
-//! (object_store's signer is not public).
+//! CloudFront invalidation. Pure: the canonical request and string to sign as AWS documents
+//! them (checked against botocore's signature of the same request), HMAC-SHA-256 by ring, the
+//! crypto object_store already builds. object_store's own signer is not public, and
+//! `aws-sigv4` would bring the AWS SDK's runtime crates for this one request.
 
 use sha2::{Digest as _, Sha256};
 
@@ -78,16 +80,10 @@ pub(crate) fn sign(request: &Request<'_>, credentials: &Credentials) -> Vec<(&'s
 
 /// HMAC-SHA-256 (RFC 2104).
 fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
-    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
-    Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().into()
+    let tag = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key), message);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {

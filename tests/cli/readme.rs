@@ -39,6 +39,7 @@ fn documented_commands_and_flags_exist() {
         ),
         ("check", &["--root", "--drafts", "--message-format", "--quiet", "--now"][..]),
         ("new", &["--root"][..]),
+        ("deploy", &["--out", "--to", "--dry-run", "--purge", "--prewarm", "--format"][..]),
         ("init", &["--force"][..]),
         ("schema", &[][..]),
         ("completions", &[][..]),
