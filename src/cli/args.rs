@@ -63,7 +63,9 @@ pub(super) enum Command {
     Serve {
         #[command(flatten)]
         site: SiteArgs,
-        /// Output folder (default: `<root>/dist`), replaced on every successful rebuild.
+        /// Output folder (default: `<root>/dist-preview`), updated on every successful
+        /// rebuild. Apart from `build`'s `dist`, so a preview never changes what the next
+        /// build compares against.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Port on 127.0.0.1; 0 picks a free one.

@@ -255,7 +255,7 @@ fn serve(
     mock: Option<crate::serve::MockOptions>,
     inventory: Option<String>,
 ) -> ExitCode {
-    let out = out.unwrap_or_else(|| site.root.join("dist"));
+    let out = out.unwrap_or_else(|| site.root.join(crate::serve::PREVIEW_DIR));
     let build = match site.options(Some(out), None) {
         // A preview shows drafts (marked as drafts): that is how a marketer sees one before it
         // is published.

@@ -203,7 +203,9 @@ fn transitions(site: &Site) -> Vec<Transition> {
             transitions.push((
                 at,
                 Transition {
-                    at: rfc3339::format(at),
+                    // In UTC whatever offset the drop was written in, so the list reads (and
+                    // sorts) as one clock.
+                    at: rfc3339::format(at.to_offset(time::UtcOffset::UTC)),
                     drop: drop.slug.as_str().to_owned(),
                     phase: phase.to_owned(),
                 },

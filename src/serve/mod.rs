@@ -41,6 +41,10 @@ use crate::pipeline::{self, BuildOptions, BuildReport};
 pub(crate) use mock::MockState;
 pub(crate) use mock_http::MockFault;
 
+/// Where `serve` builds by default: its own folder, so a preview never changes the output
+/// (`dist`) that the next `build` compares against to say what changed and what to purge.
+pub(crate) const PREVIEW_DIR: &str = "dist-preview";
+
 /// Serve-only paths live under this prefix, which no drop slug can take (slugs are
 /// `[a-z0-9-]+`).
 const PREFIX: &str = "/_dropgen";

@@ -74,9 +74,9 @@ fn serve_sends_what_a_cdn_would_for_each_accept_encoding() {
 
     // Any other file: the build's own sibling, byte for byte.
     let (_, sitemap) = get(&address, "/sitemap.xml", None);
-    let built = std::fs::read(site.path("dist/public/sitemap.xml")).unwrap();
+    let built = std::fs::read(site.path("dist-preview/public/sitemap.xml")).unwrap();
     assert_eq!(sitemap, built);
-    let stylesheet = std::fs::read_dir(site.path("dist/public/_assets"))
+    let stylesheet = std::fs::read_dir(site.path("dist-preview/public/_assets"))
         .unwrap()
         .filter_map(Result::ok)
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
@@ -84,13 +84,16 @@ fn serve_sends_what_a_cdn_would_for_each_accept_encoding() {
         .expect("the theme's stylesheet");
     let (headers, body) = get(&address, &format!("/_assets/{stylesheet}"), Some("gzip;q=1, br;q=0"));
     assert_eq!(header(&headers, "content-encoding"), Some("gzip"));
-    assert_eq!(body, std::fs::read(site.path(&format!("dist/public/_assets/{stylesheet}.gz"))).unwrap());
+    assert_eq!(body, std::fs::read(site.path(&format!("dist-preview/public/_assets/{stylesheet}.gz"))).unwrap());
 
     // Drafts are shown, marked as drafts, where `build` leaves them out.
     let (_, draft) = get(&address, "/preview/", None);
     let draft = String::from_utf8(draft).unwrap();
     assert!(draft.contains(r#"<p class="draft-note" role="note"><strong>Draft</strong>"#), "{draft}");
-    assert!(!site.read("dist/public/launch/index.html").contains(r#"class="draft-note""#));
+    assert!(!site.read("dist-preview/public/launch/index.html").contains(r#"class="draft-note""#));
+    // The preview has its own folder: `build`'s output, which the next build compares
+    // against, is not touched.
+    assert!(!site.path("dist").exists());
 
     let _ = child.kill();
     let _ = child.wait();
