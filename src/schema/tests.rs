@@ -609,68 +609,45 @@ fn the_agreement_check_fails_when_a_schema_drifts() {
     }
 }
 
-#[test]
-fn the_schema_keys_are_the_keys_dropgen_reads() {
-    // serde tells the fields a struct accepts (the list `deny_unknown_fields` checks) to a
-    // deserializer that asks for a struct; this one asks and stops there.
-    fn fields<T: serde::de::DeserializeOwned>() -> Vec<&'static str> {
-        struct Probe(std::rc::Rc<std::cell::Cell<&'static [&'static str]>>);
-        impl<'de> serde::Deserializer<'de> for Probe {
-            type Error = serde::de::value::Error;
-            fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
-                Err(serde::de::Error::custom("probe"))
-            }
-            fn deserialize_struct<V: serde::de::Visitor<'de>>(
-                self,
-                _: &'static str,
-                fields: &'static [&'static str],
-                _: V,
-            ) -> Result<V::Value, Self::Error> {
-                self.0.set(fields);
-                Err(serde::de::Error::custom("probe"))
-            }
-            serde::forward_to_deserialize_any! {
-                bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string bytes byte_buf option
-                unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
-            }
+/// Every mapping of both schemas, with its path: `("products[]", {...})`.
+fn objects<'a>(path: String, schema: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        out.push((path.clone(), schema));
+        for (key, property) in properties {
+            objects(format!("{path}.{key}"), property, out);
         }
-        let cell = std::rc::Rc::new(std::cell::Cell::new(&[][..]));
-        let _ = T::deserialize(Probe(cell.clone()));
-        let mut fields = cell.get().to_vec();
-        fields.sort_unstable();
-        fields
     }
-    use crate::load::raw::*;
-    let site = super::site();
-    let drop = super::drop();
-    let product = &drop["properties"]["products"]["items"];
-    let checks: Vec<(&str, &Value, Vec<&str>)> = vec![
-        ("dropgen.yaml", &site, fields::<RawConfig>()),
-        ("images", &site["properties"]["images"], fields::<RawImageSettings>()),
-        ("images.quality", &site["properties"]["images"]["properties"]["quality"], fields::<RawQuality>()),
-        ("headers", &site["properties"]["headers"], fields::<RawHeaders>()),
-        ("headers.data", &site["properties"]["headers"]["properties"]["data"], fields::<RawClassHeaders>()),
-        ("purge", &site["properties"]["purge"], fields::<RawPurge>()),
-        ("drop.yaml", &drop, fields::<RawDrop>()),
-        ("hero", &drop["properties"]["hero"], fields::<RawImage>()),
-        ("stream", &drop["properties"]["stream"], fields::<RawStream>()),
-        ("products[]", product, fields::<RawProduct>()),
-        ("products[].images[]", &product["properties"]["images"]["items"], fields::<RawImage>()),
-    ];
-    for (what, schema, wanted) in checks {
-        assert!(wanted.len() > 1, "{what}: the probe found the fields");
-        let mut keys: Vec<&str> =
-            schema["properties"].as_object().unwrap().keys().map(String::as_str).collect();
-        keys.sort_unstable();
-        assert_eq!(keys, wanted, "{what}: the schema's keys are the struct's");
-        assert_eq!(schema["additionalProperties"], json!(false), "{what}: unknown keys are errors");
-        let properties = schema["properties"].as_object().unwrap();
-        for (key, value) in properties {
-            assert!(
-                value.get("description").and_then(Value::as_str).is_some_and(|d| d.len() > 10)
-                    || value.get("anyOf").is_some() && value.get("description").is_some(),
-                "{what}.{key} has a description for the editor's hover"
-            );
+    if let Some(items) = schema.get("items") {
+        objects(format!("{path}[]"), items, out);
+    }
+}
+
+/// The keys are the `Raw*` fields by construction (the derive reads the same fields and serde
+/// attributes as `Deserialize`), so what is left to check is what the derive leaves to us:
+/// every mapping rejects unknown keys (`deny_unknown_fields`), and every key has a doc comment
+/// for the editor's hover, titled with the key, with every `{CONSTANT}` filled in.
+#[test]
+fn every_key_is_documented_and_unknown_keys_are_errors() {
+    for which in Which::ALL {
+        let schema = which.schema();
+        let mut found = Vec::new();
+        objects(which.file_name().to_owned(), &schema, &mut found);
+        assert!(found.len() >= 5, "{which:?}: the nested mappings are inline: {}", found.len());
+        for (path, object) in found {
+            assert_eq!(object["additionalProperties"], json!(false), "{path}: unknown keys are errors");
+            for (key, value) in object["properties"].as_object().unwrap() {
+                let description = value["description"].as_str().unwrap_or("");
+                assert!(description.len() > 10, "{path}.{key} has a description for the editor's hover");
+                assert!(!description.contains('\n'), "{path}.{key}: one paragraph: {description}");
+                assert!(
+                    !description
+                        .split('{')
+                        .skip(1)
+                        .any(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase())),
+                    "{path}.{key}: a `{{CONSTANT}}` is filled in: {description}"
+                );
+                assert_eq!(value["title"], json!(key), "{path}.{key} is titled with its key");
+            }
         }
     }
 }
