@@ -2,7 +2,8 @@
 //! `tests/schema/validate.py`) on thousands of files:
 //!
 //! - every site file dropgen accepts (the bundled site, `examples/`, the valid fixtures, the
-//!   files `init` and `new` write, and every mutation of them that dropgen still accepts)
+//!   files `init` and `new` write, a site that sets every key, and every mutation of them that
+//!   dropgen still accepts)
 //!   validates against its schema;
 //! - every file dropgen rejects with a problem a schema can express (see [`expressible`])
 //!   fails its schema: the invalid fixtures and the mutation corpus (structural mutations of
@@ -442,6 +443,57 @@ type Base = (String, String, Vec<(String, String)>);
 /// A way to make a schema drift: what it does, the edit, and a line of the report it causes.
 type Drift<'a> = (&'a str, &'a dyn Fn(&mut Value), &'a str);
 
+const EVERY_KEY_CONFIG: &str = r#"
+base_url: https://drops.example.com
+title: Every key
+description: A site that sets every key.
+theme: default
+currency: EUR
+locale: en-GB
+inventory_api: https://inventory.example.com/v1
+checkout_url: https://shop.example.com/checkout?sku={sku}&drop={drop}
+images:
+  widths: [400, 800]
+  formats: [avif, webp]
+  quality: { avif: 42, webp: 80, jpeg: 82 }
+  max_megapixels: 100
+  avif_speed: 6
+  avif_chroma: "4:4:4"
+telemetry_url: https://telemetry.example.com/beacon
+headers:
+  immutable: { cache_control: "public, max-age=31536000, immutable", cdn_cache_control: "public, max-age=31536000" }
+  data: { cache_control: "public, max-age=300", cdn_cache_control: "" }
+  document: { cache_control: "public, max-age=0", cdn_cache_control: "public, max-age=600" }
+purge:
+  cloudflare_batch_size: 30
+  removed_asset_grace_days: 7
+"#;
+
+const EVERY_KEY_DROP: &str = r#"
+slug: every-key
+title: Every key
+summary: A drop that sets every key.
+starts_at: 2026-11-20T15:00:00Z
+ends_at: 2026-11-27T15:00:00+01:00
+hero: { src: hero.jpg, alt: A pair of sneakers }
+description: The *story*.
+products:
+  - sku: EVERY-KEY-1
+    name: Sneaker
+    price: 79.5
+    compare_at_price: 99
+    currency: EUR
+    images: [{ src: side.jpg, alt: The side }]
+    description: About it.
+    limit_per_customer: 2
+    stock: 300
+    options: [S, M, L]
+checkout_url: https://shop.example.com/checkout?sku={sku}&drop={drop}
+stream: { embed_url: "https://player.example.com/embed/launch", fallback_url: "https://video.example.com/launch" }
+tags: [new, limited]
+draft: false
+"#;
+
 /// The corpus: every accepted file, its structural and character-level mutations (each
 /// validated in a site with the file's real partners), and the invalid fixtures.
 fn corpus() -> &'static [Case] {
@@ -482,6 +534,13 @@ fn build_corpus() -> Vec<Case> {
             ("first-drop".into(), text_of("drops/first-drop/drop.yaml")),
             ("spring-sale".into(), new.replace("SPRING-SALE-1", "SPRING-SALE-2")),
         ],
+    ));
+    // Every key of both files at once, so that each key's rules are mutated, not only those of
+    // the keys some site happens to use.
+    bases.push((
+        "every key".into(),
+        EVERY_KEY_CONFIG.into(),
+        vec![("every-key".into(), EVERY_KEY_DROP.into())],
     ));
 
     for (label, config, drops) in &bases {
@@ -535,6 +594,24 @@ fn build_corpus() -> Vec<Case> {
 
 fn schemas() -> Vec<(Which, Value)> {
     Which::ALL.iter().map(|which| (*which, which.schema())).collect()
+}
+
+#[test]
+fn the_every_key_site_is_accepted_and_sets_every_key_of_the_schemas() {
+    let diagnostics = validate_texts(EVERY_KEY_CONFIG, &[("every-key", EVERY_KEY_DROP)]);
+    assert!(diagnostics.sorted().is_empty(), "{:?}", diagnostics.sorted());
+    for (which, text) in [(Which::Site, EVERY_KEY_CONFIG), (Which::Drop, EVERY_KEY_DROP)] {
+        let json = to_json(text).unwrap();
+        let schema = which.schema();
+        let mut found = Vec::new();
+        objects(String::new(), &schema, &mut found);
+        for (path, object) in found {
+            let value = value_at(&json, path.replace("[]", "[0]").trim_start_matches('.'));
+            for key in object["properties"].as_object().unwrap().keys() {
+                assert!(value.and_then(|v| v.get(key)).is_some(), "{which:?}: `{path}.{key}` is not set");
+            }
+        }
+    }
 }
 
 #[test]
