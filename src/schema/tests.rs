@@ -2,7 +2,8 @@
 //! `tests/schema/validate.py`) on thousands of files:
 //!
 //! - every site file dropgen accepts (the bundled site, `examples/`, the valid fixtures, the
-//!   files `init` and `new` write, and every mutation of them that dropgen still accepts)
+//!   files `init` and `new` write, a site that sets every key, and every mutation of them that
+//!   dropgen still accepts)
 //!   validates against its schema;
 //! - every file dropgen rejects with a problem a schema can express (see [`expressible`])
 //!   fails its schema: the invalid fixtures and the mutation corpus (structural mutations of
@@ -442,6 +443,57 @@ type Base = (String, String, Vec<(String, String)>);
 /// A way to make a schema drift: what it does, the edit, and a line of the report it causes.
 type Drift<'a> = (&'a str, &'a dyn Fn(&mut Value), &'a str);
 
+const EVERY_KEY_CONFIG: &str = r#"
+base_url: https://drops.example.com
+title: Every key
+description: A site that sets every key.
+theme: default
+currency: EUR
+locale: en-GB
+inventory_api: https://inventory.example.com/v1
+checkout_url: https://shop.example.com/checkout?sku={sku}&drop={drop}
+images:
+  widths: [400, 800]
+  formats: [avif, webp]
+  quality: { avif: 42, webp: 80, jpeg: 82 }
+  max_megapixels: 100
+  avif_speed: 6
+  avif_chroma: "4:4:4"
+telemetry_url: https://telemetry.example.com/beacon
+headers:
+  immutable: { cache_control: "public, max-age=31536000, immutable", cdn_cache_control: "public, max-age=31536000" }
+  data: { cache_control: "public, max-age=300", cdn_cache_control: "" }
+  document: { cache_control: "public, max-age=0", cdn_cache_control: "public, max-age=600" }
+purge:
+  cloudflare_batch_size: 30
+  removed_asset_grace_days: 7
+"#;
+
+const EVERY_KEY_DROP: &str = r#"
+slug: every-key
+title: Every key
+summary: A drop that sets every key.
+starts_at: 2026-11-20T15:00:00Z
+ends_at: 2026-11-27T15:00:00+01:00
+hero: { src: hero.jpg, alt: A pair of sneakers }
+description: The *story*.
+products:
+  - sku: EVERY-KEY-1
+    name: Sneaker
+    price: 79.5
+    compare_at_price: 99
+    currency: EUR
+    images: [{ src: side.jpg, alt: The side }]
+    description: About it.
+    limit_per_customer: 2
+    stock: 300
+    options: [S, M, L]
+checkout_url: https://shop.example.com/checkout?sku={sku}&drop={drop}
+stream: { embed_url: "https://player.example.com/embed/launch", fallback_url: "https://video.example.com/launch" }
+tags: [new, limited]
+draft: false
+"#;
+
 /// The corpus: every accepted file, its structural and character-level mutations (each
 /// validated in a site with the file's real partners), and the invalid fixtures.
 fn corpus() -> &'static [Case] {
@@ -482,6 +534,13 @@ fn build_corpus() -> Vec<Case> {
             ("first-drop".into(), text_of("drops/first-drop/drop.yaml")),
             ("spring-sale".into(), new.replace("SPRING-SALE-1", "SPRING-SALE-2")),
         ],
+    ));
+    // Every key of both files at once, so that each key's rules are mutated, not only those of
+    // the keys some site happens to use.
+    bases.push((
+        "every key".into(),
+        EVERY_KEY_CONFIG.into(),
+        vec![("every-key".into(), EVERY_KEY_DROP.into())],
     ));
 
     for (label, config, drops) in &bases {
@@ -535,6 +594,24 @@ fn build_corpus() -> Vec<Case> {
 
 fn schemas() -> Vec<(Which, Value)> {
     Which::ALL.iter().map(|which| (*which, which.schema())).collect()
+}
+
+#[test]
+fn the_every_key_site_is_accepted_and_sets_every_key_of_the_schemas() {
+    let diagnostics = validate_texts(EVERY_KEY_CONFIG, &[("every-key", EVERY_KEY_DROP)]);
+    assert!(diagnostics.sorted().is_empty(), "{:?}", diagnostics.sorted());
+    for (which, text) in [(Which::Site, EVERY_KEY_CONFIG), (Which::Drop, EVERY_KEY_DROP)] {
+        let json = to_json(text).unwrap();
+        let schema = which.schema();
+        let mut found = Vec::new();
+        objects(String::new(), &schema, &mut found);
+        for (path, object) in found {
+            let value = value_at(&json, path.replace("[]", "[0]").trim_start_matches('.'));
+            for key in object["properties"].as_object().unwrap().keys() {
+                assert!(value.and_then(|v| v.get(key)).is_some(), "{which:?}: `{path}.{key}` is not set");
+            }
+        }
+    }
 }
 
 #[test]
@@ -609,68 +686,45 @@ fn the_agreement_check_fails_when_a_schema_drifts() {
     }
 }
 
-#[test]
-fn the_schema_keys_are_the_keys_dropgen_reads() {
-    // serde tells the fields a struct accepts (the list `deny_unknown_fields` checks) to a
-    // deserializer that asks for a struct; this one asks and stops there.
-    fn fields<T: serde::de::DeserializeOwned>() -> Vec<&'static str> {
-        struct Probe(std::rc::Rc<std::cell::Cell<&'static [&'static str]>>);
-        impl<'de> serde::Deserializer<'de> for Probe {
-            type Error = serde::de::value::Error;
-            fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
-                Err(serde::de::Error::custom("probe"))
-            }
-            fn deserialize_struct<V: serde::de::Visitor<'de>>(
-                self,
-                _: &'static str,
-                fields: &'static [&'static str],
-                _: V,
-            ) -> Result<V::Value, Self::Error> {
-                self.0.set(fields);
-                Err(serde::de::Error::custom("probe"))
-            }
-            serde::forward_to_deserialize_any! {
-                bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string bytes byte_buf option
-                unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
-            }
+/// Every mapping of both schemas, with its path: `("products[]", {...})`.
+fn objects<'a>(path: String, schema: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        out.push((path.clone(), schema));
+        for (key, property) in properties {
+            objects(format!("{path}.{key}"), property, out);
         }
-        let cell = std::rc::Rc::new(std::cell::Cell::new(&[][..]));
-        let _ = T::deserialize(Probe(cell.clone()));
-        let mut fields = cell.get().to_vec();
-        fields.sort_unstable();
-        fields
     }
-    use crate::load::raw::*;
-    let site = super::site();
-    let drop = super::drop();
-    let product = &drop["properties"]["products"]["items"];
-    let checks: Vec<(&str, &Value, Vec<&str>)> = vec![
-        ("dropgen.yaml", &site, fields::<RawConfig>()),
-        ("images", &site["properties"]["images"], fields::<RawImageSettings>()),
-        ("images.quality", &site["properties"]["images"]["properties"]["quality"], fields::<RawQuality>()),
-        ("headers", &site["properties"]["headers"], fields::<RawHeaders>()),
-        ("headers.data", &site["properties"]["headers"]["properties"]["data"], fields::<RawClassHeaders>()),
-        ("purge", &site["properties"]["purge"], fields::<RawPurge>()),
-        ("drop.yaml", &drop, fields::<RawDrop>()),
-        ("hero", &drop["properties"]["hero"], fields::<RawImage>()),
-        ("stream", &drop["properties"]["stream"], fields::<RawStream>()),
-        ("products[]", product, fields::<RawProduct>()),
-        ("products[].images[]", &product["properties"]["images"]["items"], fields::<RawImage>()),
-    ];
-    for (what, schema, wanted) in checks {
-        assert!(wanted.len() > 1, "{what}: the probe found the fields");
-        let mut keys: Vec<&str> =
-            schema["properties"].as_object().unwrap().keys().map(String::as_str).collect();
-        keys.sort_unstable();
-        assert_eq!(keys, wanted, "{what}: the schema's keys are the struct's");
-        assert_eq!(schema["additionalProperties"], json!(false), "{what}: unknown keys are errors");
-        let properties = schema["properties"].as_object().unwrap();
-        for (key, value) in properties {
-            assert!(
-                value.get("description").and_then(Value::as_str).is_some_and(|d| d.len() > 10)
-                    || value.get("anyOf").is_some() && value.get("description").is_some(),
-                "{what}.{key} has a description for the editor's hover"
-            );
+    if let Some(items) = schema.get("items") {
+        objects(format!("{path}[]"), items, out);
+    }
+}
+
+/// The keys are the `Raw*` fields by construction (the derive reads the same fields and serde
+/// attributes as `Deserialize`), so what is left to check is what the derive leaves to us:
+/// every mapping rejects unknown keys (`deny_unknown_fields`), and every key has a doc comment
+/// for the editor's hover, titled with the key, with every `{CONSTANT}` filled in.
+#[test]
+fn every_key_is_documented_and_unknown_keys_are_errors() {
+    for which in Which::ALL {
+        let schema = which.schema();
+        let mut found = Vec::new();
+        objects(which.file_name().to_owned(), &schema, &mut found);
+        assert!(found.len() >= 5, "{which:?}: the nested mappings are inline: {}", found.len());
+        for (path, object) in found {
+            assert_eq!(object["additionalProperties"], json!(false), "{path}: unknown keys are errors");
+            for (key, value) in object["properties"].as_object().unwrap() {
+                let description = value["description"].as_str().unwrap_or("");
+                assert!(description.len() > 10, "{path}.{key} has a description for the editor's hover");
+                assert!(!description.contains('\n'), "{path}.{key}: one paragraph: {description}");
+                assert!(
+                    !description
+                        .split('{')
+                        .skip(1)
+                        .any(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase())),
+                    "{path}.{key}: a `{{CONSTANT}}` is filled in: {description}"
+                );
+                assert_eq!(value["title"], json!(key), "{path}.{key} is titled with its key");
+            }
         }
     }
 }

@@ -84,7 +84,10 @@ fn serve_sends_what_a_cdn_would_for_each_accept_encoding() {
         .expect("the theme's stylesheet");
     let (headers, body) = get(&address, &format!("/_assets/{stylesheet}"), Some("gzip;q=1, br;q=0"));
     assert_eq!(header(&headers, "content-encoding"), Some("gzip"));
-    assert_eq!(body, std::fs::read(site.path(&format!("dist-preview/public/_assets/{stylesheet}.gz"))).unwrap());
+    assert_eq!(
+        body,
+        std::fs::read(site.path(&format!("dist-preview/public/_assets/{stylesheet}.gz"))).unwrap()
+    );
 
     // Drafts are shown, marked as drafts, where `build` leaves them out.
     let (_, draft) = get(&address, "/preview/", None);

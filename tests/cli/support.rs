@@ -191,7 +191,8 @@ pub(crate) fn hashed(dir: &Path, pattern: &str) -> String {
 
 /// Folders that are build products wherever they are: `fuzz/target` alone grows to gigabytes once
 /// `scripts/fuzz.sh` has run, and copying it into every repository-root site filled CI's disk.
-const BUILD_PRODUCTS: [&str; 6] = ["target", "dist", "node_modules", ".dropgen-cache", "dist-preview", ".git"];
+const BUILD_PRODUCTS: [&str; 6] =
+    ["target", "dist", "node_modules", ".dropgen-cache", "dist-preview", ".git"];
 /// The repository root's developer tooling, which is not part of the site it also is.
 const ROOT_TOOLING: [&str; 6] = ["tests", "src", "fuzz", "bench", "scripts", "docs"];
 /// More than any fixture or example site holds; a copy past it is copying something that is not
