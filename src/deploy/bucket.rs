@@ -23,7 +23,7 @@ use object_store::{
     RetryConfig,
 };
 
-use super::DeployError;
+use super::error::DeployError;
 use super::execute::{Target, read_checked};
 use super::plan::Upload;
 use super::record::{CDN_CACHE_CONTROL, Deployed, Head, KEY, SURROGATE_KEY};

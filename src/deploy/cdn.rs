@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::DeployError;
+use super::error::DeployError;
 use super::record::Unpurged;
 use super::sigv4::{self, Credentials};
 use crate::manifest::UploadManifest;

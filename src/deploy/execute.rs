@@ -17,7 +17,7 @@ use std::path::Path;
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
-use super::DeployError;
+use super::error::DeployError;
 use super::plan::{Plan, Upload, batches};
 use super::record::{Head, Record, Unpurged};
 use crate::manifest::UploadManifest;

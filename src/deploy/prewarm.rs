@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::DeployError;
+use super::error::DeployError;
 
 /// Requests in flight at once: an edge warmed, not a crowd simulated.
 const CONCURRENCY: usize = 8;

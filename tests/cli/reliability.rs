@@ -260,7 +260,8 @@ fn builds_sharing_a_cache_run_together_and_gc_waits_for_them() {
 fn serve_rebuilds_take_the_output_lock() {
     let site = Site::fixture("images");
     let held = hold_output_lock(&site);
-    let mut serve = dropgen(&site, &["serve", "--port", "0"])
+    // `--out dist`: the folder whose lock a build holds (serve alone would use its own).
+    let mut serve = dropgen(&site, &["serve", "--port", "0", "--out", "dist"])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

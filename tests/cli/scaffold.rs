@@ -57,7 +57,7 @@ fn init_writes_a_site_whose_first_build_succeeds_without_warnings() {
     assert!(site.join("drops/first-drop/hero.jpg").is_file());
     assert_eq!(
         read(".gitignore").lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>(),
-        ["/dist/", "/.dist.lock", "/.dropgen-cache/"]
+        ["/dist/", "/.dist.lock", "/.dropgen-cache/", "/dist-preview/", "/.dist-preview.lock"]
     );
     assert!(read("README.md").starts_with("# Spring Shop\n"));
     assert!(!site.join("themes").exists(), "the default theme stays built in");
