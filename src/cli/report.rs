@@ -248,20 +248,7 @@ pub(super) fn print_deploy(report: &crate::deploy::DeployReport) {
     let plan = &report.plan;
     let mut stderr = std::io::stderr().lock();
     if report.dry_run {
-        for upload in &plan.uploads {
-            let reason = match upload.reason {
-                Reason::New => "new",
-                Reason::Changed => "changed",
-                Reason::Headers => "headers",
-            };
-            let _ = writeln!(stderr, "upload  {reason:<8} {}", upload.path);
-        }
-        for deletion in &plan.deletions {
-            let _ = writeln!(stderr, "delete           {}", deletion.path);
-        }
-        for waiting in &plan.scheduled {
-            let _ = writeln!(stderr, "keep until {}  {}", waiting.delete_after, waiting.path);
-        }
+        print_deploy_plan(&mut stderr, plan);
     }
     let count = |reason: Reason| plan.uploads.iter().filter(|upload| upload.reason == reason).count();
     let verb = if report.dry_run { "would upload" } else { "uploaded" };
@@ -302,29 +289,50 @@ pub(super) fn print_deploy(report: &crate::deploy::DeployReport) {
         }
     }
     if let Some(prewarmed) = &report.prewarm {
-        for request in prewarmed {
-            let answer = match (request.status, &request.error) {
-                (None, None) => "would request".to_owned(),
-                (Some(status), None) => {
-                    format!("{status} {}", request.cache.as_deref().unwrap_or("(no cache status header)"))
-                }
-                (_, Some(error)) => format!("failed: {error}"),
-            };
-            let _ = writeln!(stderr, "prewarm {answer}  {}", request.url);
-        }
-        let failed =
-            if report.dry_run { 0 } else { prewarmed.iter().filter(|request| !request.ok()).count() };
-        if failed > 0 {
-            let _ = writeln!(
-                stderr,
-                "warning: {failed} prewarm request(s) did not succeed; the deploy itself did"
-            );
-        }
+        print_prewarm(&mut stderr, prewarmed, report.dry_run);
     }
     if let Some(at) = &report.next_deletion_at {
         let _ = writeln!(stderr, "next: deploy again after {at} to delete removed files");
     }
     if let Some(at) = &report.next_transition_at {
         let _ = writeln!(stderr, "next: a drop changes phase at {at}: build and deploy then");
+    }
+}
+
+/// `--dry-run`: every upload and deletion the deploy would make.
+fn print_deploy_plan(stderr: &mut impl Write, plan: &crate::deploy::Plan) {
+    use crate::deploy::plan::Reason;
+    for upload in &plan.uploads {
+        let reason = match upload.reason {
+            Reason::New => "new",
+            Reason::Changed => "changed",
+            Reason::Headers => "headers",
+        };
+        let _ = writeln!(stderr, "upload  {reason:<8} {}", upload.path);
+    }
+    for deletion in &plan.deletions {
+        let _ = writeln!(stderr, "delete           {}", deletion.path);
+    }
+    for waiting in &plan.scheduled {
+        let _ = writeln!(stderr, "keep until {}  {}", waiting.delete_after, waiting.path);
+    }
+}
+
+/// Each prewarm request with the edge's cache status, and a warning when some failed.
+fn print_prewarm(stderr: &mut impl Write, prewarmed: &[crate::deploy::prewarm::Prewarmed], dry_run: bool) {
+    for request in prewarmed {
+        let answer = match (request.status, &request.error) {
+            (None, None) => "would request".to_owned(),
+            (Some(status), None) => {
+                format!("{status} {}", request.cache.as_deref().unwrap_or("(no cache status header)"))
+            }
+            (_, Some(error)) => format!("failed: {error}"),
+        };
+        let _ = writeln!(stderr, "prewarm {answer}  {}", request.url);
+    }
+    let failed = if dry_run { 0 } else { prewarmed.iter().filter(|request| !request.ok()).count() };
+    if failed > 0 {
+        let _ =
+            writeln!(stderr, "warning: {failed} prewarm request(s) did not succeed; the deploy itself did");
     }
 }

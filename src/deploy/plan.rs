@@ -117,30 +117,7 @@ pub(crate) fn plan(
     }
     let order = checked_order(manifest)?;
 
-    let mut uploads = Vec::new();
-    let mut unchanged = 0;
-    let mut not_uploaded = Vec::new();
-    for path in order {
-        let Some(entry) = manifest.files.get(path) else { continue };
-        if NOT_UPLOADED.contains(&path.as_str()) {
-            not_uploaded.push(path.clone());
-            continue;
-        }
-        let want = Deployed::of(entry);
-        let reason = match record.objects.get(path) {
-            None => Reason::New,
-            Some(have) if have.sha256 != want.sha256 || have.size != want.size => Reason::Changed,
-            Some(have) if *have != want => Reason::Headers,
-            Some(_) => {
-                unchanged += 1;
-                continue;
-            }
-        };
-        uploads.push(Upload { path: path.clone(), reason, phase: entry.upload_phase, want });
-    }
-    // Phases in order, each in `upload_order` (a stable sort): pages last, whatever order
-    // the manifest lists them in.
-    uploads.sort_by_key(|upload| upload.phase);
+    let (uploads, unchanged, not_uploaded) = uploads(manifest, record, order);
 
     let published =
         |path: &String| manifest.files.contains_key(path) && !NOT_UPLOADED.contains(&path.as_str());
@@ -173,6 +150,54 @@ pub(crate) fn plan(
             );
         }
     }
+    let (due, waiting) = due_deletions(record, &published, now);
+    deletions.extend(due);
+    deletions.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Plan { uploads, deletions, scheduled, waiting, unchanged, not_uploaded, start })
+}
+
+/// The files to upload, in phases and then in `upload_order`; how many are deployed as they
+/// are; and the files never uploaded (`_headers`).
+fn uploads(
+    manifest: &UploadManifest,
+    record: &Record,
+    order: &[String],
+) -> (Vec<Upload>, usize, Vec<String>) {
+    let mut uploads = Vec::new();
+    let mut unchanged = 0;
+    let mut not_uploaded = Vec::new();
+    for path in order {
+        let Some(entry) = manifest.files.get(path) else { continue };
+        if NOT_UPLOADED.contains(&path.as_str()) {
+            not_uploaded.push(path.clone());
+            continue;
+        }
+        let want = Deployed::of(entry);
+        let reason = match record.objects.get(path) {
+            None => Reason::New,
+            Some(have) if have.sha256 != want.sha256 || have.size != want.size => Reason::Changed,
+            Some(have) if *have != want => Reason::Headers,
+            Some(_) => {
+                unchanged += 1;
+                continue;
+            }
+        };
+        uploads.push(Upload { path: path.clone(), reason, phase: entry.upload_phase, want });
+    }
+    // Phases in order, each in `upload_order` (a stable sort): pages last, whatever order
+    // the manifest lists them in.
+    uploads.sort_by_key(|upload| upload.phase);
+    (uploads, unchanged, not_uploaded)
+}
+
+/// Deletions waiting in the record: due at `now`, or still waiting. A path published again is
+/// neither.
+fn due_deletions(
+    record: &Record,
+    published: &dyn Fn(&String) -> bool,
+    now: OffsetDateTime,
+) -> (Vec<Deletion>, Vec<Waiting>) {
+    let mut deletions = Vec::new();
     let mut waiting = Vec::new();
     for (path, pending) in &record.pending_deletions {
         if published(path) {
@@ -185,8 +210,7 @@ pub(crate) fn plan(
             _ => waiting.push(Waiting { path: path.clone(), delete_after: pending.delete_after.clone() }),
         }
     }
-    deletions.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Plan { uploads, deletions, scheduled, waiting, unchanged, not_uploaded, start })
+    (deletions, waiting)
 }
 
 /// `upload_order`, checked to list every file of `files` once and nothing else.

@@ -333,7 +333,6 @@ async fn control_query(
 /// marketer opens beside the preview.
 fn control_page(status: &serde_json::Value) -> String {
     use clap::ValueEnum;
-    use std::fmt::Write as _;
     let text = |key: &str| status[key].as_str().map_or_else(|| status[key].to_string(), str::to_owned);
     // Customers come from cookies, so anything shown is escaped (tera's escaper, as the pages).
     let escape = |value: &str| {
@@ -366,29 +365,7 @@ fn control_page(status: &serde_json::Value) -> String {
     ]
     .map(|(value, help)| (value.to_owned(), help.to_owned()))
     .to_vec();
-    let mut holds = String::new();
-    for hold in status["holds"].as_array().into_iter().flatten() {
-        let cell =
-            |key: &str| escape(&hold[key].as_str().map_or_else(|| hold[key].to_string(), str::to_owned));
-        let _ = write!(
-            holds,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            cell("hold_id"),
-            cell("drop"),
-            cell("sku"),
-            cell("quantity"),
-            cell("customer"),
-            cell("expires_at")
-        );
-    }
-    let holds = if holds.is_empty() {
-        "<p>No holds.</p>".to_owned()
-    } else {
-        format!(
-            "<table><thead><tr><th>hold</th><th>drop</th><th>SKU</th><th>quantity</th><th>customer</th>\
-             <th>expires at</th></tr></thead><tbody>{holds}</tbody></table>"
-        )
-    };
+    let holds = holds_table(status, &escape);
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -411,6 +388,34 @@ fn control_page(status: &serde_json::Value) -> String {
         escape(&text("server_time")),
         escape(&text("server_time")),
     )
+}
+
+/// The holds of the mock, as a table.
+fn holds_table(status: &serde_json::Value, escape: &dyn Fn(&str) -> String) -> String {
+    use std::fmt::Write as _;
+    let mut holds = String::new();
+    for hold in status["holds"].as_array().into_iter().flatten() {
+        let cell =
+            |key: &str| escape(&hold[key].as_str().map_or_else(|| hold[key].to_string(), str::to_owned));
+        let _ = write!(
+            holds,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            cell("hold_id"),
+            cell("drop"),
+            cell("sku"),
+            cell("quantity"),
+            cell("customer"),
+            cell("expires_at")
+        );
+    }
+    if holds.is_empty() {
+        "<p>No holds.</p>".to_owned()
+    } else {
+        format!(
+            "<table><thead><tr><th>hold</th><th>drop</th><th>SKU</th><th>quantity</th><th>customer</th>\
+             <th>expires at</th></tr></thead><tbody>{holds}</tbody></table>"
+        )
+    }
 }
 
 async fn control_json(State(app): State<Arc<App>>, body: Bytes) -> Response {
