@@ -32,7 +32,7 @@ work=$bench_root/deploy-$n
 rm -rf "$work"
 mkdir -p "$work"
 python3 "$repo/bench/scale_site.py" "$work/site" "$n"
-"$bin" build --quiet --root "$work/site" --out "$work/out" --cache-dir "$work/cache"
+"$bin" build --quiet --root "$work/site" --out "$work/out" --cache-dir "$work/cache" 2>>"$work/build.log"
 
 coproc server { python3 "$repo/tests/s3/deploy_server.py" bench 2>"$work/server.log"; }
 trap 'echo quit >&"${server[1]}" 2>/dev/null || true; wait' EXIT
@@ -66,6 +66,6 @@ printf '%-7s %-22s %8s %8s %8s %8s\n' drops deploy wall_s uploaded deleted objec
 deploy first
 deploy no-op
 python3 "$repo/bench/scale_site.py" "$work/site" "$n" --edit $((n / 2))
-"$bin" build --quiet --root "$work/site" --out "$work/out" --cache-dir "$work/cache"
+"$bin" build --quiet --root "$work/site" --out "$work/out" --cache-dir "$work/cache" 2>>"$work/build.log"
 deploy one-title-edited
 jq -r '"  uploaded after the edit: " + ([.uploads[].path] | join(", "))' "$work/one-title-edited.json"
