@@ -300,6 +300,7 @@ pub(super) fn print_deploy(report: &crate::deploy::DeployReport) {
 }
 
 /// `--dry-run`: every upload and deletion the deploy would make.
+#[cfg(feature = "s3")]
 fn print_deploy_plan(stderr: &mut impl Write, plan: &crate::deploy::Plan) {
     use crate::deploy::plan::Reason;
     for upload in &plan.uploads {
@@ -319,6 +320,7 @@ fn print_deploy_plan(stderr: &mut impl Write, plan: &crate::deploy::Plan) {
 }
 
 /// Each prewarm request with the edge's cache status, and a warning when some failed.
+#[cfg(feature = "s3")]
 fn print_prewarm(stderr: &mut impl Write, prewarmed: &[crate::deploy::prewarm::Prewarmed], dry_run: bool) {
     for request in prewarmed {
         let answer = match (request.status, &request.error) {
