@@ -14,13 +14,6 @@ use crate::support::{Run, Site, repo_root};
 const NOW: &str = "2026-11-23T12:00:00Z";
 const BUCKET: &str = "dropgen-deploy";
 const RECORD: &str = ".dropgen/deploy.json";
-/// The script's exit code when its Python packages are missing.
-const SKIPPED: i32 = 77;
-
-fn on_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
 /// A moto server with one versioned bucket, [`BUCKET`], stopped when dropped.
 struct Server {
     child: Child,
@@ -36,37 +29,10 @@ impl Server {
     /// Starts the server; `None` (after printing SKIPPED) when Python or moto is missing
     /// outside CI.
     fn start() -> Option<Server> {
-        let script = repo_root().join("tests/s3/deploy_server.py");
-        let spawned = Command::new("python3")
-            .arg(&script)
-            .arg(BUCKET)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(err) if !on_ci() => {
-                eprintln!("SKIPPED: cannot run python3 ({err})");
-                return None;
-            }
-            Err(err) => panic!("python3 is required in CI: {err}"),
-        };
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let ["READY", endpoint, key_id, secret, distribution] = words.as_slice() else {
-            let status = child.wait().unwrap();
-            if status.code() == Some(SKIPPED) && !on_ci() {
-                eprintln!("{}", line.trim());
-                return None;
-            }
-            panic!("the S3 server did not start ({status}): {line}");
-        };
-        let [endpoint, key_id, secret, distribution] =
-            [endpoint, key_id, secret, distribution].map(|w| w.to_string());
-        let stdin = child.stdin.take().unwrap();
+        let (child, stdin, stdout, words) =
+            crate::support::start_python_server("tests/s3/deploy_server.py", &[BUCKET])?;
+        let [endpoint, key_id, secret, distribution] = <[String; 4]>::try_from(words)
+            .unwrap_or_else(|words| panic!("the S3 server said READY {words:?}"));
         Some(Server { child, stdin, stdout, endpoint, key_id, secret, distribution })
     }
 

@@ -5,17 +5,10 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use crate::support::{Run, Site, repo_root, tree};
+use crate::support::{Run, Site, tree};
 
 const NOW: &str = "2026-11-23T12:00:00Z";
 const BUCKET: &str = "dropgen-cache";
-/// The script's exit code when its Python packages are missing.
-const SKIPPED: i32 = 77;
-
-fn on_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
 /// A moto server with one bucket, [`BUCKET`], stopped when dropped.
 struct Server {
     child: Child,
@@ -28,35 +21,9 @@ impl Server {
     /// Starts the server; `None` (after printing SKIPPED) when Python or moto is missing
     /// outside CI.
     fn start() -> Option<Server> {
-        let script = repo_root().join("tests/s3/cache_server.py");
-        let spawned = Command::new("python3")
-            .arg(&script)
-            .arg(BUCKET)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(err) if !on_ci() => {
-                eprintln!("SKIPPED: cannot run python3 ({err})");
-                return None;
-            }
-            Err(err) => panic!("python3 is required in CI: {err}"),
-        };
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let Some(endpoint) = line.trim().strip_prefix("READY ") else {
-            let status = child.wait().unwrap();
-            if status.code() == Some(SKIPPED) && !on_ci() {
-                eprintln!("{}", line.trim());
-                return None;
-            }
-            panic!("the S3 server did not start ({status}): {line}");
-        };
-        let endpoint = endpoint.to_owned();
-        let stdin = child.stdin.take().unwrap();
+        let (child, stdin, stdout, words) =
+            crate::support::start_python_server("tests/s3/cache_server.py", &[BUCKET])?;
+        let endpoint = words.into_iter().next().expect("the S3 server said READY <endpoint>");
         Some(Server { child, stdin, stdout, endpoint })
     }
 

@@ -237,3 +237,49 @@ pub(crate) fn encoded_count(stderr: &str) -> u64 {
     });
     line.split(" decoded, ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap()
 }
+
+/// A Python test server under `tests/` (`script`, with `args`), started and past its first
+/// line, `READY` and its words; `None` (after printing SKIPPED) when Python or its packages
+/// are missing outside CI (exit 77), a panic in CI.
+pub(crate) fn start_python_server(
+    script: &str,
+    args: &[&str],
+) -> Option<(
+    std::process::Child,
+    std::process::ChildStdin,
+    std::io::BufReader<std::process::ChildStdout>,
+    Vec<String>,
+)> {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let on_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let spawned = Command::new("python3")
+        .arg(repo_root().join(script))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(err) if !on_ci => {
+            eprintln!("SKIPPED: cannot run python3 ({err})");
+            return None;
+        }
+        Err(err) => panic!("python3 is required in CI: {err}"),
+    };
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let words: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+    if words.first().map(String::as_str) != Some("READY") {
+        let status = child.wait().unwrap();
+        if status.code() == Some(77) && !on_ci {
+            eprintln!("{}", line.trim());
+            return None;
+        }
+        panic!("{script} did not start ({status}): {line}");
+    }
+    let stdin = child.stdin.take().unwrap();
+    Some((child, stdin, stdout, words[1..].to_vec()))
+}
