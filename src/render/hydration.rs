@@ -12,7 +12,7 @@ use crate::diagnostic::{Diagnostic, Kind, Location};
 
 /// The keys of the `data-text` words the default script shows (`word(…)` and `say(…)` in
 /// `drops.js`; a test keeps the two in step).
-pub(crate) const WORDS: [&str; 15] = [
+pub(crate) const WORDS: [&str; 16] = [
     "upcoming",
     "opening",
     "live",
@@ -28,6 +28,8 @@ pub(crate) const WORDS: [&str; 15] = [
     "na",
     "holding",
     "handover",
+    // Not a word: the `Intl.DateTimeFormat` options of times in the visitor's zone.
+    "time",
 ];
 
 /// What one drop page lacks, as (message, help) pairs; empty when the script has all it needs.

@@ -111,7 +111,8 @@ fn drop_pages_work_without_javascript() {
         assert!(page.contains(expected), "missing {expected}\nin:\n{page}");
     }
     assert_eq!(page.matches("<h1>").count(), 1, "one h1 per page");
-    assert_eq!(page.matches("<a class=\"buy\"").count(), 2);
+    // Each product's card and its item in the buy bar.
+    assert_eq!(page.matches("<a class=\"buy\"").count(), 4);
     // Live reload and the mock belong to `dropgen serve`, which adds them while serving only.
     assert!(!page.contains("_dropgen"), "serve-only markup in build output");
 }
@@ -431,7 +432,8 @@ fn a_theme_without_what_hydration_needs_is_warned_about_by_file() {
         "themes/bare/templates/drop.html",
         &std::fs::read_to_string(crate::support::repo_root().join("themes/default/templates/drop.html"))
             .unwrap()
-            .replace(" data-stock ", " "),
+            .replace(" data-stock ", " ")
+            .replace(" data-stock>", ">"),
     );
     let run = site.run(&["build", "--out", "out"]);
     run.success();
@@ -441,7 +443,8 @@ fn a_theme_without_what_hydration_needs_is_warned_about_by_file() {
         "{stderr}"
     );
     assert!(stderr.contains("--> themes/bare/templates/drop.html"), "{stderr}");
-    assert!(stderr.contains("2 product(s) with `data-sku` but 0 `data-stock` stock line(s)"), "{stderr}");
+    // Two products, each in its card and in the buy bar.
+    assert!(stderr.contains("4 product(s) with `data-sku` but 0 `data-stock` stock line(s)"), "{stderr}");
     assert_eq!(stderr.matches("warning: drop pages have no `<script").count(), 1, "once, not per page");
     // The default theme lacks nothing.
     let default = Site::fixture("build/basic");

@@ -182,10 +182,13 @@
     return result.status >= 200 && result.status < 300 ? "malformed" : result.status;
   }
 
-  /** What a product's stock line says. */
+  /** What a product's stock line says; `data-state` names it, for the stylesheet. */
   function say(product, key, count) {
     const line = product.querySelector("[data-stock]");
-    if (line) line.textContent = word(key, count);
+    if (line) {
+      line.textContent = word(key, count);
+      line.dataset.state = key;
+    }
   }
 
   /** Enables a product's buy link, or disables it as `sold_out` (which its label then says),
@@ -263,11 +266,8 @@
 
   /** Tries to hold one unit of `sku` within HOLD_BUDGET_MS; the last answer, good or bad. */
   async function hold(sku) {
-    // Unguessable, so nobody can replay another shopper's hold: randomUUID needs a secure
-    // context, getRandomValues works everywhere. Never Math.random.
-    const key =
-      crypto.randomUUID?.() ??
-      Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+    // Unguessable, so nobody can replay another shopper's hold. Never Math.random.
+    const key = crypto.randomUUID();
     const body = JSON.stringify({ sku, quantity: 1 });
     const deadline = Date.now() + HOLD_BUDGET_MS;
     for (let attempt = 1; ; attempt += 1) {
@@ -297,8 +297,12 @@
       event.preventDefault();
       return;
     }
-    // A new tab or window, or no live word from the API: the static link does the job.
-    if (event.ctrlKey || event.metaKey || event.shiftKey || !stockShown || apiStatus !== "live") return;
+    // A new tab or window, no live word from the API, or no randomUUID (only in a page served
+    // over plain http from another host, as a preview on a phone can be): the static link
+    // does the job.
+    if (event.ctrlKey || event.metaKey || event.shiftKey || !stockShown || apiStatus !== "live" || !crypto.randomUUID) {
+      return;
+    }
     event.preventDefault();
     holding = product;
     showWorking(product, link, true);
@@ -320,6 +324,28 @@
     say(product, "handover");
     location.assign(link.href);
   }
+
+  // Every time in the visitor's own time zone, named (the HTML has the drop's own offset), in
+  // the page's language and the theme's format (Intl.DateTimeFormat options in `data-text`).
+  const localTime = new Intl.DateTimeFormat(document.documentElement.lang || [], words["time"]);
+  for (const time of document.querySelectorAll("time[datetime]")) {
+    const at = Date.parse(time.dateTime);
+    if (at) time.textContent = localTime.format(at);
+  }
+
+  // The buy bar offers the topmost product whose card is in view. (The bar's own items are
+  // products too, after the cards: while no card is in view, the one on show keeps itself.)
+  const barItems = document.querySelectorAll("[data-buy-bar] [data-sku]");
+  const inView = new Set();
+  const follow = new IntersectionObserver(
+    (entries) => {
+      for (const entry of entries) inView[entry.isIntersecting ? "add" : "delete"](entry.target);
+      const shown = [...products].find((product) => inView.has(product));
+      if (shown) for (const item of barItems) item.hidden = item.dataset.sku !== shown.dataset.sku;
+    },
+    { threshold: 0.5 },
+  );
+  for (const product of products) follow.observe(product);
 
   tick();
   setInterval(tick, 1000);
