@@ -136,7 +136,9 @@ pub(crate) fn build(
     // Pages are rendered even when an image failed, so template problems show in the same run.
     let rendered = run.timed("render", |run| {
         let assets = run.keep(assets::collect(&theme, &claims(&site), &images.placeholder_css()))?;
-        let pages = run.keep(render::pages(&site, &templates, &assets.urls, &images, &memory.markdown))?;
+        let now = options.time.reference.unwrap_or_else(time::OffsetDateTime::now_utc);
+        let pages =
+            run.keep(render::pages(&site, &templates, &assets.urls, &images, &memory.markdown, now))?;
         for gap in render::hydration_warnings(&site, &pages, &templates, &assets.urls) {
             run.diagnostics.push(gap);
         }

@@ -18,6 +18,10 @@ use time::OffsetDateTime;
 
 use crate::diagnostic::Location;
 
+/// The folder of the index's archives (`/drops/ended/`, `/drops/ended/2/`, …): no drop may
+/// have this slug.
+pub(crate) const ARCHIVE_FOLDER: &str = "drops";
+
 /// A whole site, ready to render: configuration plus the drops to build, ordered by start
 /// time (newest first) and slug.
 #[derive(Clone, Debug)]

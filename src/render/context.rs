@@ -45,6 +45,15 @@ impl PageContext {
         PageContext { url: "/".to_owned(), canonical_url: site.config.base_url.to_string(), noindex: false }
     }
 
+    /// A page of an index archive, at root-relative `url`.
+    pub(crate) fn archive(site: &Site, url: &str) -> Self {
+        PageContext {
+            url: url.to_owned(),
+            canonical_url: absolute(&site.config.base_url, url),
+            noindex: false,
+        }
+    }
+
     pub(crate) fn not_found() -> Self {
         PageContext { url: String::new(), canonical_url: String::new(), noindex: true }
     }
@@ -69,6 +78,10 @@ pub(crate) struct DropContext {
     /// Sanitised HTML.
     pub(crate) description_html: String,
     pub(crate) products: Vec<ProductContext>,
+    /// The lowest price of the drop's products, displayed (`$30.00`); empty without products.
+    pub(crate) price_from: String,
+    /// Whether every product costs `price_from`, so a card says "$30.00", not "From $30.00".
+    pub(crate) one_price: bool,
     pub(crate) stream: Option<StreamContext>,
     pub(crate) tags: Vec<String>,
     pub(crate) draft: bool,
@@ -225,6 +238,8 @@ pub(crate) fn drop(site: &Site, drop: &Drop, images: &Images, markdown: &markdow
         .collect();
     let hero = image(&drop.hero);
     let json_ld = json_ld(drop, &canonical_url, &hero, &products);
+    let lowest = drop.products.iter().map(|product| product.price).min_by_key(|price| price.minor_units());
+    let one_price = drop.products.windows(2).all(|pair| pair[0].price == pair[1].price);
     DropContext {
         slug: drop.slug.as_str().to_owned(),
         file: drop.file.clone(),
@@ -239,6 +254,8 @@ pub(crate) fn drop(site: &Site, drop: &Drop, images: &Images, markdown: &markdow
         hero,
         description_html: markdown.to_html(&drop.description),
         products,
+        price_from: lowest.map(Money::display).unwrap_or_default(),
+        one_price,
         stream: drop.stream.as_ref().map(|stream| StreamContext {
             embed_url: stream.embed_url.clone(),
             fallback_url: stream.fallback_url.clone().unwrap_or_default(),
@@ -249,9 +266,15 @@ pub(crate) fn drop(site: &Site, drop: &Drop, images: &Images, markdown: &markdow
     }
 }
 
-/// Absolute URLs for the sitemap: the index and every published (non-draft) drop.
-pub(crate) fn sitemap_urls(site: &Site, drops: &[DropContext]) -> Vec<String> {
+/// Absolute URLs for the sitemap: the index, its archive pages (root-relative `archives`) and
+/// every published (non-draft) drop.
+pub(crate) fn sitemap_urls<'a>(
+    site: &Site,
+    drops: &[DropContext],
+    archives: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
     let mut urls = vec![site.config.base_url.to_string()];
+    urls.extend(archives.map(|url| absolute(&site.config.base_url, url)));
     urls.extend(drops.iter().filter(|drop| !drop.draft).map(|drop| drop.canonical_url.clone()));
     urls
 }

@@ -8,10 +8,12 @@
 
 pub(crate) mod context;
 pub(crate) mod hydration;
+pub(crate) mod listing;
 pub(crate) mod markdown;
 
 use rayon::prelude::*;
 use tera::{Context, Tera};
+use time::OffsetDateTime;
 
 use crate::assets::AssetUrls;
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Location, Sources};
@@ -22,15 +24,16 @@ use crate::output::{Artifact, CacheClass, CacheTag, Claim};
 
 /// Templates every theme must provide (the built-in default theme provides them all, so a
 /// site theme only has to override what it changes).
-pub(crate) const REQUIRED_TEMPLATES: [&str; 5] =
-    ["drop.html", "index.html", "404.html", "sitemap.xml", "robots.txt"];
+pub(crate) const REQUIRED_TEMPLATES: [&str; 6] =
+    ["drop.html", "index.html", "archive.html", "404.html", "sitemap.xml", "robots.txt"];
 
 /// The files rendered from the template of the same name; drop pages go to `<slug>/`.
 const FIXED_PAGES: [&str; 4] = ["index.html", "404.html", "sitemap.xml", "robots.txt"];
 
-/// What this stage generates: [`FIXED_PAGES`] and a folder per drop.
+/// What this stage generates: [`FIXED_PAGES`], the archives' folder and a folder per drop.
 pub(crate) fn claims(site: &Site) -> Vec<Claim> {
     let mut claims: Vec<Claim> = FIXED_PAGES.iter().map(|path| Claim::File((*path).to_owned())).collect();
+    claims.push(Claim::Folder(crate::model::ARCHIVE_FOLDER.to_owned(), "the index's archives".to_owned()));
     claims.extend(
         site.drops
             .iter()
@@ -43,6 +46,7 @@ pub(crate) fn claims(site: &Site) -> Vec<Claim> {
 /// folder per drop, so a platform's rule limit cuts the last drops, never the index.
 pub(crate) fn page_patterns(site: &Site) -> Vec<String> {
     let mut patterns = vec!["/".to_owned(), "/index.html".to_owned(), "/404.html".to_owned()];
+    patterns.push(format!("/{}/*", crate::model::ARCHIVE_FOLDER));
     patterns.extend(site.drops.iter().map(|drop| format!("/{}/*", drop.slug.as_str())));
     patterns
 }
@@ -90,16 +94,21 @@ pub(crate) fn compile(theme: &ThemeFiles, sources: &mut Sources) -> Result<Templ
 }
 
 /// Renders every page of the site, its markdown through `markdown` (what an earlier build in
-/// this process rendered). Errors from every page are collected.
+/// this process rendered); the index groups the drops by their phase at `now`. Errors from
+/// every page are collected.
 pub(crate) fn pages(
     site: &Site,
     templates: &Templates,
     assets: &AssetUrls,
     images: &Images,
     markdown: &markdown::Memo,
+    now: OffsetDateTime,
 ) -> Result<Vec<(String, Artifact)>, Diagnostics> {
     let drops: Vec<context::DropContext> =
         site.drops.par_iter().map(|drop| context::drop(site, drop, images, markdown)).collect();
+    let timed: Vec<(listing::Timing<'_>, &context::DropContext)> =
+        site.drops.iter().map(listing::Timing::of).zip(&drops).collect();
+    let listing = listing::plan(&timed, now);
     let site_context = context::site(site);
 
     let base = |page: context::PageContext| {
@@ -124,7 +133,9 @@ pub(crate) fn pages(
 
     let mut fixed: Vec<PageJob<'_>> = Vec::new();
     let mut ctx = base(context::PageContext::index(site));
+    // Every drop as well, for themes written before the sections.
     ctx.insert("drops", &drops);
+    ctx.insert("sections", &listing.sections);
     fixed.push(PageJob::fixed(
         "index.html",
         "the index page",
@@ -132,10 +143,23 @@ pub(crate) fn pages(
         vec![CacheTag::Index, CacheTag::Site],
         ctx,
     ));
+    for archive in &listing.archives {
+        let mut ctx = base(context::PageContext::archive(site, &archive.url));
+        ctx.insert("archive", archive);
+        fixed.push(PageJob {
+            template: "archive.html",
+            path: archive.path(),
+            what: format!("the archive page {}", archive.url),
+            class: CacheClass::Document,
+            tags: vec![CacheTag::Index, CacheTag::Site],
+            ctx,
+        });
+    }
     let ctx = base(context::PageContext::not_found());
     fixed.push(PageJob::fixed("404.html", "the 404 page", CacheClass::Document, vec![CacheTag::Site], ctx));
     let mut ctx = base(context::PageContext::not_found());
-    ctx.insert("urls", &context::sitemap_urls(site, &drops));
+    let archive_urls = listing.archives.iter().map(|archive| archive.url.as_str());
+    ctx.insert("urls", &context::sitemap_urls(site, &drops, archive_urls));
     fixed.push(PageJob::fixed("sitemap.xml", "the sitemap", CacheClass::Data, vec![CacheTag::Site], ctx));
     let mut ctx = base(context::PageContext::not_found());
     ctx.insert("sitemap_url", &format!("{}sitemap.xml", site.config.base_url));

@@ -74,8 +74,30 @@ impl Checker<'_> {
         })
     }
 
-    /// `slug:`, else the folder name, which becomes the page URL.
+    /// `slug:`, else the folder name, which becomes the page URL; never an archive's.
     fn slug(&mut self, raw: &RawDrop, folder_name: &str) -> Option<Slug> {
+        let slug = self.written_slug(raw, folder_name)?;
+        if slug.as_str() == crate::model::ARCHIVE_FOLDER {
+            let message = format!(
+                "the slug `{}` is the folder of the index's archives (/{}/ended/, …)",
+                slug.as_str(),
+                slug.as_str()
+            );
+            let help = format!("name the drop itself: e.g. `slug: {}-drop`", slug.as_str());
+            match &raw.slug {
+                Some(written) => self.error(Kind::InvalidValue, written, "slug", message, help),
+                None => self.diagnostics.push(
+                    Diagnostic::error(Kind::InvalidValue, Location::file(self.file), message)
+                        .help(format!("{help}, or rename the folder")),
+                ),
+            }
+            return None;
+        }
+        Some(slug)
+    }
+
+    /// The slug as written (`slug:`, else the folder name), if it is one.
+    fn written_slug(&mut self, raw: &RawDrop, folder_name: &str) -> Option<Slug> {
         let Some(slug) = &raw.slug else {
             return Slug::parse(folder_name).or_else(|| {
                 let diagnostic = Diagnostic::error(Kind::InvalidValue, Location::file(self.file), format!("folder name `{folder_name}` is not a valid slug"))

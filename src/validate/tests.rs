@@ -541,3 +541,21 @@ fn an_image_format_given_twice_is_an_error_that_names_the_first() {
         ["6: `avif` is listed twice (list each format once; the first is at `dropgen.yaml:6:13`)"]
     );
 }
+
+#[test]
+fn no_drop_takes_the_archives_folder() {
+    assert_eq!(
+        problems(CONFIG, &[("drops", DROP)]),
+        [
+            "drops/drops/drop.yaml:1:1 -: the slug `drops` is the folder of the index's archives (/drops/ended/, …)"
+        ]
+    );
+    assert!(help_of(CONFIG, &[("drops", DROP)])[0].contains("rename the folder"));
+    let named = format!("slug: drops\n{DROP}");
+    assert_eq!(
+        problems(CONFIG, &[("spring", &named)]),
+        [
+            "drops/spring/drop.yaml:1:7 slug: the slug `drops` is the folder of the index's archives (/drops/ended/, …)"
+        ]
+    );
+}

@@ -175,17 +175,102 @@ fn marketer_text_cannot_inject_script() {
 #[test]
 fn the_index_lists_drops_with_their_times_and_the_sitemap_skips_drafts() {
     let site = Site::fixture("build/basic");
-    site.run(&["build", "--out", "out", "--drafts"]).success();
+    site.run(&["build", "--out", "out", "--drafts", "--now", "2026-12-01T00:00:00Z"]).success();
     let index = site.read("out/public/index.html");
     let preview = index.find(r#"href="/preview/""#).expect("draft listed with --drafts");
     let launch = index.find(r#"href="/launch/""#).unwrap();
-    assert!(preview < launch, "newest drop first");
+    assert!(launch < preview, "live before upcoming");
     assert!(index.contains(r#"data-starts-at="2027-02-01T10:00:00+01:00""#));
     let draft_page = site.read("out/public/preview/index.html");
     assert!(draft_page.contains(r#"<meta name="robots" content="noindex">"#));
     assert!(draft_page.contains(r#"href="https://other.drops.test/buy/preview/PREVIEW-1""#));
     let sitemap = site.read("out/public/sitemap.xml");
     assert!(sitemap.contains("<loc>https://drops.test/launch/</loc>") && !sitemap.contains("preview"));
+}
+
+/// Issue 23: the index sells: live drops first (the next to end first), then upcoming in start
+/// order, then the last ended; each card has its price and a call to action; the rest of a
+/// phase is paged under `/drops/<phase>/`, so the index stays the same size, and the sitemap
+/// lists the pages. One `<h1>`: the site's name, not said twice.
+#[test]
+fn the_index_groups_drops_by_phase_and_pages_the_rest() {
+    let site = Site::fixture("build/basic");
+    let hero = std::fs::read(site.path("drops/launch/hero.jpg")).unwrap();
+    // 30 live (ending day by day), 20 upcoming (starting day by day), 40 ended.
+    let mut expected: Vec<(usize, String)> = Vec::new();
+    for n in 0..90 {
+        let (starts, ends, phase) = match n {
+            0..30 => (format!("2026-11-{:02}", 1 + n % 28), format!("2027-01-{:02}", 1 + n), 0),
+            30..50 => (format!("2027-03-{:02}", 50 - n), "2027-04-01".to_owned(), 1),
+            _ => ("2025-01-01".to_owned(), format!("2026-{:02}-{:02}", 1 + (n - 50) / 4, 1 + n % 28), 2),
+        };
+        let slug = format!("d{n:02}");
+        site.write(
+            &format!("drops/{slug}/drop.yaml"),
+            &[
+                format!("title: Drop {n}\nsummary: Number {n}\n"),
+                format!("starts_at: {starts}T10:00:00Z\nends_at: {ends}T10:00:00Z\n"),
+                "hero:\n  src: hero.jpg\n  alt: A hero\nproducts:\n".to_owned(),
+                format!("  - sku: SKU-{n}-A\n    name: A\n    price: {}\n", 10 + n),
+                format!("  - sku: SKU-{n}-B\n    name: B\n    price: 99\n"),
+            ]
+            .concat(),
+        );
+        std::fs::write(site.path(&format!("drops/{slug}/hero.jpg")), &hero).unwrap();
+        expected.push((phase, slug));
+    }
+    site.run(&["build", "--out", "out", "--now", "2026-12-01T00:00:00Z"]).success();
+    let index = site.read("out/public/index.html");
+    assert_eq!(index.matches("<h1").count(), 1, "{index}");
+    assert!(index.contains(r#"<h1 class="brand-heading"><a class="brand" href="/">"#));
+    let headings: Vec<&str> = ["Live now", "Coming up", "Ended"]
+        .into_iter()
+        .filter(|h| index.contains(&format!(">{h}</h2>")))
+        .collect();
+    assert_eq!(headings, ["Live now", "Coming up", "Ended"]);
+    let cards = index.matches(r#"<li class="drop-card""#).count();
+    // 24 of the 31 live (the fixture's own launch too), 12 of 20 upcoming, 6 of 40 ended.
+    assert_eq!(cards, 24 + 12 + 6);
+    // Upcoming in start order: d49 starts on 1 March, d48 on the 2nd.
+    let (first, second) = (index.find(r#"href="/d49/""#).unwrap(), index.find(r#"href="/d48/""#).unwrap());
+    assert!(first < second);
+    assert!(
+        index.contains(r#"<p class="card-price">From <strong>$59.00</strong></p>"#),
+        "d49's lowest price"
+    );
+    assert!(
+        index.contains("Shop now<span")
+            && index.contains("Preview the drop<span")
+            && index.contains("See what dropped<span")
+    );
+    for (phase, total) in [("live", 31), ("upcoming", 20), ("ended", 40)] {
+        assert!(
+            index.contains(&format!(r#"<a href="/drops/{phase}/">All {total} {phase} drops</a>"#)),
+            "{phase}"
+        );
+    }
+    // Every drop of a phase is on its archive's pages, once.
+    let sitemap = site.read("out/public/sitemap.xml");
+    for (phase, pages) in [(0, 2), (1, 1), (2, 2)] {
+        let key = ["live", "upcoming", "ended"][phase];
+        let mut archived = String::new();
+        for page in 1..=pages {
+            let path = if page == 1 { format!("drops/{key}/") } else { format!("drops/{key}/{page}/") };
+            archived.push_str(&site.read(&format!("out/public/{path}index.html")));
+            assert!(
+                sitemap.contains(&format!("<loc>https://drops.test/{path}</loc>")),
+                "{path} not in the sitemap"
+            );
+        }
+        assert!(!site.path(&format!("out/public/drops/{key}/{}/index.html", pages + 1)).exists());
+        for (_, slug) in expected.iter().filter(|(p, _)| *p == phase) {
+            assert_eq!(
+                archived.matches(&format!(r#"<h2><a href="/{slug}/""#)).count(),
+                1,
+                "{slug} in /drops/{key}/"
+            );
+        }
+    }
 }
 
 /// The summary speaks to the person who ran the build: each drop's phase at `--now`, its
