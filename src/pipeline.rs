@@ -142,6 +142,9 @@ pub(crate) fn build(
         for gap in render::hydration_warnings(&site, &pages, &templates, &assets.urls) {
             run.diagnostics.push(gap);
         }
+        for soft in render::hero_width::warnings(&site, &pages, &images) {
+            run.diagnostics.push(soft);
+        }
         Some((assets, pages))
     });
     memory.markdown.rotate();

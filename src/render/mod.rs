@@ -7,6 +7,7 @@
 //! JSON-LD whose `<`, `>` and `&` are escaped.
 
 pub(crate) mod context;
+pub(crate) mod hero_width;
 pub(crate) mod hydration;
 pub(crate) mod listing;
 pub(crate) mod markdown;

@@ -65,7 +65,9 @@ starts_at: {start}
 # ends_at: 2030-01-31T23:00:00Z
 
 hero:
-  src: hero.jpg          # an image in this folder: JPEG, PNG or WebP
+  # An image in this folder (JPEG, PNG or WebP), at least 1,600 px wide: the build warns
+  # when a hero is narrower than twice the widest the theme draws it (735 px by default).
+  src: hero.jpg
   alt: "What the hero image shows"
 
 # Markdown: headings, lists, *emphasis*, [links](https://example.com).

@@ -23,8 +23,8 @@ const README: &str = include_str!("site/README.md");
 const GITIGNORE: &str = include_str!("site/gitignore");
 const VSCODE_SETTINGS: &str = include_str!("site/vscode-settings.json");
 const VSCODE_EXTENSIONS: &str = include_str!("site/vscode-extensions.json");
-/// Drawn for dropgen (no third-party rights): 960 × 600, wide enough for three widths and no
-/// warning about a narrow source.
+/// Drawn for dropgen (no third-party rights): 1600 × 1000, wide enough for the default widths
+/// and for no warning about a narrow hero (twice the 735 px the default theme draws it).
 const HERO: &[u8] = include_bytes!("site/hero.jpg");
 
 /// What `init` did.

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use serde_saphyr::Spanned;
 
 use super::{Checker, closest};
-use crate::diagnostic::{Kind, Location};
+use crate::diagnostic::{Diagnostic, Kind, Location};
 use crate::load::raw::{self, RawConfig, RawHeaders, RawPurge, ScalarText};
 use crate::load::theme::DEFAULT_THEME;
 use crate::model::{
@@ -38,6 +38,17 @@ impl Checker<'_> {
             )
             .and_then(|value| self.base_url(value));
         let title = Self::optional_text(&raw.title);
+        if Self::optional_text(&raw.description).is_empty() {
+            let at = raw.description.as_ref().map_or_else(|| self.at(config), |value| self.at(value));
+            let diagnostic = Diagnostic::warning(
+                Kind::MissingField,
+                at,
+                "no `description`: the index has no meta description, so search results and link previews make one up",
+            )
+            .field("description")
+            .help("add `description: …`, one or two sentences about the shop (at most 160 characters)");
+            self.diagnostics.push(diagnostic);
+        }
         // The theme itself was loaded by name in `load`; here the name is only checked.
         let theme_found = match &raw.theme {
             Some(theme) => self.theme(theme),

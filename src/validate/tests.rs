@@ -4,7 +4,7 @@ use super::*;
 use crate::load::{self, FileFact, LoadedSite};
 use crate::model::{ImageFacts, SourceFormat};
 
-const CONFIG: &str = "base_url: https://drops.example.com\ntitle: Shop\ncurrency: USD\ncheckout_url: https://shop.example.com/c?sku={sku}&drop={drop}\n";
+const CONFIG: &str = "base_url: https://drops.example.com\ntitle: Shop\ndescription: Fresh pairs, weekly.\ncurrency: USD\ncheckout_url: https://shop.example.com/c?sku={sku}&drop={drop}\n";
 
 const DROP: &str = "\
 title: Sneakers
@@ -359,14 +359,14 @@ fn checkout_placeholders_are_checked() {
     let config = CONFIG.replace("{sku}", "{skus}");
     assert_eq!(
         problems(&config, &[]),
-        ["dropgen.yaml:4:15 checkout_url: unknown placeholder `{skus}` in the checkout URL"]
+        ["dropgen.yaml:5:15 checkout_url: unknown placeholder `{skus}` in the checkout URL"]
     );
     assert_eq!(help_of(&config, &[]), ["did you mean `{sku}`?"]);
     let no_sku = CONFIG.replace("sku={sku}&", "");
     assert_eq!(
         problems(&no_sku, &[]),
         [
-            "warning dropgen.yaml:4:15 checkout_url: the checkout URL has no `{sku}` placeholder, so every product links to the same checkout"
+            "warning dropgen.yaml:5:15 checkout_url: the checkout URL has no `{sku}` placeholder, so every product links to the same checkout"
         ]
     );
 }
@@ -409,9 +409,9 @@ fn image_settings_are_checked() {
     assert_eq!(
         problems(&config, &[]),
         [
-            "dropgen.yaml:6:17 images.widths[1]: `0` is not a whole number from 16 to 8192",
-            "dropgen.yaml:7:19 images.formats[1]: unknown image format `jpg`",
-            "dropgen.yaml:8:20 images.quality.webp: `101` is not a whole number from 1 to 100",
+            "dropgen.yaml:7:17 images.widths[1]: `0` is not a whole number from 16 to 8192",
+            "dropgen.yaml:8:19 images.formats[1]: unknown image format `jpg`",
+            "dropgen.yaml:9:20 images.quality.webp: `101` is not a whole number from 1 to 100",
         ]
     );
 }
@@ -433,9 +433,9 @@ fn header_settings_are_checked_and_cannot_inject_headers() {
     assert_eq!(
         problems(&config, &[]),
         [
-            "dropgen.yaml:7:20 headers.document.cache_control: the header value contains a line break or a non-ASCII character",
-            "dropgen.yaml:10:3 -: unknown field `imutable`",
-            "dropgen.yaml:12:26 purge.cloudflare_batch_size: `0` is not a whole number from 1 to 500",
+            "dropgen.yaml:8:20 headers.document.cache_control: the header value contains a line break or a non-ASCII character",
+            "dropgen.yaml:11:3 -: unknown field `imutable`",
+            "dropgen.yaml:13:26 purge.cloudflare_batch_size: `0` is not a whole number from 1 to 500",
         ]
     );
     let valid = format!(
@@ -538,7 +538,7 @@ fn an_image_format_given_twice_is_an_error_that_names_the_first() {
         .collect();
     assert_eq!(
         problems,
-        ["6: `avif` is listed twice (list each format once; the first is at `dropgen.yaml:6:13`)"]
+        ["7: `avif` is listed twice (list each format once; the first is at `dropgen.yaml:7:13`)"]
     );
 }
 
@@ -558,4 +558,18 @@ fn no_drop_takes_the_archives_folder() {
             "drops/spring/drop.yaml:1:7 slug: the slug `drops` is the folder of the index's archives (/drops/ended/, …)"
         ]
     );
+}
+
+#[test]
+fn a_site_without_a_description_is_warned_about() {
+    let without =
+        CONFIG.lines().filter(|line| !line.starts_with("description:")).collect::<Vec<_>>().join("\n");
+    let found = problems(&without, &[("sneakers", DROP)]);
+    assert_eq!(
+        found,
+        [
+            "warning dropgen.yaml:1:1 description: no `description`: the index has no meta description, so search results and link previews make one up"
+        ]
+    );
+    assert!(problems(CONFIG, &[("sneakers", DROP)]).is_empty());
 }

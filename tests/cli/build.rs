@@ -273,6 +273,24 @@ fn the_index_groups_drops_by_phase_and_pages_the_rest() {
     }
 }
 
+/// Issue 23: a hero narrower than twice the widest the theme draws it (735 px in the default
+/// theme, read from the page's `sizes`) is warned about at its `src`, with the width to export.
+#[test]
+fn a_hero_too_narrow_for_sharp_screens_is_warned_about() {
+    let site = Site::fixture("build/basic");
+    let photos = crate::support::repo_root().join("drops");
+    // 1200 px wide, then 1600.
+    for (source, warned) in [("marigold-candles/ember.jpg", true), ("marigold-candles/hero.jpg", false)] {
+        std::fs::copy(photos.join(source), site.path("drops/launch/hero.jpg")).unwrap();
+        let run = site.run(&["build", "--out", "out", "--now", "2026-11-23T12:00:00Z"]);
+        run.success();
+        let stderr = run.stderr();
+        let warning = "warning: the hero `drops/launch/hero.jpg` is 1200 px wide; the theme draws it up to 735 px wide, so a screen of density 2 wants 1470 px\n --> drops/launch/drop.yaml:";
+        assert_eq!(stderr.contains(warning), warned, "{source}: {stderr}");
+        assert_eq!(stderr.contains("export the hero at least 1470 px wide"), warned, "{stderr}");
+    }
+}
+
 /// The summary speaks to the person who ran the build: each drop's phase at `--now`, its
 /// address, and whether its page changed since the previous build; the encoder and timing
 /// details only with `--verbose`.
