@@ -9,6 +9,7 @@
 //! - `token.rs`: Ed25519 purchase tokens and the JWKS;
 //! - `http.rs`: the routes (public, shop, operator), CORS, problems, rate limits;
 //! - `metrics.rs`: Prometheus metrics;
+//! - `observation.rs`: per-minute counts for reports (refusals, addresses, latency, beacons);
 //! - `config.rs`: the settings file and its defaults;
 //! - `service.rs`: the commands: serve, sync, keygen.
 //!
@@ -27,6 +28,8 @@ pub(crate) mod log;
 pub(crate) mod machine;
 #[cfg(feature = "live")]
 pub(crate) mod metrics;
+#[cfg(feature = "live")]
+pub(crate) mod observation;
 /// Real Redis servers for the tests, shared with the CLI tests.
 #[cfg(all(test, feature = "live"))]
 #[path = "../../tests/redis/server.rs"]

@@ -41,6 +41,7 @@ use crate::inventory::machine::{
     Command, Control, DropSnapshot, Event, HoldState, HoldView, Refusal, Reply, Schedule, SkuCounts,
     below_out_warning, split_hold_id, sync_warnings, valid_hold_request, valid_key,
 };
+use crate::inventory::observation::Observation;
 
 /// The script: `machine.rs` in Lua.
 const SCRIPT: &str = include_str!("inventory.lua");
@@ -602,6 +603,19 @@ impl RedisStore {
         self.shared.published()
     }
 
+    /// Appends observation records to their drops' streams (field `observation`, where
+    /// events have `event`); a failure loses the minute's counts, never a command.
+    pub(crate) async fn observe(&self, records: Vec<Observation>) {
+        for record in records.into_iter().filter(|record| keyable(&record.drop)) {
+            let log = format!("{}:log", self.shared.target.drop_key(&record.drop));
+            let body = serde_json::to_string(&record).unwrap_or_default();
+            let command = ::redis::cmd("XADD").arg(log).arg("*").arg("observation").arg(body).clone();
+            if let Err(err) = self.shared.connection.query::<String>(&command).await {
+                eprintln!("inventory: could not append an observation to Redis: {err}");
+            }
+        }
+    }
+
     /// A drop as the server has it now.
     pub(crate) async fn current(&self, drop: &str) -> Result<Option<Arc<DropSnapshot>>, StoreError> {
         if !keyable(drop) {
@@ -626,7 +640,8 @@ impl RedisStore {
                 .query(::redis::cmd("XRANGE").arg(log).arg("-").arg("+"))
                 .await
                 .unwrap();
-            for (_, fields) in entries {
+            // Observations are no events: the fold skips them.
+            for (_, fields) in entries.into_iter().filter(|(_, fields)| fields[0] == "event") {
                 inventory.apply(&serde_json::from_str(&fields[1]).unwrap());
             }
         }
