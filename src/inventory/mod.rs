@@ -11,7 +11,8 @@
 //! - `metrics.rs`: Prometheus metrics;
 //! - `observation.rs`: per-minute counts for reports (refusals, addresses, latency, beacons);
 //! - `config.rs`: the settings file and its defaults;
-//! - `service.rs`: the commands: serve, sync, keygen.
+//! - `service.rs`: the commands: serve, sync, keygen;
+//! - `report/`: `dropgen inventory report`, the post-drop report from the log.
 //!
 //! All but `catalog.rs` (which `dropgen build` writes) need the `live` feature.
 
@@ -35,6 +36,8 @@ pub(crate) mod observation;
 #[path = "../../tests/redis/server.rs"]
 pub(crate) mod redis_server;
 #[cfg(feature = "live")]
+mod report;
+#[cfg(feature = "live")]
 mod service;
 #[cfg(feature = "live")]
 pub(crate) mod store;
@@ -42,5 +45,7 @@ pub(crate) mod store;
 pub(crate) mod token;
 
 pub(crate) use catalog::{Catalog, FILE_NAME as CATALOG_FILE};
+#[cfg(feature = "live")]
+pub(crate) use report::{Format as ReportFormat, ReportOptions, run as report};
 #[cfg(feature = "live")]
 pub(crate) use service::{ServeArgs, keygen, serve, sync};

@@ -28,7 +28,7 @@ use super::machine::{Command, DropSnapshot, Event, HoldView, Refusal, Reply, Sto
 use super::observation::Observation;
 use local::LocalStore;
 use redis::RedisStore;
-pub(crate) use redis::RedisTarget;
+pub(crate) use redis::{RedisTarget, read_log as read_redis_log};
 
 /// Where the state lives.
 #[derive(Clone, Debug, PartialEq, Eq)]

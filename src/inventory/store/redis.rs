@@ -658,6 +658,44 @@ impl RedisStore {
     }
 }
 
+/// Reads a drop's log stream in pages of `page` entries (`XRANGE` from after the last one
+/// read), handing each entry's field (`event` or `observation`) and JSON to `each`; then
+/// every drop's slug, for an error naming the drops there are. Reads only.
+pub(crate) async fn read_log(
+    target: &RedisTarget,
+    slug: &str,
+    page: usize,
+    mut each: impl FnMut(&str, &str),
+) -> Result<Vec<String>, String> {
+    let connection = Connection::open(target).await.map_err(|err| err.to_string())?;
+    if keyable(slug) {
+        let log = format!("{}:log", target.drop_key(slug));
+        let mut from = "-".to_owned();
+        loop {
+            let command = ::redis::cmd("XRANGE").arg(&log).arg(&from).arg("+").arg("COUNT").arg(page).clone();
+            let entries: Vec<(String, Vec<String>)> =
+                connection.query(&command).await.map_err(|err| err.to_string())?;
+            for (_, fields) in &entries {
+                for pair in fields.chunks(2) {
+                    if let [field, json] = pair {
+                        each(field, json);
+                    }
+                }
+            }
+            match entries.last() {
+                Some((id, _)) if entries.len() == page => from = format!("({id}"),
+                _ => break,
+            }
+        }
+    }
+    let mut drops: Vec<String> = connection
+        .query(::redis::cmd("SMEMBERS").arg(target.drops_key()))
+        .await
+        .map_err(|err| err.to_string())?;
+    drops.sort_unstable();
+    Ok(drops)
+}
+
 /// The sync script's arguments: the times, the definition as the event's JSON, and each
 /// SKU's stock, limit and checkout URL.
 fn sync_args(definition: &CatalogDrop) -> Vec<String> {
