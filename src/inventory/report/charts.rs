@@ -4,6 +4,7 @@
 //! too); the title and the data table around it are the HTML's business.
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// The drawing's size in SVG units: small enough that the labels (about 14 units: plotters
 /// draws an 18-point font so) stay readable when a phone shrinks the chart to 360 pixels.
@@ -68,6 +69,7 @@ fn draw(chart: &Chart<'_>, text: &mut String) -> Result<(), String> {
     };
     let mut plot = ChartBuilder::on(&root)
         .margin(12)
+        .margin_right(26)
         .x_label_area_size(44)
         .y_label_area_size(58)
         .build_cartesian_2d(0f64..x_max, 0f64..y_max)
@@ -93,8 +95,11 @@ fn draw(chart: &Chart<'_>, text: &mut String) -> Result<(), String> {
         plot.draw_series(dashes).map_err(|err| err.to_string())?;
         // Staggered, so neighbouring markers' names do not sit on each other.
         let y = y_max * (0.97 - 0.07 * (index % 3) as f64);
-        let style = ("sans-serif", 15).into_font().color(&grey);
-        plot.draw_series(std::iter::once(Text::new(name.clone(), (*x, y), style)))
+        // Past the middle the name goes left of its line, so it never runs off the chart.
+        let side = if *x > x_max / 2.0 { HPos::Right } else { HPos::Left };
+        let style = ("sans-serif", 15).into_font().color(&grey).pos(Pos::new(side, VPos::Top));
+        let x = if *x > x_max / 2.0 { x - x_max / 100.0 } else { x + x_max / 100.0 };
+        plot.draw_series(std::iter::once(Text::new(name.clone(), (x, y), style)))
             .map_err(|err| err.to_string())?;
     }
     for (index, series) in chart.series.iter().enumerate() {
