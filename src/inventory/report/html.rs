@@ -233,17 +233,35 @@ fn keys(minutes: &[Minute], map: impl Fn(&Minute) -> &BTreeMap<String, u64>) -> 
     keys
 }
 
-fn chart_specs(figures: &Figures) -> Vec<ChartSpec> {
+fn count(value: u64) -> Option<f64> {
+    Some(value as f64)
+}
+
+/// Sold and held, per SKU.
+fn units_series(figures: &Figures) -> Vec<(String, Vec<Option<f64>>)> {
     let minutes = &figures.minutes;
-    let count = |value: u64| Some(value as f64);
     let mut units = Vec::new();
     for sku in &figures.skus {
-        let sku_name = &sku.sku;
-        units
-            .push((format!("{sku_name} sold"), column(minutes, |m| m.sold.get(sku_name).map(|v| *v as f64))));
-        units
-            .push((format!("{sku_name} held"), column(minutes, |m| m.held.get(sku_name).map(|v| *v as f64))));
+        let name = &sku.sku;
+        units.push((format!("{name} sold"), column(minutes, |m| m.sold.get(name).map(|v| *v as f64))));
+        units.push((format!("{name} held"), column(minutes, |m| m.held.get(name).map(|v| *v as f64))));
     }
+    units
+}
+
+/// The service's errors, and the pages' failures by kind.
+fn failure_series(minutes: &[Minute]) -> Vec<(String, Vec<Option<f64>>)> {
+    let mut failures = vec![("service errors (5xx)".to_owned(), column(minutes, |m| count(m.errors)))];
+    for kind in keys(minutes, |m| &m.beacon_failures) {
+        let values = column(minutes, |m| count(m.beacon_failures.get(&kind).copied().unwrap_or(0)));
+        failures.push((format!("page {kind}"), values));
+    }
+    failures
+}
+
+fn chart_specs(figures: &Figures) -> Vec<ChartSpec> {
+    let minutes = &figures.minutes;
+    let units = units_series(figures);
     let holds = vec![
         ("created".to_owned(), column(minutes, |m| count(m.holds_created))),
         ("confirmed".to_owned(), column(minutes, |m| count(m.confirmed))),
@@ -262,11 +280,7 @@ fn chart_specs(figures: &Figures) -> Vec<ChartSpec> {
         ("p95".to_owned(), column(minutes, |m| m.hold_latency_ms.p95)),
         ("p99".to_owned(), column(minutes, |m| m.hold_latency_ms.p99)),
     ];
-    let mut failures = vec![("service errors (5xx)".to_owned(), column(minutes, |m| count(m.errors)))];
-    for kind in keys(minutes, |m| &m.beacon_failures) {
-        let values = column(minutes, |m| count(m.beacon_failures.get(&kind).copied().unwrap_or(0)));
-        failures.push((format!("page {kind}"), values));
-    }
+    let failures = failure_series(minutes);
     let first_stock = vec![("p50".to_owned(), column(minutes, |m| m.first_stock_p50_ms))];
     vec![
         ChartSpec {

@@ -11,8 +11,8 @@ use crate::inventory::machine::Event;
 use crate::inventory::observation::Observation;
 use crate::inventory::store::{Backend, RedisTarget, read_redis_log};
 
-/// Entries per `XRANGE` page.
-const PAGE: usize = 5_000;
+/// Entries per `XRANGE` page (fewer in tests, so that they read several pages).
+const PAGE: usize = if cfg!(test) { 16 } else { 5_000 };
 
 /// Why a drop's log could not be read.
 #[derive(Debug, thiserror::Error)]

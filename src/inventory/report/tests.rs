@@ -453,3 +453,61 @@ fn refusals_the_machine_makes_are_the_codes_the_report_counts() {
         assert!(Refusal::from_code(code).is_some(), "{code}");
     }
 }
+
+/// The same commands, at the same (whole-millisecond) times, on the embedded store and on
+/// Redis, with the same observation records: both logs give the same report. Reads the Redis
+/// stream in pages smaller than it, and checks its observations are not folded as events.
+#[test]
+fn a_report_read_from_redis_is_the_report_of_the_same_drop_on_sqlite() {
+    use crate::inventory::redis_server::{self, RedisServer};
+    use crate::inventory::store::{RedisTarget, Store, Unobserved};
+    use std::sync::Arc;
+    if !redis_server::available() {
+        return;
+    }
+    let server = RedisServer::start();
+    let folder = tempfile::tempdir().unwrap();
+    let backends = [
+        Backend::Embedded(folder.path().join("inventory.db")),
+        Backend::Redis(RedisTarget { urls: vec![server.url()], prefix: "report:".into() }),
+    ];
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut reports = Vec::new();
+    for backend in &backends {
+        runtime.block_on(async {
+            let opened = start() - Duration::minutes(1);
+            let (store, _) =
+                Store::open(backend, Some(&catalog()), TTL, Arc::new(Unobserved), opened).await.unwrap();
+            for n in 0..40u32 {
+                let at = start() + Duration::milliseconds(i64::from(n) * 7_250);
+                let customer = format!("c{}", n % 9);
+                let hold = Command::Hold {
+                    drop: DROP.into(),
+                    sku: ["A", "B"][n as usize % 2].into(),
+                    quantity: 1,
+                    customer,
+                    key: format!("k{n}"),
+                };
+                if let Ok(Reply::Held { hold, .. }) = store.execute(hold, at).await
+                    && n % 3 != 0
+                {
+                    let id = hold.hold_id;
+                    let confirm =
+                        Command::Confirm { hold: id.clone(), token_id: id.clone(), key: format!("p{n}") };
+                    store.execute(confirm, at + Duration::seconds(2)).await.unwrap();
+                }
+            }
+            let pause = Command::Control { drop: DROP.into(), control: Control::Paused };
+            store.execute(pause, start() + Duration::minutes(6)).await.unwrap();
+            store.expire(start() + Duration::minutes(20)).await;
+            let (_, observations, _) = simulate(7);
+            store.observe(observations).await;
+        });
+        reports.push(figures(backend, DROP).unwrap());
+    }
+    assert!(reports[0].log.events > 40 && reports[0].log.observations > 0, "{:?}", reports[0].log);
+    assert!(reports[0].abandonment.expired > 0);
+    pretty_assertions::assert_eq!(reports[0], reports[1]);
+    let err = figures(&backends[1], "other").unwrap_err().to_string();
+    assert!(err.contains("no events for drop `other`") && err.contains("`launch`"), "{err}");
+}
