@@ -381,14 +381,11 @@ impl Tally {
                 self.minutes.entry(minute).or_default().confirmed += 1;
                 self.check_sold_out(at);
             }
-            Event::HoldReleased { hold, .. } => {
+            Event::HoldReleased { hold, .. } | Event::HoldExpired { hold, .. } => {
+                let expired = matches!(event, Event::HoldExpired { .. });
                 if self.end_hold(hold).is_some() {
-                    self.minutes.entry(minute).or_default().released += 1;
-                }
-            }
-            Event::HoldExpired { hold, .. } => {
-                if self.end_hold(hold).is_some() {
-                    self.minutes.entry(minute).or_default().expired += 1;
+                    let tally = self.minutes.entry(minute).or_default();
+                    *(if expired { &mut tally.expired } else { &mut tally.released }) += 1;
                 }
             }
             _ => {}

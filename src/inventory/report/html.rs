@@ -90,9 +90,9 @@ pub(crate) fn page(figures: &Figures, refresh: Option<u32>) -> String {
 
 fn summary(html: &mut String, figures: &Figures) {
     let log = &figures.log;
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<p>From the service's event log: {} events and {} observation records, {} to {} (UTC). Start {}, end {}.</p>\n",
+        "<p>From the service's event log: {} events and {} observation records, {} to {} (UTC). Start {}, end {}.</p>",
         log.events,
         log.observations,
         escape(log.first_at.as_deref().unwrap_or("—")),
@@ -113,9 +113,9 @@ fn summary(html: &mut String, figures: &Figures) {
 /// (`data-value`), which the tests compare.
 fn row(html: &mut String, name: &str, label: &str, shown: String, value: &impl serde::Serialize) {
     let json = serde_json::to_string(value).unwrap_or_default();
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<tr><th scope=\"row\">{}</th><td data-figure=\"{name}\" data-value=\"{}\">{}</td></tr>\n",
+        "<tr><th scope=\"row\">{}</th><td data-figure=\"{name}\" data-value=\"{}\">{}</td></tr>",
         escape(label),
         escape(&json),
         escape(&shown)
@@ -350,9 +350,9 @@ fn figure(html: &mut String, figures: &Figures, spec: &ChartSpec, markers: &[(f6
     } else {
         html.push_str(&charts::svg(&chart));
     }
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<figcaption>{} Dashed lines: the timeline below.</figcaption></figure>\n",
+        "<figcaption>{} Dashed lines: the timeline below.</figcaption></figure>",
         escape(definition)
     );
     data_table(html, figures, spec);
@@ -383,9 +383,9 @@ fn data_table(html: &mut String, figures: &Figures, spec: &ChartSpec) {
 fn skus_and_signals(html: &mut String, figures: &Figures) {
     html.push_str("<h2>SKUs</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">SKU</th><th scope=\"col\">stock</th><th scope=\"col\">sold</th><th scope=\"col\">held at the end</th><th scope=\"col\">sold out at (UTC)</th></tr></thead><tbody>\n");
     for sku in &figures.skus {
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&sku.sku),
             sku.stock,
             sku.sold,
@@ -395,7 +395,7 @@ fn skus_and_signals(html: &mut String, figures: &Figures) {
     }
     html.push_str("</tbody></table></div>\n<h2>Bot and fraud signals</h2>\n");
     let definition = figures.definitions.get("repeat_rate_limited").map_or("", String::as_str);
-    let _ = write!(html, "<p>{}</p>\n", escape(definition));
+    let _ = writeln!(html, "<p>{}</p>", escape(definition));
     let fairness = &figures.fairness;
     for (what, listed) in [
         ("Customers", &fairness.repeat_rate_limited_customers),
@@ -416,7 +416,7 @@ fn skus_and_signals(html: &mut String, figures: &Figures) {
 fn timeline(html: &mut String, figures: &Figures) {
     html.push_str("<h2>Timeline</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">at (UTC)</th><th scope=\"col\">what</th></tr></thead><tbody>\n");
     for marker in &figures.timeline {
-        let _ = write!(html, "<tr><td>{}</td><td>{}</td></tr>\n", escape(&marker.at), escape(&marker.label));
+        let _ = writeln!(html, "<tr><td>{}</td><td>{}</td></tr>", escape(&marker.at), escape(&marker.label));
     }
     html.push_str("</tbody></table></div>\n");
 }
@@ -424,7 +424,7 @@ fn timeline(html: &mut String, figures: &Figures) {
 fn definitions(html: &mut String, figures: &Figures) {
     html.push_str("<h2>Definitions</h2><dl>\n");
     for (name, text) in &figures.definitions {
-        let _ = write!(html, "<dt>{}</dt><dd>{}</dd>\n", escape(name), escape(text));
+        let _ = writeln!(html, "<dt>{}</dt><dd>{}</dd>", escape(name), escape(text));
     }
     html.push_str("</dl>\n");
 }
