@@ -191,12 +191,45 @@ pub(super) enum InventoryCommand {
         #[arg(long, env = "DROPGEN_INVENTORY_URL", value_name = "URL")]
         url: String,
     },
+    /// After (or during) a drop: a report from the service's event log, as one self-contained
+    /// HTML page with charts, or as JSON (docs/inventory-report.schema.json). Reads only.
+    Report {
+        /// The drop's slug.
+        #[arg(value_name = "DROP")]
+        drop: String,
+        /// The service's settings file, for where its log is.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The embedded store's SQLite file [default: inventory.db].
+        #[arg(long, value_name = "FILE")]
+        database: Option<PathBuf>,
+        /// Or the Redis or Valkey the service used: `redis://…`, or Cluster nodes.
+        #[arg(long, value_name = "URL", conflicts_with = "database")]
+        redis: Option<String>,
+        /// `html` (a page that works from a file) or `json` (the same figures).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+        format: ReportFormat,
+        /// Write here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Keep rewriting --out from the live log every SECONDS until Ctrl-C.
+        #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "5", requires = "out")]
+        watch: Option<u64>,
+    },
     /// Write a new Ed25519 signing key for purchase tokens (PKCS#8 PEM, mode 0600).
     Keygen {
         /// The key file to create; it must not exist.
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+}
+
+/// `dropgen inventory report --format`.
+#[cfg(feature = "live")]
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(super) enum ReportFormat {
+    Html,
+    Json,
 }
 
 #[cfg(feature = "s3")]

@@ -126,6 +126,25 @@ fn inventory(command: InventoryCommand) -> ExitCode {
             }
             eprintln!("synced {} to {url}", catalog.display());
         }),
+        InventoryCommand::Report { drop, config, database, redis, format, out, watch } => {
+            let args = crate::inventory::ServeArgs { config, database, redis, ..Default::default() };
+            let format = match format {
+                args::ReportFormat::Html => crate::inventory::ReportFormat::Html,
+                args::ReportFormat::Json => crate::inventory::ReportFormat::Json,
+            };
+            args.settings().and_then(|settings| settings.resolve()).and_then(|config| {
+                let watch = watch.map(|seconds| std::time::Duration::from_secs(seconds.max(1)));
+                let options = crate::inventory::ReportOptions { backend: config.backend, drop, format, out, watch };
+                let said = crate::inventory::report(&options, &|bytes| {
+                    std::io::Write::write_all(&mut std::io::stdout().lock(), bytes)
+                        .map_err(|err| Error::Internal(format!("cannot write the report: {err}")))
+                })?;
+                if !said.is_empty() {
+                    eprintln!("{said}");
+                }
+                Ok(())
+            })
+        }
         InventoryCommand::Keygen { file } => crate::inventory::keygen(&file).map(|path| {
             eprintln!(
                 "created {}: keep it out of the repository, and give it in `signing_keys` (first to sign; keep the previous key listed after it until its tokens expire)",

@@ -41,6 +41,9 @@ pub(crate) struct Settings {
     pub(crate) page_origins: Option<Vec<String>>,
     /// How long a hold reserves its units.
     pub(crate) hold_minutes: Option<u32>,
+    /// The same in seconds, over `hold_minutes`: for rehearsals and tests of a compressed
+    /// drop (a crowd whose abandoned holds expire in seconds), not for a real one.
+    pub(crate) hold_seconds: Option<u32>,
     /// PKCS#8 PEM Ed25519 keys; the first signs, all verify (for rotation).
     pub(crate) signing_keys: Option<Vec<PathBuf>>,
     /// Holds per minute a client address may ask for (bursts of a quarter of it).
@@ -61,6 +64,8 @@ pub(crate) struct Config {
     pub(crate) base_path: String,
     pub(crate) page_origins: Vec<String>,
     pub(crate) hold_minutes: u32,
+    /// Over `hold_minutes` when given.
+    pub(crate) hold_seconds: Option<u32>,
     pub(crate) signing_keys: Vec<PathBuf>,
     pub(crate) holds_per_address_per_minute: u32,
     pub(crate) holds_per_customer_per_minute: u32,
@@ -90,6 +95,7 @@ impl Settings {
             base_path: self.base_path.or(under.base_path),
             page_origins: self.page_origins.or(under.page_origins),
             hold_minutes: self.hold_minutes.or(under.hold_minutes),
+            hold_seconds: self.hold_seconds.or(under.hold_seconds),
             signing_keys: self.signing_keys.or(under.signing_keys),
             holds_per_address_per_minute: self
                 .holds_per_address_per_minute
@@ -127,6 +133,11 @@ impl Settings {
                 "`hold_minutes` {hold_minutes} is out of range\n  = help: holds last 1-120 minutes; shops use 5-15"
             )));
         }
+        if let Some(seconds) = self.hold_seconds.filter(|seconds| !(1..=7200).contains(seconds)) {
+            return Err(Error::Usage(format!(
+                "`hold_seconds` {seconds} is out of range\n  = help: 1-7200; leave it out and give `hold_minutes` for a real drop"
+            )));
+        }
         let per_address = self.holds_per_address_per_minute.unwrap_or(120);
         let per_customer = self.holds_per_customer_per_minute.unwrap_or(20);
         if per_address == 0 || per_customer == 0 {
@@ -151,6 +162,7 @@ impl Settings {
             base_path,
             page_origins,
             hold_minutes,
+            hold_seconds: self.hold_seconds,
             signing_keys: self.signing_keys.unwrap_or_default(),
             holds_per_address_per_minute: per_address,
             holds_per_customer_per_minute: per_customer,

@@ -30,6 +30,7 @@ use time::OffsetDateTime;
 use super::catalog::Catalog;
 use super::machine::{Command, Control, HoldView, Refusal, Reply, Status, StockItem, StockView, valid_key};
 use super::metrics::Metrics;
+use super::observation::{HoldOutcome, Observations};
 use super::store::{Store, StoreError};
 use super::token::{Claims, Keys};
 use crate::rfc3339;
@@ -54,6 +55,8 @@ pub(crate) struct Service {
     pub(crate) trust_forwarded_for: bool,
     pub(crate) per_address: DefaultKeyedRateLimiter<IpAddr>,
     pub(crate) per_customer: DefaultKeyedRateLimiter<String>,
+    /// Per-minute counts for reports, which the ticker appends to the log.
+    pub(crate) observations: Observations,
 }
 
 /// A keyed limiter of `per_minute` holds, in bursts of up to a quarter of it.
@@ -179,8 +182,14 @@ async fn hold(
         Some(customer) => (customer, false),
         None => (new_customer_id(), true),
     };
-    let mut response = hold_response(&service, peer, &slug, &customer, &headers, &body).await;
-    service.metrics.answered("holds", started.elapsed().as_secs_f64());
+    let address = client_address(peer, &headers, service.trust_forwarded_for);
+    let (mut response, outcome) = hold_response(&service, address, &slug, &customer, &headers, &body).await;
+    let seconds = started.elapsed().as_secs_f64();
+    service.metrics.answered("holds", seconds);
+    // Only drops the store knows: a made-up slug must not grow the counts.
+    if service.store.published().contains_key(&slug) {
+        service.observations.hold(&slug, now(), outcome, (address, &customer), seconds);
+    }
     let response_headers = response.headers_mut();
     response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if new_customer {
@@ -191,13 +200,12 @@ async fn hold(
 
 async fn hold_response(
     service: &Service,
-    peer: SocketAddr,
+    address: IpAddr,
     slug: &str,
     customer: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Response {
-    let address = client_address(peer, headers, service.trust_forwarded_for);
+) -> (Response, HoldOutcome<'static>) {
     let limited = service
         .per_address
         .check_key(&address)
@@ -206,12 +214,14 @@ async fn hold_response(
         service.metrics.refused("holds", "rate_limited");
         let wait = not_until.wait_time_from(DefaultClock::default().now());
         let seconds = u32::try_from(wait.as_secs() + 1).unwrap_or(u32::MAX);
-        return problem(429, "rate_limited", "too many holds from this client: slow down", Some(seconds));
+        let problem =
+            problem(429, "rate_limited", "too many holds from this client: slow down", Some(seconds));
+        return (problem, HoldOutcome::Refused("rate_limited"));
     }
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let Ok(request) = serde_json::from_slice::<HoldRequest>(body) else {
         service.metrics.refused("holds", "invalid_request");
-        return refused(Refusal::InvalidRequest);
+        return (refused(Refusal::InvalidRequest), HoldOutcome::Refused(Refusal::InvalidRequest.code().0));
     };
     let command = Command::Hold {
         drop: slug.to_owned(),
@@ -231,12 +241,23 @@ async fn hold_response(
                     hold_id: hold.hold_id,
                     checkout_url,
                 };
-                (StatusCode::CREATED, axum::Json(created)).into_response()
+                let outcome = if replayed { HoldOutcome::Replayed } else { HoldOutcome::Created };
+                ((StatusCode::CREATED, axum::Json(created)).into_response(), outcome)
             }
-            None => problem(503, "unavailable", "the SKU has no checkout URL: sync the catalog", Some(5)),
+            None => (
+                problem(503, "unavailable", "the SKU has no checkout URL: sync the catalog", Some(5)),
+                HoldOutcome::Failed,
+            ),
         },
-        Ok(_) => problem(500, "internal", "the store answered a hold with something else", None),
-        Err(err) => store_error(&service.metrics, "holds", err),
+        Ok(_) => (
+            problem(500, "internal", "the store answered a hold with something else", None),
+            HoldOutcome::Failed,
+        ),
+        Err(StoreError::Refused(refusal)) => (
+            store_error(&service.metrics, "holds", StoreError::Refused(refusal)),
+            HoldOutcome::Refused(refusal.code().0),
+        ),
+        Err(err) => (store_error(&service.metrics, "holds", err), HoldOutcome::Failed),
     }
 }
 
@@ -253,8 +274,10 @@ fn checkout_url(service: &Service, hold: &HoldView) -> Option<String> {
 /// The telemetry beacon of `docs/inventory-api.md`.
 #[derive(Deserialize)]
 struct Beacon {
+    drop: Option<String>,
     event: String,
     code: Option<serde_json::Value>,
+    ms: Option<serde_json::Value>,
 }
 
 async fn beacon(State(service): State<Arc<Service>>, headers: HeaderMap, Body(body): Body) -> Response {
@@ -273,6 +296,18 @@ async fn beacon(State(service): State<Arc<Service>>, headers: HeaderMap, Body(bo
                     && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             });
             service.metrics.beacon(&beacon.event, code.as_deref());
+            // For the report, by drop: only drops the store knows, as for holds.
+            let drop = beacon.drop.filter(|drop| service.store.published().contains_key(drop));
+            if let Some(drop) = drop {
+                let ms = beacon.ms.as_ref().and_then(serde_json::Value::as_f64).filter(|ms| *ms >= 0.0);
+                service.observations.beacon(
+                    &drop,
+                    now(),
+                    &beacon.event,
+                    code.as_deref(),
+                    ms.map(|ms| ms as u64),
+                );
+            }
             StatusCode::NO_CONTENT.into_response()
         }
         _ => refused(Refusal::InvalidRequest),
@@ -374,12 +409,18 @@ async fn confirm(
             return problem(400, "invalid_token", &err.to_string(), None);
         }
     };
+    let drop = super::machine::split_hold_id(&id).map(|(drop, _)| drop.to_owned());
     let command = Command::Confirm { hold: id, token_id: claims.jti, key: key.to_owned() };
     let response = match service.store.execute(command, now()).await {
         Ok(Reply::Hold(hold)) => no_store(axum::Json(hold).into_response()),
         Ok(_) => problem(500, "internal", "the store answered a confirm with something else", None),
         Err(err) => store_error(&service.metrics, "confirm", err),
     };
+    if let Some(drop) = drop
+        .filter(|drop| response.status().is_server_error() && service.store.published().contains_key(drop))
+    {
+        service.observations.failed(&drop, now());
+    }
     service.metrics.answered("confirm", started.elapsed().as_secs_f64());
     response
 }

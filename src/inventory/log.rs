@@ -1,5 +1,7 @@
 //! The embedded backend's durable event log: one SQLite database (WAL, `synchronous=FULL`),
-//! one row per [`Event`], in the order they were decided.
+//! one row per [`Event`], in the order they were decided; beside it, one row per
+//! [`Observation`] (a minute's refusals, latency and beacons, for reports), which the fold
+//! never reads.
 //!
 //! The log is the store: the state is the fold of its events, rebuilt on start, so there is
 //! no second copy of the truth to drift from it. A batch of events is one transaction, and
@@ -12,9 +14,21 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, params};
 
 use super::machine::{Event, Inventory};
+use super::observation::Observation;
 
 /// The schema's version, in `PRAGMA user_version`: a database of another version is refused.
+/// The `observations` table came later without a new version: it is created where missing,
+/// and a dropgen without it never reads it.
 const SCHEMA_VERSION: i64 = 1;
+
+/// The observations' table, added to new and older databases alike.
+const OBSERVATIONS: &str = "CREATE TABLE IF NOT EXISTS observations (
+        seq INTEGER PRIMARY KEY,
+        drop_slug TEXT NOT NULL,
+        minute TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS observations_by_drop ON observations (drop_slug, seq);";
 
 /// Why the log could not be opened, read or written.
 #[derive(Debug, thiserror::Error)]
@@ -76,12 +90,14 @@ impl EventLog {
         } else if found != SCHEMA_VERSION {
             return Err(LogError::Version { path: path.to_owned(), found });
         }
+        connection.execute_batch(OBSERVATIONS).map_err(sqlite)?;
         Ok(EventLog { connection, path: path.to_owned() })
     }
 
-    /// Appends a batch of events in one transaction; durable when this returns `Ok`.
-    pub(crate) fn append(&mut self, events: &[Event]) -> Result<(), LogError> {
-        if events.is_empty() {
+    /// Appends a batch of events and observations in one transaction; durable when this
+    /// returns `Ok`.
+    pub(crate) fn append(&mut self, events: &[Event], observations: &[Observation]) -> Result<(), LogError> {
+        if events.is_empty() && observations.is_empty() {
             return Ok(());
         }
         let path = &self.path;
@@ -96,6 +112,14 @@ impl EventLog {
                 insert
                     .execute(params![event.drop(), crate::rfc3339::format(event.at()), event.kind(), body])
                     .map_err(sqlite)?;
+            }
+            let mut insert = transaction
+                .prepare_cached("INSERT INTO observations (drop_slug, minute, body) VALUES (?1, ?2, ?3)")
+                .map_err(sqlite)?;
+            for observation in observations {
+                let body = serde_json::to_string(observation).unwrap_or_default();
+                let minute = crate::rfc3339::format(observation.minute);
+                insert.execute(params![observation.drop, minute, body]).map_err(sqlite)?;
             }
         }
         transaction.commit().map_err(sqlite)
@@ -144,10 +168,32 @@ mod tests {
             Event::ControlSet { at, drop: "a".into(), control: Control::Paused },
             Event::ControlSet { at, drop: "b".into(), control: Control::Ended },
         ];
-        EventLog::open(&path).unwrap().append(&events).unwrap();
+        EventLog::open(&path).unwrap().append(&events, &[]).unwrap();
         let mut seen = Vec::new();
         EventLog::open(&path).unwrap().replay(|_, event| seen.push(event)).unwrap();
         assert_eq!(seen, events);
+    }
+
+    #[test]
+    fn observations_are_kept_beside_the_events_and_a_v1_database_gets_their_table() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("inventory.db");
+        let at = datetime!(2026-11-20 15:00 UTC);
+        let events = vec![Event::ControlSet { at, drop: "a".into(), control: Control::Paused }];
+        // A database as the first dropgen of schema 1 made it: no observations table.
+        EventLog::open(&path).unwrap().append(&events, &[]).unwrap();
+        Connection::open(&path).unwrap().execute_batch("DROP TABLE observations").unwrap();
+        let observation = Observation { drop: "a".into(), minute: at, ..Observation::default() };
+        let mut log = EventLog::open(&path).unwrap();
+        log.append(&[], std::slice::from_ref(&observation)).unwrap();
+        let mut seen = Vec::new();
+        log.replay(|_, event| seen.push(event)).unwrap();
+        assert_eq!(seen, events);
+        let body: String = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT body FROM observations", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(serde_json::from_str::<Observation>(&body).unwrap(), observation);
     }
 
     #[test]

@@ -9,8 +9,10 @@
 //! - `token.rs`: Ed25519 purchase tokens and the JWKS;
 //! - `http.rs`: the routes (public, shop, operator), CORS, problems, rate limits;
 //! - `metrics.rs`: Prometheus metrics;
+//! - `observation.rs`: per-minute counts for reports (refusals, addresses, latency, beacons);
 //! - `config.rs`: the settings file and its defaults;
-//! - `service.rs`: the commands: serve, sync, keygen.
+//! - `service.rs`: the commands: serve, sync, keygen;
+//! - `report/`: `dropgen inventory report`, the post-drop report from the log.
 //!
 //! All but `catalog.rs` (which `dropgen build` writes) need the `live` feature.
 
@@ -27,10 +29,14 @@ pub(crate) mod log;
 pub(crate) mod machine;
 #[cfg(feature = "live")]
 pub(crate) mod metrics;
+#[cfg(feature = "live")]
+pub(crate) mod observation;
 /// Real Redis servers for the tests, shared with the CLI tests.
 #[cfg(all(test, feature = "live"))]
 #[path = "../../tests/redis/server.rs"]
 pub(crate) mod redis_server;
+#[cfg(feature = "live")]
+mod report;
 #[cfg(feature = "live")]
 mod service;
 #[cfg(feature = "live")]
@@ -39,5 +45,7 @@ pub(crate) mod store;
 pub(crate) mod token;
 
 pub(crate) use catalog::{Catalog, FILE_NAME as CATALOG_FILE};
+#[cfg(feature = "live")]
+pub(crate) use report::{Format as ReportFormat, ReportOptions, run as report};
 #[cfg(feature = "live")]
 pub(crate) use service::{ServeArgs, keygen, serve, sync};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::catalog::{Catalog, FILE_NAME as CATALOG_FILE};
 use super::config::{self, Config, OPERATOR_KEY_ENV, SHOP_KEY_ENV, SIGNING_KEY_ENV, Settings};
+use super::observation::Observations;
 use super::store::{self, Store};
 use super::token::{Key, Keys};
 use super::{http, metrics};
@@ -56,8 +57,12 @@ fn secret(variable: &str) -> Option<String> {
 pub(crate) fn serve(settings: Settings, ready: &dyn Fn(&str)) -> Result<(), Error> {
     let config = settings.resolve()?;
     let keys = signing_keys(&config)?;
+    let keys_secret = keys.derive_secret("dropgen inventory: client address hash");
     let catalog = config.catalog.as_deref().map(read_catalog).transpose()?;
-    let hold_ttl = Duration::minutes(i64::from(config.hold_minutes));
+    let hold_ttl = match config.hold_seconds {
+        Some(seconds) => Duration::seconds(i64::from(seconds)),
+        None => Duration::minutes(i64::from(config.hold_minutes)),
+    };
     let metrics = Arc::new(metrics::Metrics::default());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -93,6 +98,7 @@ pub(crate) fn serve(settings: Settings, ready: &dyn Fn(&str)) -> Result<(), Erro
         trust_forwarded_for: config.trust_forwarded_for,
         per_address: http::limiter(config.holds_per_address_per_minute),
         per_customer: http::limiter(config.holds_per_customer_per_minute),
+        observations: Observations::new(instance_id(), keys_secret),
     });
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|err| {
@@ -119,12 +125,15 @@ pub(crate) fn serve(settings: Settings, ready: &dyn Fn(&str)) -> Result<(), Erro
             .with_graceful_shutdown(shutdown())
             .await;
         ticker.abort();
+        // A clean stop appends what the current minute counted so far.
+        service.store.observe(service.observations.all()).await;
         served.map_err(|err| Error::Internal(format!("the inventory service stopped: {err}")))
     })
 }
 
 /// Every second: expire the holds that are due (their units come back without waiting for
-/// the next request) and forget idle rate-limit keys.
+/// the next request), forget idle rate-limit keys, and append the minutes' observations once
+/// each minute is over.
 async fn tick(service: Arc<http::Service>) {
     let mut interval = tokio::time::interval(std::time::Duration::from_secs(1));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -133,7 +142,16 @@ async fn tick(service: Arc<http::Service>) {
         service.store.expire(OffsetDateTime::now_utc()).await;
         service.per_address.retain_recent();
         service.per_customer.retain_recent();
+        service.store.observe(service.observations.due(OffsetDateTime::now_utc())).await;
     }
+}
+
+/// A random name for this process, in its observation records.
+fn instance_id() -> String {
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0u8; 6];
+    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+    crate::output::hex(&bytes)
 }
 
 async fn shutdown() {

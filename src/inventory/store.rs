@@ -25,9 +25,10 @@ use super::log::LogError;
 #[cfg(test)]
 use super::machine::Inventory;
 use super::machine::{Command, DropSnapshot, Event, HoldView, Refusal, Reply, StockView};
+use super::observation::Observation;
 use local::LocalStore;
 use redis::RedisStore;
-pub(crate) use redis::RedisTarget;
+pub(crate) use redis::{RedisTarget, read_log as read_redis_log};
 
 /// Where the state lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +113,18 @@ impl Store {
         match self {
             Store::Local(store) => store.execute(command, now).await,
             Store::Redis(store) => store.execute(command, now).await,
+        }
+    }
+
+    /// Appends observation records to the log, with the writer's next batch; returns once
+    /// they are written (or could not be: they are for reports, never worth a failure).
+    pub(crate) async fn observe(&self, records: Vec<Observation>) {
+        if records.is_empty() {
+            return;
+        }
+        match self {
+            Store::Local(store) => store.observe(records).await,
+            Store::Redis(store) => store.observe(records).await,
         }
     }
 

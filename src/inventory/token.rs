@@ -118,6 +118,15 @@ impl Keys {
         Ok(Keys { keys })
     }
 
+    /// A secret only holders of the current key can compute, the same on every instance that
+    /// shares it: Ed25519 signatures are deterministic, and this one is never sent anywhere.
+    /// Keys the hash of client addresses in the observation records (`observation.rs`).
+    pub(crate) fn derive_secret(&self, label: &str) -> [u8; 32] {
+        use sha2::Digest as _;
+        let signature = self.keys[0].pair.sign(label.as_bytes());
+        sha2::Sha256::digest(signature.as_ref()).into()
+    }
+
     /// The compact JWS of `claims`, signed by the current key.
     pub(crate) fn sign(&self, claims: &Claims) -> String {
         let key = &self.keys[0];

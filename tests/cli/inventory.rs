@@ -753,3 +753,231 @@ fn the_service_refuses_to_start_without_a_signing_key_and_says_how_to_make_one()
     run.failure(2);
     assert!(run.stderr().contains("dropgen inventory keygen"), "{}", run.stderr());
 }
+
+/// One request of the simulated crowd, as the crowd saw it: who, and what came back.
+struct Sent {
+    customer: String,
+    status: u16,
+    code: Option<String>,
+}
+
+/// Hold-confirm-report: a seeded crowd (buyers who pay, abandoners whose holds expire, bots
+/// that hit the per-customer rate limit, latecomers who find it sold out) through the real
+/// service with 2-second holds, stopped cleanly; then `dropgen inventory report`'s figures
+/// against the ones this test computes from its own record of what it did.
+#[test]
+fn the_report_of_a_simulated_crowd_gives_the_figures_the_crowd_counted() {
+    let setup = Setup::new(20, Some(2));
+    let starts_at = time::OffsetDateTime::now_utc() - time::Duration::seconds(2);
+    let started = starts_at.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let catalog = json!({ "version": 1, "drops": { "launch": { "starts_at": started, "ends_at": null, "skus": {
+        "A": { "stock": 20, "limit_per_customer": 2, "checkout_url": "https://shop.test/checkout?sku=A" } } } } });
+    std::fs::write(setup.path("inventory.json"), catalog.to_string()).unwrap();
+    let settings = std::fs::read_to_string(setup.path("inventory.yaml")).unwrap().replace(
+        "holds_per_customer_per_minute: 1000000",
+        "holds_per_customer_per_minute: 8\ntrust_forwarded_for: true\nhold_seconds: 2",
+    );
+    std::fs::write(setup.path("inventory.yaml"), settings).unwrap();
+    let service = setup.start();
+    let (sent, last_confirm) = runtime().block_on(crowd(&service.base));
+    // SIGTERM: a clean stop, which appends the minute's observations.
+    let pid = service.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let mut service = service;
+    assert!(service.child.wait().unwrap().success());
+
+    let report = |args: &[&str]| {
+        let mut all = vec!["inventory", "report", "launch", "--database", "inventory.db"];
+        all.extend_from_slice(args);
+        let run = run_with_env(setup.dir.path(), &all, &[]);
+        assert!(!run.stderr().contains("panicked"), "{}", run.stderr());
+        run
+    };
+    let json_text = report(&["--format", "json"]).success().stdout();
+    assert_eq!(report(&["--format", "json"]).stdout(), json_text, "the same log, the same bytes");
+    let figures: Value = serde_json::from_str(&json_text).unwrap();
+    check_crowd_figures(&figures, &sent, starts_at, last_confirm);
+
+    report(&["--out", "report.html"]).success();
+    let page = std::fs::read_to_string(setup.path("report.html")).unwrap();
+    report(&["--out", "again.html"]).success();
+    assert_eq!(std::fs::read_to_string(setup.path("again.html")).unwrap(), page);
+    for (name, value) in [
+        ("first_minutes_checkout_rate", &figures["sell_through"]["first_minutes_checkout_rate"]),
+        ("abandonment_share", &figures["abandonment"]["share"]),
+        ("top_1pct_address_share", &figures["fairness"]["top_1pct_address_share"]),
+    ] {
+        let attribute = format!("data-figure=\"{name}\" data-value=\"{value}\"");
+        assert!(page.contains(&attribute), "{attribute}");
+    }
+    // Bad input: a clear error, no panic.
+    let unknown =
+        run_with_env(setup.dir.path(), &["inventory", "report", "other", "--database", "inventory.db"], &[]);
+    unknown.failure(2);
+    assert!(unknown.stderr().contains("no events for drop `other`") && unknown.stderr().contains("`launch`"));
+    let missing =
+        run_with_env(setup.dir.path(), &["inventory", "report", "launch", "--database", "gone.db"], &[]);
+    missing.failure(2);
+    assert!(missing.stderr().contains("gone.db") && missing.stderr().contains("no such database"));
+    watch_until_interrupted(&setup);
+}
+
+/// The crowd, one request at a time (so the test knows the order the service saw): returns
+/// every hold request's outcome, and when the last confirm (the sell-out) was sent and
+/// answered.
+async fn crowd(base: &str) -> (Vec<Sent>, (time::OffsetDateTime, time::OffsetDateTime)) {
+    let client = client();
+    let mut rng = fastrand::Rng::with_seed(26);
+    let mut sent = Vec::new();
+    let mut last_confirm = (time::OffsetDateTime::UNIX_EPOCH, time::OffsetDateTime::UNIX_EPOCH);
+    // One client address per customer, in the order they first come.
+    let mut addresses = BTreeMap::new();
+    let address = |addresses: &mut BTreeMap<String, usize>, customer: &str| {
+        let next = addresses.len() + 1;
+        *addresses.entry(customer.to_owned()).or_insert(next)
+    };
+    // Wave 1, shuffled: 8 buyers, 6 abandoners, 3 bots sending 8 holds each (2 pass the
+    // burst, 6 are rate-limited). 20 units: all held.
+    let mut wave: Vec<(String, bool)> = (0..8).map(|n| (format!("buyer{n}"), true)).collect();
+    wave.extend((0..6).map(|n| (format!("abandoner{n}"), false)));
+    wave.extend((0..3).flat_map(|n| std::iter::repeat_n((format!("bot{n}"), false), 8)));
+    rng.shuffle(&mut wave);
+    // Wave 2, once the abandoned holds expired: 12 buyers take the 12 units back, then 3
+    // latecomers find it sold out.
+    let mut second: Vec<(String, bool)> = (8..20).map(|n| (format!("buyer{n}"), true)).collect();
+    second.extend((0..3).map(|n| (format!("late{n}"), true)));
+    for (round, people) in [wave, second].into_iter().enumerate() {
+        if round == 1 {
+            tokio::time::sleep(Duration::from_millis(3_500)).await;
+        }
+        for (n, (customer, pays)) in people.into_iter().enumerate() {
+            let request = client
+                .post(format!("{base}/drops/launch/holds"))
+                .header("content-type", "application/json")
+                .header("idempotency-key", format!("{customer}-{round}-{n}"))
+                .header("cookie", format!("dropgen_customer={customer}"))
+                .header("x-forwarded-for", format!("198.51.100.{}", address(&mut addresses, &customer)))
+                .body(r#"{"sku": "A", "quantity": 1}"#);
+            let answered = answer(request).await;
+            let code = answered.body["code"].as_str().map(str::to_owned);
+            sent.push(Sent { customer: customer.clone(), status: answered.status, code });
+            if answered.status == 201 && pays {
+                let hold_id = answered.body["hold_id"].as_str().unwrap().to_owned();
+                let token = query(answered.body["checkout_url"].as_str().unwrap(), "token");
+                let before = time::OffsetDateTime::now_utc();
+                let confirm = client
+                    .post(format!("{base}/holds/{hold_id}/confirm"))
+                    .bearer_auth(SHOP_KEY)
+                    .header("idempotency-key", format!("pay-{hold_id}"))
+                    .json(&json!({ "token": token }));
+                assert_eq!(answer(confirm).await.status, 200);
+                last_confirm = (before, time::OffsetDateTime::now_utc());
+            }
+        }
+    }
+    for beacon in [
+        json!({"drop": "launch", "event": "first_stock", "ms": 150}),
+        json!({"drop": "launch", "event": "stock_error", "code": "timeout"}),
+    ] {
+        let request = client
+            .post(format!("{base}/beacons"))
+            .header("content-type", "text/plain")
+            .body(beacon.to_string());
+        assert_eq!(answer(request).await.status, 204);
+    }
+    // The second wave's holds are all paid: nothing left to expire.
+    (sent, last_confirm)
+}
+
+fn check_crowd_figures(
+    figures: &Value,
+    sent: &[Sent],
+    starts_at: time::OffsetDateTime,
+    last_confirm: (time::OffsetDateTime, time::OffsetDateTime),
+) {
+    let created = sent.iter().filter(|s| s.status == 201).count() as u64;
+    let confirmed = sent
+        .iter()
+        .filter(|s| s.status == 201 && !s.customer.starts_with("abandoner") && !s.customer.starts_with("bot"))
+        .count() as u64;
+    let refused = |code: &str| sent.iter().filter(|s| s.code.as_deref() == Some(code)).count() as u64;
+    assert_eq!((created, confirmed, refused("rate_limited"), refused("sold_out")), (32, 20, 18, 3));
+    // Sell-out: the last confirm, as the service timed it, lies between its sending and its answer.
+    let seconds = figures["sell_through"]["time_to_sell_out_seconds"].as_i64().expect("sold out");
+    let earliest = (last_confirm.0 - starts_at).whole_seconds() - 1;
+    let latest = (last_confirm.1 - starts_at).whole_seconds() + 1;
+    assert!((earliest..=latest).contains(&seconds), "{seconds} not in {earliest}..={latest}");
+    // Everything happened in the first 5 minutes: every attempt counts.
+    let attempts = created
+        + refused("rate_limited")
+        + refused("sold_out")
+        + refused("limit_reached")
+        + refused("not_live");
+    let sell = &figures["sell_through"];
+    assert_eq!(
+        (sell["first_minutes_attempts"].as_u64(), sell["first_minutes_confirmed"].as_u64()),
+        (Some(attempts), Some(confirmed))
+    );
+    assert_eq!(sell["first_minutes_checkout_rate"].as_f64(), Some(confirmed as f64 / attempts as f64));
+    // Every hold not paid for expired.
+    assert_eq!(figures["abandonment"]["expired"].as_u64(), Some(created - confirmed));
+    assert_eq!(figures["abandonment"]["share"].as_f64(), Some((created - confirmed) as f64 / created as f64));
+    // Top 1 %: fewer than 100 customers (and addresses, one each), so the one with most holds.
+    let mut by_customer: BTreeMap<&str, u64> = BTreeMap::new();
+    for s in sent.iter().filter(|s| s.status == 201) {
+        *by_customer.entry(&s.customer).or_default() += 1;
+    }
+    let top = *by_customer.values().max().unwrap() as f64 / created as f64;
+    let fairness = &figures["fairness"];
+    assert_eq!(fairness["top_1pct_customer_share"].as_f64(), Some(top));
+    assert_eq!(fairness["top_1pct_address_share"].as_f64(), Some(top));
+    assert_eq!(
+        (fairness["customers"].as_u64(), fairness["addresses"].as_u64()),
+        (Some(by_customer.len() as u64), Some(by_customer.len() as u64))
+    );
+    let bots: Vec<(&str, u64)> = fairness["repeat_rate_limited_customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["key"].as_str().unwrap(), c["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(bots, vec![("bot0", 6), ("bot1", 6), ("bot2", 6)]);
+    assert_eq!(fairness["repeat_rate_limited_addresses"].as_array().unwrap().len(), 3);
+    assert_eq!(fairness["refusals"]["rate_limited"].as_u64(), Some(18));
+    let service = &figures["service"];
+    assert_eq!(service["hold_requests"].as_u64(), Some(sent.len() as u64));
+    assert_eq!(service["errors"].as_u64(), Some(0));
+    assert_eq!(service["beacon_failures"]["stock_error:timeout"].as_u64(), Some(1));
+    assert_eq!(service["first_stock_reports"].as_u64(), Some(1));
+    assert_eq!(figures["missing"].as_array().unwrap().len(), 0, "{}", figures["missing"]);
+}
+
+/// `--watch` writes the page, then stops on Ctrl-C (SIGINT) with a success.
+fn watch_until_interrupted(setup: &Setup) {
+    let child = Command::new(env!("CARGO_BIN_EXE_dropgen"))
+        .args([
+            "inventory",
+            "report",
+            "launch",
+            "--database",
+            "inventory.db",
+            "--out",
+            "live.html",
+            "--watch",
+            "1",
+        ])
+        .current_dir(setup.dir.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let live = setup.path("live.html");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !live.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(std::fs::read_to_string(&live).unwrap().contains("<meta http-equiv=\"refresh\" content=\"1\">"));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && stderr.contains("stopped watching"), "{stderr}");
+}

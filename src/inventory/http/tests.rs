@@ -48,6 +48,7 @@ async fn service(backend: &Backend) -> Router {
         trust_forwarded_for: false,
         per_address: limiter(10_000),
         per_customer: limiter(10_000),
+        observations: crate::inventory::observation::Observations::new("test".into(), [0; 32]),
     };
     router(Arc::new(service), "/v1")
 }

@@ -16,6 +16,7 @@ use super::{Observer, Published, StoreError};
 use crate::inventory::catalog::Catalog;
 use crate::inventory::log::{EventLog, LogError};
 use crate::inventory::machine::{Command, Event, HoldView, Inventory, Reply};
+use crate::inventory::observation::Observation;
 
 /// Requests waiting for the writer, at most; past this the store sheds load (`503`).
 const QUEUE: usize = 16_384;
@@ -34,6 +35,11 @@ enum Job {
     },
     Expire {
         now: OffsetDateTime,
+    },
+    /// Observation records to append with the next batch; `done` once they are durable.
+    Observe {
+        records: Vec<Observation>,
+        done: oneshot::Sender<()>,
     },
     /// The whole state, for the tests' comparisons with the oracle.
     #[cfg(test)]
@@ -71,7 +77,7 @@ impl LocalStore {
                 warnings = sync_warnings;
             }
             if let Some(log) = &mut log {
-                log.append(&events)?;
+                log.append(&events, &[])?;
             }
         }
         let published = Arc::new(RwLock::new(Arc::new(publish_all(&inventory))));
@@ -112,6 +118,15 @@ impl LocalStore {
         let _ = self.jobs.send(Job::Expire { now }).await;
     }
 
+    /// Appends observation records with the writer's next batch (never a commit of their own
+    /// in a request's way); returns once they are durable, or the store stopped.
+    pub(crate) async fn observe(&self, records: Vec<Observation>) {
+        let (done, written) = oneshot::channel();
+        if self.jobs.send(Job::Observe { records, done }).await.is_ok() {
+            let _ = written.await;
+        }
+    }
+
     /// The writer's whole state.
     #[cfg(test)]
     pub(crate) async fn inventory(&self) -> Inventory {
@@ -148,6 +163,8 @@ impl Writer {
         while queue.blocking_recv_many(&mut batch, BATCH) > 0 {
             let mut events = Vec::new();
             let mut pending = Vec::new();
+            let mut observations = Vec::new();
+            let mut observed = Vec::new();
             for job in batch.drain(..) {
                 match job {
                     Job::Execute { command, now, reply } => {
@@ -165,12 +182,16 @@ impl Writer {
                         clock = clock.max(now);
                         events.extend(self.inventory.expire(clock));
                     }
+                    Job::Observe { records, done } => {
+                        observations.extend(records);
+                        observed.push(done);
+                    }
                     #[cfg(test)]
                     Job::Inspect { reply } => drop(reply.send(self.inventory.clone())),
                 }
             }
             let durable = match &mut self.log {
-                Some(log) => log.append(&events),
+                Some(log) => log.append(&events, &observations),
                 None => Ok(()),
             };
             match durable {
@@ -179,6 +200,9 @@ impl Writer {
                     self.observer.events(&events);
                     for Pending { reply, answer } in pending {
                         let _ = reply.send(Ok(answer));
+                    }
+                    for done in observed {
+                        let _ = done.send(());
                     }
                 }
                 Err(err) => {

@@ -41,6 +41,7 @@ use crate::inventory::machine::{
     Command, Control, DropSnapshot, Event, HoldState, HoldView, Refusal, Reply, Schedule, SkuCounts,
     below_out_warning, split_hold_id, sync_warnings, valid_hold_request, valid_key,
 };
+use crate::inventory::observation::Observation;
 
 /// The script: `machine.rs` in Lua.
 const SCRIPT: &str = include_str!("inventory.lua");
@@ -602,6 +603,19 @@ impl RedisStore {
         self.shared.published()
     }
 
+    /// Appends observation records to their drops' streams (field `observation`, where
+    /// events have `event`); a failure loses the minute's counts, never a command.
+    pub(crate) async fn observe(&self, records: Vec<Observation>) {
+        for record in records.into_iter().filter(|record| keyable(&record.drop)) {
+            let log = format!("{}:log", self.shared.target.drop_key(&record.drop));
+            let body = serde_json::to_string(&record).unwrap_or_default();
+            let command = ::redis::cmd("XADD").arg(log).arg("*").arg("observation").arg(body).clone();
+            if let Err(err) = self.shared.connection.query::<String>(&command).await {
+                eprintln!("inventory: could not append an observation to Redis: {err}");
+            }
+        }
+    }
+
     /// A drop as the server has it now.
     pub(crate) async fn current(&self, drop: &str) -> Result<Option<Arc<DropSnapshot>>, StoreError> {
         if !keyable(drop) {
@@ -626,7 +640,8 @@ impl RedisStore {
                 .query(::redis::cmd("XRANGE").arg(log).arg("-").arg("+"))
                 .await
                 .unwrap();
-            for (_, fields) in entries {
+            // Observations are no events: the fold skips them.
+            for (_, fields) in entries.into_iter().filter(|(_, fields)| fields[0] == "event") {
                 inventory.apply(&serde_json::from_str(&fields[1]).unwrap());
             }
         }
@@ -641,6 +656,44 @@ impl RedisStore {
         }
         inventory
     }
+}
+
+/// Reads a drop's log stream in pages of `page` entries (`XRANGE` from after the last one
+/// read), handing each entry's field (`event` or `observation`) and JSON to `each`; then
+/// every drop's slug, for an error naming the drops there are. Reads only.
+pub(crate) async fn read_log(
+    target: &RedisTarget,
+    slug: &str,
+    page: usize,
+    mut each: impl FnMut(&str, &str),
+) -> Result<Vec<String>, String> {
+    let connection = Connection::open(target).await.map_err(|err| err.to_string())?;
+    if keyable(slug) {
+        let log = format!("{}:log", target.drop_key(slug));
+        let mut from = "-".to_owned();
+        loop {
+            let command = ::redis::cmd("XRANGE").arg(&log).arg(&from).arg("+").arg("COUNT").arg(page).clone();
+            let entries: Vec<(String, Vec<String>)> =
+                connection.query(&command).await.map_err(|err| err.to_string())?;
+            for (_, fields) in &entries {
+                for pair in fields.chunks(2) {
+                    if let [field, json] = pair {
+                        each(field, json);
+                    }
+                }
+            }
+            match entries.last() {
+                Some((id, _)) if entries.len() == page => from = format!("({id}"),
+                _ => break,
+            }
+        }
+    }
+    let mut drops: Vec<String> = connection
+        .query(::redis::cmd("SMEMBERS").arg(target.drops_key()))
+        .await
+        .map_err(|err| err.to_string())?;
+    drops.sort_unstable();
+    Ok(drops)
 }
 
 /// The sync script's arguments: the times, the definition as the event's JSON, and each
