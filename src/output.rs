@@ -127,6 +127,16 @@ impl Digest {
     }
 }
 
+/// Text made safe for HTML content and attribute values, by tera's escaper (the one the
+/// templates use), for the pages dropgen writes without a template: the mock's controls and
+/// the inventory report.
+#[cfg(feature = "live")]
+pub(crate) fn escape_html(text: &str) -> String {
+    let mut escaped = Vec::with_capacity(text.len());
+    let _ = tera::escape_html(text, &mut escaped);
+    String::from_utf8(escaped).unwrap_or_default()
+}
+
 /// Lower-case hex of bytes, the one form of every hash dropgen prints or names files by.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

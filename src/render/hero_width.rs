@@ -3,6 +3,8 @@
 //! `sizes` of the hero's `<img>` on each rendered drop page, so it is the theme's own layout,
 //! not a number to keep in step with it.
 
+use std::collections::HashMap;
+
 use crate::diagnostic::{Diagnostic, Kind};
 use crate::images::Images;
 use crate::model::Site;
@@ -18,13 +20,17 @@ const ROOT_FONT: f64 = 16.0;
 /// A warning for each published drop whose hero is narrower than [`DENSITY`] × the widest
 /// its page's `sizes` draws it at any of [`VIEWPORTS`].
 pub(crate) fn warnings(site: &Site, pages: &[(String, Artifact)], images: &Images) -> Vec<Diagnostic> {
+    let pages: HashMap<&str, &Artifact> = pages.iter().map(|(path, page)| (path.as_str(), page)).collect();
+    // Every page of a theme has the same `sizes`: each text is read once, not once a drop
+    // (1,601 viewports each).
+    let mut widths: HashMap<&str, Option<f64>> = HashMap::new();
+    let smallest = site.config.images.widths.first().copied().unwrap_or_default();
     let mut warnings = Vec::new();
-    for drop in site.drops.iter().filter(|drop| !drop.draft) {
+    // One narrower than the smallest configured width was warned about in `validate`.
+    for drop in site.drops.iter().filter(|drop| !drop.draft && drop.hero.facts.width >= smallest) {
         let path = format!("{}/index.html", drop.slug.as_str());
-        let Some(html) = pages
-            .iter()
-            .find(|(page, _)| *page == path)
-            .and_then(|(_, artifact)| std::str::from_utf8(artifact.in_memory()?).ok())
+        let Some(html) =
+            pages.get(path.as_str()).and_then(|page| std::str::from_utf8(page.in_memory()?).ok())
         else {
             continue;
         };
@@ -33,12 +39,12 @@ pub(crate) fn warnings(site: &Site, pages: &[(String, Artifact)], images: &Image
         }) else {
             continue;
         };
-        let widest = img_sizes(html, &src).filter_map(widest).fold(0.0, f64::max);
+        let widest = img_sizes(html, &src)
+            .filter_map(|sizes| *widths.entry(sizes).or_insert_with(|| widest(sizes)))
+            .fold(0.0, f64::max);
         let wanted = (widest * DENSITY).ceil() as u32;
         let width = drop.hero.facts.width;
-        // One narrower than the smallest configured width was warned about in `validate`.
-        let smallest = site.config.images.widths.first().copied().unwrap_or_default();
-        if width < wanted && width >= smallest {
+        if width < wanted {
             warnings.push(
                 Diagnostic::warning(
                     Kind::Image,

@@ -334,12 +334,8 @@ async fn control_query(
 fn control_page(status: &serde_json::Value) -> String {
     use clap::ValueEnum;
     let text = |key: &str| status[key].as_str().map_or_else(|| status[key].to_string(), str::to_owned);
-    // Customers come from cookies, so anything shown is escaped (tera's escaper, as the pages).
-    let escape = |value: &str| {
-        let mut escaped = Vec::with_capacity(value.len());
-        let _ = tera::escape_html(value, &mut escaped);
-        String::from_utf8(escaped).unwrap_or_default()
-    };
+    // Customers come from cookies, so anything shown is escaped.
+    let escape = crate::output::escape_html;
     let choices = |knob: &str, values: Vec<(String, String)>| {
         let current = text(knob);
         let items: String = values

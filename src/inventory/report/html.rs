@@ -15,21 +15,7 @@ h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}figure{margin:1rem 0}svg
 th:first-child,td:first-child{text-align:left}.missing{border:2px solid #b00;padding:.5rem}dt{font-weight:600}dd{margin:0 0 .5rem}\
 code{overflow-wrap:anywhere}@media print{body{max-width:none}figure,table{break-inside:avoid}.scroll{overflow:visible}}";
 
-/// Escapes text for HTML content and attribute values.
-pub(crate) fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
+pub(crate) use crate::output::escape_html as escape;
 
 /// `12.5 %`, or a dash for no value.
 pub(crate) fn percent(value: Option<f64>) -> String {
