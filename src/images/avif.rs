@@ -1,11 +1,12 @@
 //! AVIF through libavif over libaom, and what the linked libaom can do.
 //!
-//! Two libaoms can be linked (chosen when dropgen is compiled, see `scripts/setup-libaom.sh`):
-//! a system libaom ≥ 3.12, which has `tune=iq`, the all-intra tuning for still images that
-//! sharp uses, or the libaom 3.11 that libaom-sys bundles, which has not. They are asked at
-//! run time, once, and [`Tuning`] says which way AVIF is encoded. `images.quality.avif` means
-//! the same visual quality under both: libaom's quality with `tune=iq`, translated for 3.11.
-
+//! Three kinds of libaom can be linked (chosen when dropgen is compiled, see
+//! `scripts/setup-libaom.sh`): a system libaom ≥ 3.14, which the defaults are calibrated on; a
+//! system libaom 3.12 or 3.13, which has `tune=iq` (the all-intra tuning for still images that
+//! sharp uses) in its first form; or the libaom 3.11 that libaom-sys bundles, which has no
+//! `tune=iq` at all. They are asked at run time, once. `images.quality.avif` means the same
+//! visual quality under all three: it is libaom 3.14's quality with `tune=iq`, and
+//! [`Encoder::libaom_quality`] translates it for the others.
 use std::ffi::CStr;
 use std::sync::OnceLock;
 
@@ -51,51 +52,78 @@ impl Tuning {
             Tuning::Ssim => "tune=ssim qm dq3",
         }
     }
-
-    /// libaom's quality for `images.quality.avif`, which is on the `tune=iq` scale. Without
-    /// it, the same quality number gives visibly worse images (`tune=ssim` spends fewer
-    /// bytes per step), so it is raised by [`SSIM_QUALITY_OFFSET`]: the smallest offset
-    /// measured to leave no variant visibly worse than sharp's on either corpus.
-    pub(crate) fn libaom_quality(self, quality: u8) -> u8 {
-        match self {
-            Tuning::ImageQuality => quality,
-            Tuning::Ssim => quality.saturating_add(SSIM_QUALITY_OFFSET).min(100),
-        }
-    }
 }
 
-/// How much higher libaom's quality is set under `tune=ssim` for at least the visual quality
-/// that `tune=iq` gives at the default: libaom quality 60 under 3.11 was measured to leave no
-/// variant visibly worse than sharp's on `dev` or `dev2` (0.99× and 0.87× its DSSIM), and 59
-/// (the default 42 + 17) left two of `dev`'s darkest wallpaper visibly worse. +13 left five
-/// `dev2` variants visibly worse (docs/benchmarks.md). The bytes it costs are what the setup
-/// step saves.
-const SSIM_QUALITY_OFFSET: u8 = 18;
+/// How much higher libaom's quality is set under libaom 3.12 and 3.13, for at least the
+/// visual quality libaom ≥ 3.14 gives at the same `images.quality.avif`: their `tune=iq`
+/// spends fewer bytes per quality step. On `dev2`, 3.14 at the default 41 gave 0.97× sharp's
+/// DSSIM; 3.12 at 44 gave 0.93× (and 1.08× at 42, so 43 would fall just short).
+const IQ_3_12_QUALITY_OFFSET: u8 = 3;
+
+/// The same under `tune=ssim` (libaom 3.11 and older), which spends fewer bytes per step still:
+/// libaom quality 60 at the default, where it was measured to leave no variant visibly worse
+/// than sharp's on `dev` or `dev2` (0.98× and 0.86× its DSSIM); 59 left two of `dev`'s darkest
+/// wallpaper visibly worse (docs/benchmarks.md). The bytes it costs are what the setup step
+/// saves.
+const SSIM_QUALITY_OFFSET: u8 = 19;
 
 /// The linked libavif and libaom.
 #[derive(Debug)]
 pub(crate) struct Encoder {
-    /// `libavif 1.0.4 aom [enc/dec]:v3.12.1`, as the libraries report it.
+    /// `libavif 1.0.4 aom [enc/dec]:v3.14.1`, as the libraries report it.
     pub(crate) version: String,
     pub(crate) tuning: Tuning,
+    /// No AVIF this encoder writes is smaller: the bytes of its container around the AV1
+    /// data, measured on the smallest image (the boxes have fixed-size fields, so a larger
+    /// image never has a smaller container). A WebP of at most this many bytes cannot lose to
+    /// an AVIF, so that AVIF need not be encoded to know it.
+    pub(crate) smallest_file: usize,
 }
 
 impl Encoder {
-    /// The libaom version alone, `3.12.1`, if it could be read.
+    /// The libaom version alone, `3.14.1`, if it could be read.
     pub(crate) fn libaom_version(&self) -> Option<&str> {
         let after = self.version.split("aom").nth(1)?;
         let start = after.find('v')? + 1;
         let version = after[start..].split([' ', ',']).next()?;
         (!version.is_empty()).then_some(version)
     }
-}
 
-impl Encoder {
+    /// The linked libaom's major and minor version, if it could be read.
+    fn major_minor(&self) -> Option<(u32, u32)> {
+        let mut parts = self.libaom_version()?.split('.').map(|part| part.parse::<u32>().ok());
+        Some((parts.next()??, parts.next()??))
+    }
+
+    /// How much higher than `images.quality.avif` libaom's own quality is set with this
+    /// libaom, so that the setting means the same visual quality under every one.
+    pub(crate) fn quality_offset(&self) -> u8 {
+        match self.tuning {
+            Tuning::Ssim => SSIM_QUALITY_OFFSET,
+            // A version that cannot be read is taken as the older scale: more bytes, never
+            // less quality.
+            Tuning::ImageQuality if self.major_minor().is_some_and(|version| version >= (3, 14)) => 0,
+            Tuning::ImageQuality => IQ_3_12_QUALITY_OFFSET,
+        }
+    }
+
+    /// libaom's quality for `images.quality.avif` (after the rule's boosts). Lossless (100)
+    /// stays lossless.
+    pub(crate) fn libaom_quality(&self, quality: u8) -> u8 {
+        if quality >= 100 { 100 } else { quality.saturating_add(self.quality_offset()).min(100) }
+    }
+
     /// One line for the build summary: which libaom, and whether AVIF is tuned for images.
     pub(crate) fn describe(&self) -> String {
         let libaom = self.libaom_version().map_or_else(|| self.version.clone(), |v| format!("libaom {v}"));
         match self.tuning {
-            Tuning::ImageQuality => format!("{libaom}, tuned for images (tune=iq)"),
+            Tuning::ImageQuality if self.quality_offset() == 0 => {
+                format!("{libaom}, tuned for images (tune=iq)")
+            }
+            Tuning::ImageQuality => format!(
+                "{libaom}, tuned for images (tune=iq); libaom 3.14 makes smaller AVIFs of the same \
+                 quality: scripts/setup-libaom.sh sets it up where it can"
+            ),
             Tuning::Ssim => format!(
                 "{libaom}, not tuned for images (tune=iq needs libaom 3.12 or newer: \
                  scripts/setup-libaom.sh sets it up, for about 15 % smaller AVIFs)"
@@ -128,8 +156,33 @@ pub(crate) fn encoder() -> &'static Encoder {
             Ok(_) => Tuning::ImageQuality,
             Err(_) => Tuning::Ssim,
         };
-        Encoder { version: version(), tuning }
+        let smallest_file = [Subsampling::Yuv444, Subsampling::Yuv420]
+            .into_iter()
+            .filter_map(|chroma| encode(&probe, 50, 9, chroma, tuning).ok())
+            .filter_map(|file| container_bytes(&file))
+            .min()
+            .unwrap_or(0);
+        Encoder { version: version(), tuning, smallest_file }
     })
+}
+
+/// The bytes of an AVIF file outside its AV1 data: every top-level box but the payload of
+/// `mdat`. `None` if the file is not a sequence of whole boxes with one `mdat`.
+fn container_bytes(file: &[u8]) -> Option<usize> {
+    let (mut at, mut payload) = (0, None);
+    while at < file.len() {
+        let size = u32::from_be_bytes(file.get(at..at + 4)?.try_into().ok()?) as usize;
+        let kind = file.get(at + 4..at + 8)?;
+        // Sizes 0 (to the end) and 1 (64-bit) are legal but not what libavif writes here.
+        if size < 8 || at + size > file.len() {
+            return None;
+        }
+        if kind == b"mdat" {
+            payload = Some(size - 8);
+        }
+        at += size;
+    }
+    Some(file.len() - payload?)
 }
 
 /// The quality transparency is encoded at, for colour at `quality`: [`ALPHA_BOOST`] higher,
@@ -270,15 +323,29 @@ mod tests {
     }
 
     #[test]
-    fn quality_keeps_its_meaning_without_tune_iq() {
-        assert_eq!(Tuning::ImageQuality.libaom_quality(50), 50);
-        assert_eq!(Tuning::Ssim.libaom_quality(50), 50 + SSIM_QUALITY_OFFSET);
-        assert_eq!(Tuning::Ssim.libaom_quality(100), 100);
+    fn quality_keeps_its_meaning_under_every_libaom() {
+        let encoder =
+            |version: &str, tuning| Encoder { version: version.to_owned(), tuning, smallest_file: 0 };
+        let newest = encoder("libavif 1.0.4 aom [enc/dec]:v3.14.1", Tuning::ImageQuality);
+        let later = encoder("libavif 1.0.4 aom [enc/dec]:v4.0.0", Tuning::ImageQuality);
+        let first_iq = encoder("libavif 1.0.4 aom [enc/dec]:v3.12.1", Tuning::ImageQuality);
+        let unreadable = encoder("libavif 1.0.4", Tuning::ImageQuality);
+        let bundled = encoder("libavif 1.0.4 aom [enc/dec]:v3.11.0", Tuning::Ssim);
+        assert_eq!(newest.libaom_quality(50), 50);
+        assert_eq!(later.libaom_quality(50), 50);
+        assert_eq!(first_iq.libaom_quality(50), 50 + IQ_3_12_QUALITY_OFFSET);
+        assert_eq!(unreadable.libaom_quality(50), 50 + IQ_3_12_QUALITY_OFFSET);
+        assert_eq!(bundled.libaom_quality(50), 50 + SSIM_QUALITY_OFFSET);
+        for encoder in [&newest, &first_iq, &bundled] {
+            assert_eq!(encoder.libaom_quality(100), 100, "lossless stays lossless");
+            assert!((0..100).all(|q| encoder.libaom_quality(q) <= encoder.libaom_quality(q + 1)));
+        }
     }
 
     #[test]
     fn versions_are_read_from_libavifs_report() {
-        let encoder = |version: &str| Encoder { version: version.to_owned(), tuning: Tuning::Ssim };
+        let encoder =
+            |version: &str| Encoder { version: version.to_owned(), tuning: Tuning::Ssim, smallest_file: 0 };
         assert_eq!(encoder("libavif 1.0.4 aom [enc/dec]:v3.12.1").libaom_version(), Some("3.12.1"));
         assert_eq!(encoder("libavif 1.0.4 aom [enc/dec]:v3.11.0, dav1d").libaom_version(), Some("3.11.0"));
         assert_eq!(encoder("libavif 1.0.4").libaom_version(), None);
@@ -313,6 +380,33 @@ mod tests {
     }
 
     #[test]
+    fn no_avif_is_smaller_than_the_smallest_container() {
+        let smallest = encoder().smallest_file;
+        // ftyp, meta (item, location, properties) and the mdat header: a few hundred bytes.
+        assert!((200..600).contains(&smallest), "{smallest}");
+        let flat = |width, height, channels| {
+            Pixels::new(width, height, channels == 4, vec![200; (width * height) as usize * channels])
+        };
+        for pixels in [flat(1, 1, 3), flat(2, 2, 3), flat(16, 16, 4), flat(97, 13, 3), flat(640, 480, 3)] {
+            for chroma in [Subsampling::Yuv420, Subsampling::Yuv444] {
+                for quality in [0, 42, 100] {
+                    let file = encode(&pixels, quality, 9, chroma, encoder().tuning).unwrap();
+                    assert!(
+                        file.len() >= smallest,
+                        "{}x{} {chroma:?} q{quality}: {}",
+                        pixels.width,
+                        pixels.height,
+                        file.len()
+                    );
+                    assert!(container_bytes(&file).unwrap() >= smallest);
+                }
+            }
+        }
+        assert_eq!(container_bytes(b"not boxes"), None);
+        assert_eq!(container_bytes(&[0, 0, 0, 8, b'f', b't', b'y', b'p']), None, "no mdat");
+    }
+
+    #[test]
     fn transparency_gets_more_quality_than_colour_short_of_lossless() {
         assert_eq!(alpha_quality(43), 43 + ALPHA_BOOST);
         assert_eq!(alpha_quality(95), 99);
@@ -321,8 +415,13 @@ mod tests {
 
     #[test]
     fn the_summary_says_whether_avif_is_tuned_for_images() {
-        let encoder = |tuning| Encoder { version: "libavif 1.0.4 aom [enc/dec]:v3.12.1".to_owned(), tuning };
-        assert_eq!(encoder(Tuning::ImageQuality).describe(), "libaom 3.12.1, tuned for images (tune=iq)");
-        assert!(encoder(Tuning::Ssim).describe().contains("not tuned for images"));
+        let encoder =
+            |version: &str, tuning| Encoder { version: version.to_owned(), tuning, smallest_file: 0 };
+        let newest = encoder("libavif 1.0.4 aom [enc/dec]:v3.14.1", Tuning::ImageQuality);
+        assert_eq!(newest.describe(), "libaom 3.14.1, tuned for images (tune=iq)");
+        let first_iq = encoder("libavif 1.0.4 aom [enc/dec]:v3.12.1", Tuning::ImageQuality);
+        assert!(first_iq.describe().starts_with("libaom 3.12.1, tuned for images (tune=iq); libaom 3.14"));
+        let bundled = encoder("libavif 1.0.4 aom [enc/dec]:v3.11.0", Tuning::Ssim);
+        assert!(bundled.describe().contains("not tuned for images"));
     }
 }

@@ -111,7 +111,7 @@ impl Encoding {
                 let encoder = avif::encoder();
                 format!(
                     "avif q{} alpha+{} s{speed} chroma {} {} {}-bit {} {}",
-                    encoder.tuning.libaom_quality(*quality),
+                    encoder.libaom_quality(*quality),
                     avif::ALPHA_BOOST,
                     chroma.name(),
                     rule::RULE,
@@ -135,7 +135,7 @@ impl Encoding {
     pub(crate) fn encode(&self, pixels: &Pixels) -> Result<Vec<u8>, String> {
         match self {
             Encoding::Avif { quality, speed, chroma } => {
-                let tuning = avif::encoder().tuning;
+                let encoder = avif::encoder();
                 let chroma = match chroma {
                     AvifChroma::Auto => rule::choose(pixels),
                     AvifChroma::Yuv420 => Subsampling::Yuv420,
@@ -143,7 +143,7 @@ impl Encoding {
                 };
                 let quality = quality.saturating_add(rule::quality_boost(pixels)).min(100);
                 let speed = rule::speed(*speed, pixels);
-                avif::encode(pixels, tuning.libaom_quality(quality), speed, chroma, tuning)
+                avif::encode(pixels, encoder.libaom_quality(quality), speed, chroma, encoder.tuning)
             }
             Encoding::Webp { quality, method } => encode_webp(pixels, *quality, *method),
             Encoding::Fallback { jpeg_quality } if pixels.opaque() => encode_jpeg(pixels, *jpeg_quality),

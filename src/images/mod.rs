@@ -438,23 +438,16 @@ fn count(stats: &mut ImageStats, spooled: &Spooled) {
 /// AVIF set goes.
 fn spool_source(source: &SourcePlan, processed: Processed, spool: &dyn Spool) -> Spooled {
     let opaque = processed.analysis.opaque;
-    let webp_bytes: BTreeMap<Size, usize> = processed
-        .encoded
-        .iter()
-        .filter(|((index, _), _)| matches!(source.encodings[*index], Encoding::Webp { .. }))
-        .map(|((_, size), bytes)| (*size, bytes.len()))
-        .collect();
-    let avif_loses = processed.encoded.iter().any(|((index, size), bytes)| {
-        source.encodings[*index].is_avif() && webp_bytes.get(size).is_some_and(|&webp| bytes.len() >= webp)
-    });
+    let avif_loses = avif_set_loses(source, &processed.encoded, smallest_avif(source));
     let made = processed.encoded.len();
     let mut variants = BTreeMap::new();
-    let mut avif_dropped = 0;
+    // Every AVIF of a losing set, including those never encoded because the set had lost.
+    let avif_dropped =
+        if avif_loses { source.slots().filter(|slot| is_avif(source, slot)).count() } else { 0 };
     for ((index, size), bytes) in processed.encoded {
         let encoding = &source.encodings[index];
         let format = encoding.format(opaque);
         if format == OutputFormat::Avif && avif_loses {
-            avif_dropped += 1;
             continue;
         }
         let path = plan::variant_path(source, format, encoding, size.width);
@@ -472,6 +465,54 @@ fn spool_source(source: &SourcePlan, processed: Processed, spool: &dyn Spool) ->
         decoded: processed.decoded,
         timings: processed.timings,
     }
+}
+
+/// Whether the source's AVIF set has lost, from what is in `encoded`: an AVIF no smaller than
+/// the WebP of its width, or a WebP no larger than `smallest_avif`, the fewest bytes any AVIF
+/// can take, so that its AVIF would be no smaller. Then the whole AVIF set is dropped (see
+/// [`spool_source`]) whatever the other AVIFs are, made or not.
+fn avif_set_loses(source: &SourcePlan, encoded: &BTreeMap<Slot, Vec<u8>>, smallest_avif: usize) -> bool {
+    if !source.encodings.iter().any(Encoding::is_avif) {
+        return false;
+    }
+    let webp_bytes: BTreeMap<Size, usize> = encoded
+        .iter()
+        .filter(|((index, _), _)| matches!(source.encodings[*index], Encoding::Webp { .. }))
+        .map(|((_, size), bytes)| (*size, bytes.len()))
+        .collect();
+    // WebPs and AVIFs are made at the same widths.
+    webp_bytes.values().any(|&webp| webp <= smallest_avif)
+        || encoded.iter().any(|(slot, bytes)| {
+            is_avif(source, slot) && webp_bytes.get(&slot.1).is_some_and(|&webp| bytes.len() >= webp)
+        })
+}
+
+/// The fewest bytes an AVIF of `source` can take, asked of the encoder only for sources
+/// that have AVIFs (it encodes a probe the first time).
+fn smallest_avif(source: &SourcePlan) -> usize {
+    if source.encodings.iter().any(Encoding::is_avif) { avif::encoder().smallest_file } else { 0 }
+}
+
+fn is_avif(source: &SourcePlan, slot: &Slot) -> bool {
+    source.encodings[slot.0].is_avif()
+}
+
+/// The variants still to make, in three rounds: everything but AVIF; then the narrowest
+/// missing AVIF; then the other AVIFs. An AVIF set is all or nothing, and it is most often
+/// lost at its narrowest width, where the AVIF container's fixed bytes weigh most (on a site
+/// of 96-px product shots, every AVIF set lost), so each round of AVIFs is made only if the
+/// set has not lost by then ([`avif_set_loses`]). What is published never changes, only the
+/// work. A source with no WebP to lose against makes everything at once.
+fn rounds<'a>(source: &SourcePlan, missing: &[&'a (Slot, String)]) -> [Vec<&'a (Slot, String)>; 3] {
+    let has_webp = source.encodings.iter().any(|encoding| matches!(encoding, Encoding::Webp { .. }));
+    if !has_webp {
+        return [missing.to_vec(), Vec::new(), Vec::new()];
+    }
+    let (avifs, others): (Vec<_>, Vec<_>) =
+        missing.iter().copied().partition(|(slot, _)| is_avif(source, slot));
+    let narrowest = avifs.iter().map(|((_, size), _)| size.width).min();
+    let (first, rest) = avifs.into_iter().partition(|((_, size), _)| Some(size.width) == narrowest);
+    [others, first, rest]
 }
 
 /// Names one source's spooled variants, in the order pages list them: the image as published,
@@ -597,9 +638,13 @@ fn from_cache(source: &SourcePlan, cache: &Cache, spool: &dyn Spool, progress: &
     let encoded: BTreeMap<Slot, Vec<u8>> =
         keys.iter().filter_map(|(slot, key)| cache.get(key).map(|bytes| (*slot, bytes))).collect();
     progress.advance(encoded.len() as u64);
-    if encoded.len() < keys.len() {
+    let lost = avif_set_loses(source, &encoded, smallest_avif(source));
+    let needed = |slot: &Slot| !(lost && is_avif(source, slot));
+    if keys.iter().any(|(slot, _)| needed(slot) && !encoded.contains_key(slot)) {
         return Cached::Partial(encoded.into_keys().collect());
     }
+    // Skipped AVIFs of a lost set were never made (`rounds`), but they count as done.
+    progress.advance((keys.len() - encoded.len()) as u64);
     let processed = Processed { analysis, encoded, fresh: 0, decoded: false, timings: Timings::default() };
     Cached::Complete(spool_source(source, processed, spool))
 }
@@ -640,47 +685,107 @@ fn make(
         .filter_map(|(slot, key)| cache.get(key).map(|bytes| (*slot, bytes)))
         .collect();
     let missing: Vec<&(Slot, String)> = keys.iter().filter(|(slot, _)| !encoded.contains_key(slot)).collect();
-    let timings = Mutex::new(timings);
-    // Every width and format runs to the end, and the failure reported is the first in plan
-    // order (narrowest width, then the configured format order), whichever thread met it first.
-    let fresh: Vec<Result<Vec<Made>, Failure>> = source
-        .sizes
-        .par_iter()
-        .map(|&size| -> Result<Vec<Made>, Failure> {
-            let wanted: Vec<&&(Slot, String)> = missing.iter().filter(|((_, s), _)| *s == size).collect();
-            if wanted.is_empty() {
-                return Ok(Vec::new());
-            }
-            let start = Instant::now();
-            let pixels = resize::resize(&decoded, size.width, size.height)
-                .map_err(|reason| Failure::Resize { width: size.width, reason })?;
-            lock(&timings).resize += start.elapsed();
-            let encoded: Vec<Result<Made, Failure>> = wanted
-                .par_iter()
-                .map(|(slot, key)| {
-                    let encoding = &source.encodings[slot.0];
-                    let format = encoding.format(analysis.opaque);
-                    let start = Instant::now();
-                    let bytes = encoding.encode(&pixels).map_err(|reason| Failure::Encode {
-                        width: size.width,
-                        format,
-                        reason,
-                    })?;
-                    *lock(&timings).encode.entry(format).or_default() += start.elapsed();
-                    cache.put(key, &bytes);
-                    progress.advance(1);
-                    Ok((*slot, bytes))
-                })
-                .collect();
-            encoded.into_iter().collect()
-        })
-        .collect();
-    let fresh: Vec<(Slot, Vec<u8>)> =
-        fresh.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
-    let fresh_count = fresh.len();
-    encoded.extend(fresh);
-    let timings = timings.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    Ok(Processed { analysis, encoded, fresh: fresh_count, decoded: true, timings })
+    let work = Work {
+        source,
+        decoded: &decoded,
+        opaque: analysis.opaque,
+        cache,
+        progress,
+        timings: Mutex::new(timings),
+    };
+    let smallest_avif = smallest_avif(source);
+    let mut resized = BTreeMap::new();
+    let mut fresh = 0;
+    let [others, first, rest] = rounds(source, &missing);
+    let later: BTreeSet<Size> = first.iter().chain(&rest).map(|((_, size), _)| *size).collect();
+    for (round, wanted) in [others, first, rest].iter().enumerate() {
+        if round > 0 && avif_set_loses(source, &encoded, smallest_avif) {
+            progress.advance(wanted.len() as u64);
+            continue;
+        }
+        let made = work.round(wanted, &later, &mut resized)?;
+        fresh += made.len();
+        encoded.extend(made);
+    }
+    let timings = work.timings.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok(Processed { analysis, encoded, fresh, decoded: true, timings })
+}
+
+/// One width's variants made in a round, and its pixels if a later round needs them.
+type WidthMade = (Vec<Made>, Option<(Size, resize::Pixels)>);
+
+/// What one source's rounds of encoding share.
+struct Work<'a> {
+    source: &'a SourcePlan,
+    decoded: &'a decode::Decoded,
+    opaque: bool,
+    cache: &'a Cache,
+    progress: &'a dyn Progress,
+    timings: Mutex<Timings>,
+}
+
+impl Work<'_> {
+    /// Makes `wanted`, each width resized once (or taken from `resized`) and its formats
+    /// encoded in parallel, and returns them; the pixels of the widths in `keep`, which a later
+    /// round may need, go back into `resized`. Every width and format runs to the end, and the failure reported is the
+    /// first in plan order (narrowest width, then the configured format order), whichever
+    /// thread met it first.
+    fn round(
+        &self,
+        wanted: &[&(Slot, String)],
+        keep: &BTreeSet<Size>,
+        resized: &mut BTreeMap<Size, resize::Pixels>,
+    ) -> Result<Vec<Made>, Failure> {
+        let mut by_size: BTreeMap<Size, Vec<&(Slot, String)>> = BTreeMap::new();
+        for &wanted in wanted {
+            by_size.entry((wanted.0).1).or_default().push(wanted);
+        }
+        let jobs: Vec<_> =
+            by_size.into_iter().map(|(size, slots)| (size, resized.remove(&size), slots)).collect();
+        let results: Vec<Result<WidthMade, Failure>> = jobs
+            .into_par_iter()
+            .map(|(size, pixels, slots)| {
+                let pixels = match pixels {
+                    Some(pixels) => pixels,
+                    None => self.resize(size)?,
+                };
+                let made: Vec<Result<Made, Failure>> =
+                    slots.par_iter().map(|(slot, key)| self.encode(*slot, key, &pixels)).collect();
+                let made = made.into_iter().collect::<Result<Vec<_>, _>>()?;
+                Ok((made, keep.contains(&size).then_some((size, pixels))))
+            })
+            .collect();
+        let mut made = Vec::new();
+        for result in results {
+            let (encoded, pixels) = result?;
+            made.extend(encoded);
+            resized.extend(pixels);
+        }
+        Ok(made)
+    }
+
+    fn resize(&self, size: Size) -> Result<resize::Pixels, Failure> {
+        let start = Instant::now();
+        let pixels = resize::resize(self.decoded, size.width, size.height)
+            .map_err(|reason| Failure::Resize { width: size.width, reason })?;
+        lock(&self.timings).resize += start.elapsed();
+        Ok(pixels)
+    }
+
+    fn encode(&self, slot: Slot, key: &str, pixels: &resize::Pixels) -> Result<Made, Failure> {
+        let encoding = &self.source.encodings[slot.0];
+        let format = encoding.format(self.opaque);
+        let start = Instant::now();
+        let bytes = encoding.encode(pixels).map_err(|reason| Failure::Encode {
+            width: slot.1.width,
+            format,
+            reason,
+        })?;
+        *lock(&self.timings).encode.entry(format).or_default() += start.elapsed();
+        self.cache.put(key, &bytes);
+        self.progress.advance(1);
+        Ok((slot, bytes))
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -729,15 +834,16 @@ mod tests {
         }
     }
 
-    /// Fake encoder output: `avif_len` bytes of AVIF at each width, 100 of WebP and 300 of JPEG.
+    /// Fake encoder output: `avif_len` bytes of AVIF at each width, 1,000 of WebP (more than
+    /// any AVIF container) and 3,000 of JPEG.
     fn processed(source: &SourcePlan, avif_len: impl Fn(u32) -> usize) -> Processed {
         let encoded: BTreeMap<Slot, Vec<u8>> = source
             .slots()
             .map(|(index, size)| {
                 let bytes = match index {
                     0 => vec![0; avif_len(size.width)],
-                    1 => vec![1; 100],
-                    _ => vec![2; 300],
+                    1 => vec![1; 1000],
+                    _ => vec![2; 3000],
                 };
                 ((index, size), bytes)
             })
@@ -749,7 +855,7 @@ mod tests {
     #[test]
     fn avifs_all_smaller_than_their_webps_are_kept() {
         let source = source();
-        let processed = processed(&source, |width| if width == 320 { 99 } else { 60 });
+        let processed = processed(&source, |width| if width == 320 { 999 } else { 600 });
         let mut stats = ImageStats::default();
         let (image, _) = publish(&source, &spool_source(&source, processed, &Discard), &mut stats);
         let avif: Vec<u32> = image.of_format(OutputFormat::Avif).map(|v| v.width).collect();
@@ -763,7 +869,7 @@ mod tests {
         let source = source();
         // 320 and 1000 are smaller than their WebP; 640 is equal, so no width may be served
         // as AVIF: the browser would pick a narrower AVIF over the 640 WebP.
-        let processed = processed(&source, |width| if width == 640 { 100 } else { 50 });
+        let processed = processed(&source, |width| if width == 640 { 1000 } else { 500 });
         let mut stats = ImageStats::default();
         let spool = Recorder::default();
         let (image, output) = publish(&source, &spool_source(&source, processed, &spool), &mut stats);
@@ -780,6 +886,75 @@ mod tests {
         spooled.sort();
         assert_eq!(spooled, published, "exactly the published variants are spooled");
         assert_eq!((image.width, image.height), (1000, 500));
+    }
+
+    /// The cache keys `make` would look for, by slot.
+    fn keys(source: &SourcePlan) -> Vec<(Slot, String)> {
+        variant_keys(source, true)
+    }
+
+    fn slots_of(round: &[&(Slot, String)]) -> Vec<(usize, u32)> {
+        round.iter().map(|((index, size), _)| (*index, size.width)).collect()
+    }
+
+    #[test]
+    fn avifs_are_made_after_everything_else_the_narrowest_first() {
+        let source = source();
+        let keys = keys(&source);
+        let missing: Vec<&(Slot, String)> = keys.iter().collect();
+        let [others, first, rest] = rounds(&source, &missing);
+        assert_eq!(slots_of(&others), [(1, 320), (1, 640), (1, 1000), (2, 320), (2, 1000)]);
+        assert_eq!(slots_of(&first), [(0, 320)]);
+        assert_eq!(slots_of(&rest), [(0, 640), (0, 1000)]);
+        // With the 320-px AVIF cached, the narrowest missing one comes first.
+        let missing: Vec<&(Slot, String)> =
+            keys.iter().filter(|((index, size), _)| *index != 0 || size.width != 320).collect();
+        let [_, first, rest] = rounds(&source, &missing);
+        assert_eq!((slots_of(&first), slots_of(&rest)), (vec![(0, 640)], vec![(0, 1000)]));
+    }
+
+    #[test]
+    fn a_set_has_lost_at_an_avif_no_smaller_than_its_webp_or_a_webp_no_larger_than_any_avif() {
+        let source = source();
+        let (narrow, wide) = (source.sizes[0], source.sizes[2]);
+        let pair = |avif: usize, webp: usize| {
+            BTreeMap::from([((0, narrow), vec![0; avif]), ((1, narrow), vec![1; webp])])
+        };
+        assert!(avif_set_loses(&source, &pair(100, 100), 0));
+        assert!(!avif_set_loses(&source, &pair(99, 100), 0));
+        // A WebP no larger than the smallest AVIF possible: lost before any AVIF is made.
+        let webp_only = BTreeMap::from([((1, wide), vec![1; 300])]);
+        assert!(avif_set_loses(&source, &webp_only, 300));
+        assert!(!avif_set_loses(&source, &webp_only, 299));
+        assert!(!avif_set_loses(&source, &BTreeMap::new(), 300), "nothing known yet");
+        // A source without AVIF has no set to lose.
+        let mut webp_and_fallback = self::tests::source();
+        webp_and_fallback.encodings.remove(0);
+        let webp_only = BTreeMap::from([((0, wide), vec![1; 10])]);
+        assert!(!avif_set_loses(&webp_and_fallback, &webp_only, 300));
+    }
+
+    #[test]
+    fn without_webp_every_avif_is_made_at_once() {
+        let mut source = source();
+        source.encodings.remove(1);
+        let keys = keys(&source);
+        let missing: Vec<&(Slot, String)> = keys.iter().collect();
+        let [others, first, rest] = rounds(&source, &missing);
+        assert_eq!(others.len(), keys.len());
+        assert!(first.is_empty() && rest.is_empty());
+    }
+
+    #[test]
+    fn a_lost_set_counts_every_avif_as_dropped_even_those_never_made() {
+        let source = source();
+        let mut processed = processed(&source, |width| if width == 320 { 1000 } else { 500 });
+        processed.encoded.retain(|(index, size), _| *index != 0 || size.width == 320);
+        let mut stats = ImageStats::default();
+        let (image, output) = publish(&source, &spool_source(&source, processed, &Discard), &mut stats);
+        assert_eq!(stats.avif_dropped, 3);
+        assert_eq!(image.formats(), [OutputFormat::Webp, OutputFormat::Jpeg]);
+        assert!(output.iter().all(|(path, _)| !path.ends_with(".avif")));
     }
 
     #[test]

@@ -185,8 +185,8 @@ pub(crate) struct RawImageSettings {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawQuality {
-    /// AVIF quality, on libaom's tune=iq scale, raised per image for dark and detailed
-    /// pictures.
+    /// AVIF quality, on libaom 3.14's tune=iq scale (translated for older libaoms), raised per
+    /// image for dark and detailed pictures.
     #[schemars(
         with = "Option<Whole>",
         range(min = *QUALITY_RANGE.start(), max = *QUALITY_RANGE.end()),

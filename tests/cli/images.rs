@@ -264,12 +264,14 @@ fn a_warm_rebuild_encodes_nothing_and_changes_encode_only_what_changed() {
     let again = made(&text.stderr());
     assert!(again > 0 && again < made(&cold.stderr()), "{again} copies made again: {}", text.stderr());
 
-    // One new photo: only its variants are encoded (tiny.png has 3 formats at 1 width).
+    // One new photo: only its variants are encoded (tiny.png has 3 formats at 1 width), and
+    // of those not its AVIF: a 100-px gradient's WebP is smaller than any AVIF file.
     let replacement = image::RgbImage::from_fn(100, 60, |x, y| image::Rgb([x as u8, y as u8, 9]));
     replacement.save(site.path("drops/gallery/tiny.png")).unwrap();
     let one = build(&site, "out", &[]);
     one.success();
-    assert!(one.stderr().contains("1 decoded, 3 encoded; cache 26 hit(s), 3 miss(es)"), "{}", one.stderr());
+    assert!(one.stderr().contains("1 decoded, 2 encoded; cache 26 hit(s), 2 miss(es)"), "{}", one.stderr());
+    assert!(one.stderr().contains("1 AVIF dropped"), "{}", one.stderr());
 }
 
 #[test]
@@ -475,4 +477,35 @@ fn shards_fill_the_cache_and_the_final_build_is_the_unsharded_one() {
         run.failure(2);
         assert!(run.stderr().contains("is not a shard"), "{bad}: {}", run.stderr());
     }
+}
+
+/// An AVIF set that has lost is not encoded any further: a flat picture's WebP is smaller than
+/// the smallest AVIF file, so none of its AVIFs is made, cold or warm, and the page is the one
+/// a build that made them all would write (no AVIF source).
+#[test]
+fn avifs_that_cannot_beat_their_webps_are_never_encoded() {
+    let site = Site::fixture("images");
+    fs::remove_dir_all(site.path("drops")).unwrap();
+    fs::create_dir_all(site.path("drops/flat")).unwrap();
+    image::RgbImage::from_pixel(480, 320, image::Rgb([200, 30, 60]))
+        .save(site.path("drops/flat/flat.png"))
+        .unwrap();
+    site.write(
+        "drops/flat/drop.yaml",
+        "title: Flat\nsummary: One colour.\nstarts_at: 2026-11-21T15:00:00Z\n\
+         hero:\n  src: flat.png\n  alt: A red card\nproducts:\n  - sku: FLAT\n    name: Flat\n    price: 9\n",
+    );
+    let cold = build(&site, "out", &[]);
+    cold.success();
+    // WebP at 160, 320 and 480 px, and the JPEG fallback at the narrowest and widest: no AVIF.
+    assert!(cold.stderr().contains("1 decoded, 5 encoded; cache 0 hit(s), 5 miss(es)"), "{}", cold.stderr());
+    assert!(cold.stderr().contains("3 AVIF dropped"), "{}", cold.stderr());
+    assert!(!cold.stderr().contains("encode avif"), "an AVIF was encoded: {}", cold.stderr());
+    let page = site.read("out/public/flat/index.html");
+    assert!(page.contains(r#"<source type="image/webp""#) && !page.contains("image/avif"), "{page}");
+
+    let warm = build(&site, "out", &[]);
+    warm.success();
+    assert!(warm.stderr().contains("0 decoded, 0 encoded; cache 5 hit(s), 0 miss(es)"), "{}", warm.stderr());
+    assert!(warm.stderr().contains("3 AVIF dropped"), "{}", warm.stderr());
 }
