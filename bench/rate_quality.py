@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Rate–quality table of one bench/rate_quality.sh run: AVIF bytes and mean DSSIM of dropgen
-(tuned, at three qualities; the libaom 3.11 fallback at its default) and of sharp (three
+(tuned, at three qualities; the libaom 3.12 and 3.11 fallbacks at the default) and of sharp (three
 qualities), on the AVIF variants every point made. Prints a Markdown table, then one JSON line.
 "Same-DSSIM bytes" is dropgen's bytes over what sharp would spend for dropgen's mean DSSIM,
 interpolated (log-log) on sharp's curve: below 1 means smaller at equal quality.
@@ -45,9 +45,10 @@ for name, q in ((f"q{a.default_q - 8}", a.default_q - 8), ("default", a.default_
     recs = avif_only(load(os.path.join(a.runs, name, "quality-dropgen-linear.json")))
     if recs:
         points.append((f"dropgen q{q}" + (" (default)" if name == "default" else ""), "dropgen", q, recs, wall(name)))
-fallback = avif_only(load(os.path.join(a.runs, "fallback", "quality-dropgen-linear.json")))
-if fallback:
-    points.append((f"dropgen q{a.default_q}, libaom 3.11 fallback", "fallback", a.default_q, fallback, wall("fallback")))
+for name, label in (("fallback-3.12", "libaom 3.12 fallback"), ("fallback", "libaom 3.11 fallback")):
+    fallback = avif_only(load(os.path.join(a.runs, name, "quality-dropgen-linear.json")))
+    if fallback:
+        points.append((f"dropgen q{a.default_q}, {label}", name, a.default_q, fallback, wall(name)))
 
 common = set.intersection(*(set(p[3]) for p in points)) if points else set()
 reference = next((p for p in points if p[0] == "sharp q50"), None)

@@ -8,7 +8,8 @@
 # site, references and quality scoring):
 #   1. dropgen at its defaults and sharp at its defaults (time, peak memory, bytes, DSSIM,
 #      visibly worse variants: bench/images.sh's own table);
-#   2. dropgen built against the bundled libaom 3.11 (no tune=iq), at its defaults;
+#   2. dropgen built against the bundled libaom 3.11 (no tune=iq), at its defaults, and, if
+#      FALLBACK_312_BIN is set, a dropgen linked with libaom 3.12 or 3.13, at its defaults;
 #   3. dropgen at its default AVIF quality -8 and +8, and sharp's AVIF at quality 40 and 60,
 #      for the rate–quality curves;
 # then prints the rate–quality table (bench/rate_quality.py) and writes it as JSON.
@@ -17,7 +18,10 @@
 #   FALLBACK_BIN   a dropgen binary linked with the bundled libaom 3.11; by default one is built
 #                  from a copy of this checkout without .cargo/config.toml, in
 #                  $BENCH_ROOT/bundled-libaom (slow the first time: it compiles libaom)
-#   SKIP_FALLBACK=1  leave out step 2
+#   FALLBACK_312_BIN  a dropgen binary linked with libaom 3.12 or 3.13 (build one after
+#                  installing Debian 13's libaom-dev, or keep the binary of a checkout set up
+#                  before 3.14); left out when unset
+#   SKIP_FALLBACK=1  leave out the bundled libaom 3.11
 #   RESUME=1       keep the points an earlier, interrupted run finished ($WORK_DIR/rate-quality/NAME)
 #                  and run only the rest
 # Quote ratios from one run: the machines are shared and noisy.
@@ -74,6 +78,9 @@ images default DROPGEN_BIN="$tuned_bin"
 [ -f "$runs/sharp-q50.json" ] || cp "$work/out-sharp.quality.json" "$runs/sharp-q50.json"
 if [ "${SKIP_FALLBACK:-0}" != 1 ]; then
   images fallback DROPGEN_BIN="$fallback_bin" SKIP_SHARP=1 QUALITY_ONLY=avif-linear
+fi
+if [ -n "${FALLBACK_312_BIN:-}" ]; then
+  images fallback-3.12 DROPGEN_BIN="$FALLBACK_312_BIN" SKIP_SHARP=1 QUALITY_ONLY=avif-linear
 fi
 for q in $((default_q - 8)) $((default_q + 8)); do
   images "q$q" DROPGEN_BIN="$tuned_bin" SKIP_SHARP=1 QUALITY_ONLY=avif-linear IMAGES_YAML="quality: {avif: $q}"
