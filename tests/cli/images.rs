@@ -270,8 +270,12 @@ fn a_warm_rebuild_encodes_nothing_and_changes_encode_only_what_changed() {
     replacement.save(site.path("drops/gallery/tiny.png")).unwrap();
     let one = build(&site, "out", &[]);
     one.success();
-    assert!(one.stderr().contains("1 decoded, 2 encoded; cache 26 hit(s), 2 miss(es)"), "{}", one.stderr());
-    assert!(one.stderr().contains("1 AVIF dropped"), "{}", one.stderr());
+    let summary = one.stderr();
+    let hits = summary.split("1 decoded, 2 encoded; cache ").nth(1).and_then(|rest| rest.split(' ').next());
+    let hits: u64 = hits.and_then(|hits| hits.parse().ok()).unwrap_or_else(|| panic!("{summary}"));
+    assert!(summary.contains(&format!("cache {hits} hit(s), 2 miss(es)")), "{summary}");
+    // Every variant of the cold build is reused but tiny.png's old ones (at most 3).
+    assert!(hits <= encoded && hits + 3 >= encoded, "{hits} hits of {encoded}: {summary}");
 }
 
 #[test]
