@@ -651,6 +651,8 @@ fn make(
     let mut resized = BTreeMap::new();
     let mut fresh = 0;
     let [others, first, rest] = rounds(source, &missing);
+    // The widths AVIF rounds need are resized once and kept. They are 8-bit: at the default
+    // widths, fewer bytes together than the 16-bit decoded source the budget holds for this job.
     let later: BTreeSet<Size> = first.iter().chain(&rest).map(|((_, size), _)| *size).collect();
     for (round, wanted) in [others, first, rest].iter().enumerate() {
         if round > 0 && avif_set_loses(source, &encoded, smallest_avif) {
@@ -681,9 +683,9 @@ struct Work<'a> {
 impl Work<'_> {
     /// Makes `wanted`, each width resized once (or taken from `resized`) and its formats
     /// encoded in parallel, and returns them; the pixels of the widths in `keep`, which a later
-    /// round may need, go back into `resized`. Every width and format runs to the end, and the failure reported is the
-    /// first in plan order (narrowest width, then the configured format order), whichever
-    /// thread met it first.
+    /// round may need, go back into `resized`. Every width and format of the round runs to the
+    /// end, and the failure reported is the round's first in plan order (narrowest width, then
+    /// the configured format order), whichever thread met it first.
     fn round(
         &self,
         wanted: &[&(Slot, String)],
