@@ -141,7 +141,7 @@ impl Encoding {
                     AvifChroma::Yuv420 => Subsampling::Yuv420,
                     AvifChroma::Yuv444 => Subsampling::Yuv444,
                 };
-                let quality = quality.saturating_add(rule::quality_boost(pixels)).min(100);
+                let quality = rule::quality(*quality, pixels);
                 let speed = rule::speed(*speed, pixels);
                 avif::encode(pixels, encoder.libaom_quality(quality), speed, chroma, encoder.tuning)
             }

@@ -17,6 +17,19 @@
 //!   27 % more structure (DSSIM) between quality 44 and 43 while flatter images lost under
 //!   5 %. Variants whose mean 4 × 4 luma deviation is above [`DETAILED`] get
 //!   [`DETAIL_BOOST`] more quality; everything else can take the lower default.
+//! - **Size**: quality follows the variant's pixels, [`SIZE_STEPS_PER_HALVING`] steps per
+//!   halving, the configured quality at [`SIZE_REFERENCE_PIXELS`]. A page's bytes are its
+//!   widest variants: on `dev2` one quality step at 1600 px costs about ten times the bytes
+//!   of a step at 400 px, and lowers the error (DSSIM) by about as much. The narrow variants are
+//!   shown at their own size in cards and on small screens, where every artefact shows; the
+//!   wide ones are chosen by high-density screens, whose pixels are half the size (the
+//!   "compressive images" trade; imgix's client libraries, likewise, ask for quality 75 at
+//!   1× and 50 at 2×). So narrow variants
+//!   get more quality, cheaply, and wide ones less, within [`MAX_SIZE_BOOST`] and
+//!   [`MAX_SIZE_CUT`]. Against sharp on `dev2`, this took the AVIF bytes from 1.07× to 0.98×
+//!   at 0.98× the error (was 0.97×); on `dev`, which checked it, from 0.86× to 0.77× at 0.99×
+//!   (was 0.98×). Where most variants are narrow it spends bytes for quality: on the product
+//!   corpus, 1.11× the bytes at 0.82× the error (docs/benchmarks.md).
 //! - **Speed**: a variant of at most [`SMALL_VARIANT_PIXELS`] (a phone's picture) is encoded
 //!   one libaom speed step slower. Encoding time grows with pixels, so the slower step costs
 //!   little there, and narrow variants are where AV1 at speed 6 fell furthest behind sharp's
@@ -30,8 +43,8 @@ use super::resize::Pixels;
 
 /// Names the rule and its thresholds in every AVIF's fingerprint: a change here must give
 /// new names, because it changes the bytes.
-pub(crate) const RULE: &str =
-    "avif-rule-3 420:rms<=1.5,edges<=0.3%@12 max(dark:+8*share(y<24), detail:+2@std4x4>6) speed-1@<=300000px";
+pub(crate) const RULE: &str = "avif-rule-4 420:rms<=1.5,edges<=0.3%@12 max(dark:+8*share(y<24), detail:+2@std4x4>6) \
+     size:+3*log2(500000px/px)[-4,+8] q<=99 speed-1@<=300000px";
 
 /// A 2 × 2 block whose colour deviates from its mean by more than this (RMS over its four
 /// pixels and both chroma planes, 8-bit units) is a colour edge 4:2:0 would blur.
@@ -55,8 +68,42 @@ const DETAILED: f64 = 6.0;
 pub(crate) const DETAIL_BOOST: u8 = 2;
 
 /// Variants up to this many pixels are encoded one speed step slower ([`speed`]): 640 × 427
-/// and anything narrower at the usual aspect ratios.
+/// and anything narrower at the usual aspect ratios. With libaom 3.14, speed 5 takes four
+/// times the time of speed 6: at 800 px it gave 3 % fewer bytes for 4 % less error on `dev2`,
+/// but made the whole build 20 % slower.
 pub(crate) const SMALL_VARIANT_PIXELS: u64 = 300_000;
+
+/// A variant of this many pixels (about 940 × 530) is encoded at the configured quality;
+/// smaller ones get more, larger ones less ([`size_offset`]).
+pub(crate) const SIZE_REFERENCE_PIXELS: f64 = 500_000.0;
+/// Quality steps per halving (or doubling) of a variant's pixels: a 400-px-wide variant gets
+/// about 7 more than the reference, a 1600-px one 4 fewer.
+pub(crate) const SIZE_STEPS_PER_HALVING: f64 = 3.0;
+/// At most this much quality is added for a small variant…
+pub(crate) const MAX_SIZE_BOOST: i16 = 8;
+/// …and at most this much taken from a large one, so that a wide hero keeps its detail.
+pub(crate) const MAX_SIZE_CUT: i16 = 4;
+
+/// The quality a variant with these pixels is encoded at, given the configured one: the
+/// configured quality plus the content boost ([`quality_boost`]) and the size offset
+/// ([`size_offset`]), from 1 to 99. 100 (lossless) stays lossless, and nothing else becomes
+/// lossless by its boosts.
+pub(crate) fn quality(configured: u8, pixels: &Pixels) -> u8 {
+    if configured >= 100 {
+        return 100;
+    }
+    let quality = i16::from(configured) + i16::from(quality_boost(pixels)) + size_offset(pixels);
+    quality.clamp(1, 99) as u8
+}
+
+/// The quality added for a variant of these pixels (negative: taken away), from
+/// [`SIZE_STEPS_PER_HALVING`] and [`SIZE_REFERENCE_PIXELS`], within [`MAX_SIZE_BOOST`] and
+/// [`MAX_SIZE_CUT`].
+pub(crate) fn size_offset(pixels: &Pixels) -> i16 {
+    let area = (u64::from(pixels.width) * u64::from(pixels.height)).max(1) as f64;
+    let steps = (SIZE_STEPS_PER_HALVING * (SIZE_REFERENCE_PIXELS / area).log2()).round();
+    (steps as i16).clamp(-MAX_SIZE_CUT, MAX_SIZE_BOOST)
+}
 
 /// libaom's speed for these pixels, given the configured one: one step slower for a small
 /// variant (never below 0).
@@ -266,6 +313,34 @@ mod tests {
         assert_eq!(speed(0, &phone), 0, "no speed below 0");
         let desktop = image(640, 480, |_, _| [0; 3]);
         assert_eq!(speed(6, &desktop), 6);
+    }
+
+    #[test]
+    fn narrow_variants_get_more_quality_and_wide_ones_less() {
+        let flat = |width, height| image(width, height, |_, _| [120, 140, 160]);
+        assert_eq!(size_offset(&flat(1000, 500)), 0, "the reference size gets the configured quality");
+        // A 1600-px variant has four halvings more than a 400-px one.
+        assert_eq!(size_offset(&flat(400, 225)), 7);
+        assert_eq!(size_offset(&flat(800, 450)), 1);
+        assert_eq!(size_offset(&flat(1200, 675)), -2);
+        assert_eq!(size_offset(&flat(1600, 900)), -4);
+        assert_eq!(size_offset(&flat(4000, 3000)), -MAX_SIZE_CUT);
+        assert_eq!(size_offset(&flat(16, 16)), MAX_SIZE_BOOST);
+        assert_eq!(size_offset(&Pixels::new(0, 0, false, Vec::new())), MAX_SIZE_BOOST, "no pixels, no panic");
+        // Larger variants never get more quality than smaller ones.
+        let offsets: Vec<i16> = (1..=40).map(|w| size_offset(&flat(w * 60, w * 40))).collect();
+        assert!(offsets.windows(2).all(|pair| pair[0] >= pair[1]), "{offsets:?}");
+    }
+
+    #[test]
+    fn the_quality_stays_within_1_to_99_and_lossless_stays_lossless() {
+        let small_night = image(64, 64, |_, _| [3, 3, 3]);
+        assert_eq!(quality(41, &small_night), 41 + MAX_DARK_BOOST + MAX_SIZE_BOOST as u8);
+        assert_eq!(quality(95, &small_night), 99, "boosts never make a lossy quality lossless");
+        assert_eq!(quality(100, &small_night), 100);
+        let wide_day = image(2400, 1600, |_, _| [120, 140, 160]);
+        assert_eq!(quality(41, &wide_day), 41 - MAX_SIZE_CUT as u8);
+        assert_eq!(quality(2, &wide_day), 1);
     }
 
     #[test]
