@@ -23,16 +23,22 @@ pub(super) fn avif_set_loses(
     if !source.encodings.iter().any(Encoding::is_avif) {
         return false;
     }
-    let webp_bytes: BTreeMap<Size, usize> = encoded
-        .iter()
-        .filter(|((index, _), _)| matches!(source.encodings[*index], Encoding::Webp { .. }))
-        .map(|((_, size), bytes)| (*size, bytes.len()))
-        .collect();
+    let webp_bytes = webp_sizes(source, encoded);
     // WebPs and AVIFs are made at the same widths.
     webp_bytes.values().any(|&webp| webp <= smallest_avif)
         || encoded.iter().any(|(slot, bytes)| {
             is_avif(source, slot) && webp_bytes.get(&slot.1).is_some_and(|&webp| bytes.len() >= webp)
         })
+}
+
+/// The size of each WebP made so far, by width: what the AVIF of the width must be smaller
+/// than.
+pub(super) fn webp_sizes(source: &SourcePlan, encoded: &BTreeMap<Slot, Vec<u8>>) -> BTreeMap<Size, usize> {
+    encoded
+        .iter()
+        .filter(|((index, _), _)| matches!(source.encodings[*index], Encoding::Webp { .. }))
+        .map(|((_, size), bytes)| (*size, bytes.len()))
+        .collect()
 }
 
 /// The fewest bytes an AVIF of `source` can take, asked of the encoder only for sources

@@ -6,7 +6,7 @@
 use image::ExtendedColorType;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 
-use crate::model::{AvifChroma, ImageSettings};
+use crate::model::{AvifChroma, ImageFormat, ImageSettings};
 
 use super::avif::{self, Subsampling};
 use super::resize::Pixels;
@@ -60,6 +60,11 @@ pub(crate) enum Encoding {
         quality: u8,
         speed: u8,
         chroma: AvifChroma,
+        /// The WebP quality of the same source's WebPs, when it has them: an AVIF no smaller
+        /// than its width's WebP loses the source's whole AVIF set, so one that loses only by
+        /// its size boost is encoded again without it ([`Encoding::encode`]). Its bytes then
+        /// depend on the WebP's, and so does its name.
+        rival_webp: Option<u8>,
     },
     Webp {
         quality: u8,
@@ -80,6 +85,7 @@ impl Encoding {
             quality: settings.quality.avif,
             speed: settings.avif_speed,
             chroma: settings.avif_chroma,
+            rival_webp: settings.formats.contains(&ImageFormat::Webp).then_some(settings.quality.webp),
         }
     }
 
@@ -107,10 +113,19 @@ impl Encoding {
     /// Everything that decides the bytes besides the pixels: format, settings, encoder version.
     pub(crate) fn fingerprint(&self, format: OutputFormat) -> String {
         let settings = match (self, format) {
-            (Encoding::Avif { quality, speed, chroma }, _) => {
+            (Encoding::Avif { quality, speed, chroma, rival_webp }, _) => {
                 let encoder = avif::encoder();
+                let rival = match rival_webp {
+                    Some(webp_quality) => {
+                        format!(
+                            " unboosted-if-not-below webp q{webp_quality} m{WEBP_METHOD} {}",
+                            webp_version()
+                        )
+                    }
+                    None => String::new(),
+                };
                 format!(
-                    "avif q{} alpha+{} s{speed} chroma {} {} {}-bit {} {}",
+                    "avif q{} alpha+{} s{speed} chroma {} {} {}-bit {} {}{rival}",
                     encoder.libaom_quality(*quality),
                     avif::ALPHA_BOOST,
                     chroma.name(),
@@ -131,19 +146,30 @@ impl Encoding {
         format!("{settings} {PIPELINE_VERSION} {PIXEL_CRATES}")
     }
 
-    /// Encodes `pixels` (8-bit sRGB, RGB or RGBA).
-    pub(crate) fn encode(&self, pixels: &Pixels) -> Result<Vec<u8>, String> {
+    /// Encodes `pixels` (8-bit sRGB, RGB or RGBA). `rival` is the size of the WebP of the same
+    /// width, when one was made: an AVIF that is no smaller only because the rule raised the
+    /// quality of its narrow width ([`rule::size_offset`]) is encoded again without that
+    /// boost, so that the boost never costs a source its AVIFs. Other formats ignore it.
+    pub(crate) fn encode(&self, pixels: &Pixels, rival: Option<usize>) -> Result<Vec<u8>, String> {
         match self {
-            Encoding::Avif { quality, speed, chroma } => {
+            Encoding::Avif { quality, speed, chroma, rival_webp } => {
                 let encoder = avif::encoder();
                 let chroma = match chroma {
                     AvifChroma::Auto => rule::choose(pixels),
                     AvifChroma::Yuv420 => Subsampling::Yuv420,
                     AvifChroma::Yuv444 => Subsampling::Yuv444,
                 };
-                let quality = rule::quality(*quality, pixels);
                 let speed = rule::speed(*speed, pixels);
-                avif::encode(pixels, encoder.libaom_quality(quality), speed, chroma, encoder.tuning)
+                let encode_at = |quality| {
+                    avif::encode(pixels, encoder.libaom_quality(quality), speed, chroma, encoder.tuning)
+                };
+                let boosted = rule::quality(*quality, pixels, encoder.tuning);
+                let bytes = encode_at(boosted)?;
+                let unboosted = rule::quality_without_size_boost(*quality, pixels, encoder.tuning);
+                match rival.filter(|_| rival_webp.is_some()) {
+                    Some(rival) if bytes.len() >= rival && unboosted < boosted => encode_at(unboosted),
+                    _ => Ok(bytes),
+                }
             }
             Encoding::Webp { quality, method } => encode_webp(pixels, *quality, *method),
             Encoding::Fallback { jpeg_quality } if pixels.opaque() => encode_jpeg(pixels, *jpeg_quality),
@@ -260,14 +286,14 @@ mod tests {
     fn every_encoder_writes_its_format() {
         let settings = ImageSettings::default();
         let opaque = gradient(64, 48, None);
-        let avif = Encoding::avif(&settings).encode(&opaque).unwrap();
+        let avif = Encoding::avif(&settings).encode(&opaque, None).unwrap();
         assert_eq!(&avif[4..12], b"ftypavif");
         // `pixi`: 4 bytes of version and flags, the channel count, then bits per channel.
         let pixi = avif.windows(4).position(|w| w == b"pixi").expect("AVIF without pixi") + 4;
         assert_eq!(&avif[pixi + 4..pixi + 8], [3, 10, 10, 10], "AVIF planes are not 10-bit");
-        let webp = Encoding::webp(&settings).encode(&opaque).unwrap();
+        let webp = Encoding::webp(&settings).encode(&opaque, None).unwrap();
         assert_eq!((&webp[..4], &webp[8..12]), (&b"RIFF"[..], &b"WEBP"[..]));
-        let jpeg = Encoding::fallback(&settings).encode(&opaque).unwrap();
+        let jpeg = Encoding::fallback(&settings).encode(&opaque, None).unwrap();
         assert_eq!(image::guess_format(&jpeg).unwrap(), image::ImageFormat::Jpeg);
         let decoded = image::load_from_memory(&jpeg).unwrap();
         assert_eq!((decoded.width(), decoded.height()), (64, 48));
@@ -277,13 +303,13 @@ mod tests {
     fn transparency_survives_every_format() {
         let settings = ImageSettings::default();
         let translucent = gradient(32, 32, Some(100));
-        let png = Encoding::fallback(&settings).encode(&translucent).unwrap();
+        let png = Encoding::fallback(&settings).encode(&translucent, None).unwrap();
         let decoded = image::load_from_memory(&png).unwrap().to_rgba8();
         assert_eq!(decoded.get_pixel(5, 5)[3], 100);
-        let webp = Encoding::webp(&settings).encode(&translucent).unwrap();
+        let webp = Encoding::webp(&settings).encode(&translucent, None).unwrap();
         let decoded = image::load_from_memory(&webp).unwrap().to_rgba8();
         assert!(decoded.pixels().all(|p| p[3].abs_diff(100) <= 2), "WebP lost the alpha channel");
-        let avif = Encoding::avif(&settings).encode(&translucent).unwrap();
+        let avif = Encoding::avif(&settings).encode(&translucent, None).unwrap();
         assert!(avif.windows(4).any(|w| w == b"auxC"), "AVIF has no alpha auxiliary image");
     }
 
@@ -293,7 +319,7 @@ mod tests {
         let pixels = gradient(40, 30, None);
         for encoding in [Encoding::avif(&settings), Encoding::webp(&settings), Encoding::fallback(&settings)]
         {
-            assert_eq!(encoding.encode(&pixels).unwrap(), encoding.encode(&pixels).unwrap());
+            assert_eq!(encoding.encode(&pixels, None).unwrap(), encoding.encode(&pixels, None).unwrap());
         }
     }
 
@@ -304,5 +330,39 @@ mod tests {
         assert!(Encoding::webp(&settings).fingerprint(OutputFormat::Webp).contains("libwebp 1."));
         let fallback = Encoding::fallback(&settings);
         assert_ne!(fallback.fingerprint(OutputFormat::Jpeg), fallback.fingerprint(OutputFormat::Png));
+    }
+
+    #[test]
+    fn an_avif_that_loses_to_its_webp_by_its_size_boost_is_encoded_again_without_it() {
+        let settings = ImageSettings::default();
+        let narrow = gradient(64, 48, None);
+        let avif = Encoding::avif(&settings);
+        let boosted = avif.encode(&narrow, None).unwrap();
+        let encoder = avif::encoder();
+        let unboosted_quality =
+            rule::quality_without_size_boost(settings.quality.avif, &narrow, encoder.tuning);
+        let unboosted = avif::encode(
+            &narrow,
+            encoder.libaom_quality(unboosted_quality),
+            rule::speed(settings.avif_speed, &narrow),
+            rule::choose(&narrow),
+            encoder.tuning,
+        )
+        .unwrap();
+        assert_eq!(avif.encode(&narrow, Some(boosted.len())).unwrap(), unboosted, "no smaller than its WebP");
+        assert_eq!(avif.encode(&narrow, Some(boosted.len() + 1)).unwrap(), boosted, "smaller: kept as it is");
+        if encoder.tuning == avif::Tuning::ImageQuality {
+            assert!(unboosted.len() < boosted.len(), "{} against {}", unboosted.len(), boosted.len());
+        }
+        // Without WebPs there is nothing to lose against, and the name says which WebP it was.
+        let alone = Encoding::avif(&ImageSettings { formats: vec![ImageFormat::Avif], ..settings.clone() });
+        assert_eq!(alone.encode(&narrow, Some(boosted.len())).unwrap(), boosted);
+        let sharper_webp = ImageSettings {
+            quality: crate::model::Quality { webp: 90, ..settings.quality },
+            ..settings.clone()
+        };
+        let names = [&settings, &sharper_webp].map(|s| Encoding::avif(s).fingerprint(OutputFormat::Avif));
+        assert_ne!(names[0], names[1]);
+        assert_ne!(alone.fingerprint(OutputFormat::Avif), names[0]);
     }
 }

@@ -34,7 +34,7 @@ use crate::output::{self, Artifact, CacheClass, Spool};
 use crate::progress::Progress;
 
 use crate::cache::{Cache, CacheCounts};
-use avif_set::{avif_set_loses, is_avif, rounds, smallest_avif};
+use avif_set::{avif_set_loses, is_avif, rounds, smallest_avif, webp_sizes};
 use budget::PixelBudget;
 use decode::Analysis;
 use encode::{Encoding, OutputFormat};
@@ -659,7 +659,7 @@ fn make(
             progress.advance(wanted.len() as u64);
             continue;
         }
-        let made = work.round(wanted, &later, &mut resized)?;
+        let made = work.round(wanted, &later, &mut resized, &webp_sizes(source, &encoded))?;
         fresh += made.len();
         encoded.extend(made);
     }
@@ -691,6 +691,7 @@ impl Work<'_> {
         wanted: &[&(Slot, String)],
         keep: &BTreeSet<Size>,
         resized: &mut BTreeMap<Size, resize::Pixels>,
+        webps: &BTreeMap<Size, usize>,
     ) -> Result<Vec<Made>, Failure> {
         let mut by_size: BTreeMap<Size, Vec<&(Slot, String)>> = BTreeMap::new();
         for &wanted in wanted {
@@ -705,8 +706,10 @@ impl Work<'_> {
                     Some(pixels) => pixels,
                     None => self.resize(size)?,
                 };
-                let made: Vec<Result<Made, Failure>> =
-                    slots.par_iter().map(|(slot, key)| self.encode(*slot, key, &pixels)).collect();
+                let made: Vec<Result<Made, Failure>> = slots
+                    .par_iter()
+                    .map(|(slot, key)| self.encode(*slot, key, &pixels, webps.get(&size)))
+                    .collect();
                 let made = made.into_iter().collect::<Result<Vec<_>, _>>()?;
                 Ok((made, keep.contains(&size).then_some((size, pixels))))
             })
@@ -728,11 +731,17 @@ impl Work<'_> {
         Ok(pixels)
     }
 
-    fn encode(&self, slot: Slot, key: &str, pixels: &resize::Pixels) -> Result<Made, Failure> {
+    fn encode(
+        &self,
+        slot: Slot,
+        key: &str,
+        pixels: &resize::Pixels,
+        webp: Option<&usize>,
+    ) -> Result<Made, Failure> {
         let encoding = &self.source.encodings[slot.0];
         let format = encoding.format(self.opaque);
         let start = Instant::now();
-        let bytes = encoding.encode(pixels).map_err(|reason| Failure::Encode {
+        let bytes = encoding.encode(pixels, webp.copied()).map_err(|reason| Failure::Encode {
             width: slot.1.width,
             format,
             reason,

@@ -38,7 +38,7 @@
 //!   time. Measured, the step costs 3–10 % more AVIF time at widths 400–1600, and 9–26 % at
 //!   the default widths 320–1920, whose 640-px variants are small too (docs/benchmarks.md).
 
-use super::avif::Subsampling;
+use super::avif::{Subsampling, Tuning};
 use super::resize::Pixels;
 
 /// Names the rule and its thresholds in every AVIF's fingerprint: a change here must give
@@ -85,14 +85,28 @@ pub(crate) const MAX_SIZE_BOOST: i16 = 8;
 pub(crate) const MAX_SIZE_CUT: i16 = 4;
 
 /// The quality a variant with these pixels is encoded at, given the configured one: the
-/// configured quality plus the content boost ([`quality_boost`]) and the size offset
-/// ([`size_offset`]), from 1 to 99. 100 (lossless) stays lossless, and nothing else becomes
-/// lossless by its boosts.
-pub(crate) fn quality(configured: u8, pixels: &Pixels) -> u8 {
+/// configured quality plus the content boost ([`quality_boost`]) and, under `tune=iq`, the
+/// size offset ([`size_offset`]), from 1 to 99. 100 (lossless) stays lossless, and nothing
+/// else becomes lossless by its boosts. The size steps were measured under `tune=iq`; with
+/// the bundled libaom 3.11 (`tune=ssim`, 19 steps higher) they cost `dev2` 9 more sources'
+/// AVIFs and made a 1600-px variant visibly worse, so it has none.
+pub(crate) fn quality(configured: u8, pixels: &Pixels, tuning: Tuning) -> u8 {
+    let size = if tuning == Tuning::ImageQuality { size_offset(pixels) } else { 0 };
+    with_offset(configured, pixels, size)
+}
+
+/// [`quality`] without the size boost of a narrow variant (its cut, for a wide one, stays):
+/// what an AVIF that lost to its WebP by the boost is encoded again at.
+pub(crate) fn quality_without_size_boost(configured: u8, pixels: &Pixels, tuning: Tuning) -> u8 {
+    let size = if tuning == Tuning::ImageQuality { size_offset(pixels).min(0) } else { 0 };
+    with_offset(configured, pixels, size)
+}
+
+fn with_offset(configured: u8, pixels: &Pixels, size: i16) -> u8 {
     if configured >= 100 {
         return 100;
     }
-    let quality = i16::from(configured) + i16::from(quality_boost(pixels)) + size_offset(pixels);
+    let quality = i16::from(configured) + i16::from(quality_boost(pixels)) + size;
     quality.clamp(1, 99) as u8
 }
 
@@ -334,13 +348,27 @@ mod tests {
 
     #[test]
     fn the_quality_stays_within_1_to_99_and_lossless_stays_lossless() {
+        let iq = Tuning::ImageQuality;
         let small_night = image(64, 64, |_, _| [3, 3, 3]);
-        assert_eq!(quality(41, &small_night), 41 + MAX_DARK_BOOST + MAX_SIZE_BOOST as u8);
-        assert_eq!(quality(95, &small_night), 99, "boosts never make a lossy quality lossless");
-        assert_eq!(quality(100, &small_night), 100);
+        assert_eq!(quality(41, &small_night, iq), 41 + MAX_DARK_BOOST + MAX_SIZE_BOOST as u8);
+        assert_eq!(quality(95, &small_night, iq), 99, "boosts never make a lossy quality lossless");
+        assert_eq!(quality(100, &small_night, iq), 100);
         let wide_day = image(2400, 1600, |_, _| [120, 140, 160]);
-        assert_eq!(quality(41, &wide_day), 41 - MAX_SIZE_CUT as u8);
-        assert_eq!(quality(2, &wide_day), 1);
+        assert_eq!(quality(41, &wide_day, iq), 41 - MAX_SIZE_CUT as u8);
+        assert_eq!(quality(2, &wide_day, iq), 1);
+    }
+
+    #[test]
+    fn the_size_boost_can_be_left_out_and_libaom_3_11_has_no_size_offset() {
+        let small = image(400, 225, |_, _| [120, 140, 160]);
+        let wide = image(1600, 900, |_, _| [120, 140, 160]);
+        assert_eq!(quality(41, &small, Tuning::ImageQuality), 48);
+        assert_eq!(quality_without_size_boost(41, &small, Tuning::ImageQuality), 41);
+        assert_eq!(quality_without_size_boost(41, &wide, Tuning::ImageQuality), 37, "the cut stays");
+        for pixels in [&small, &wide] {
+            assert_eq!(quality(41, pixels, Tuning::Ssim), 41);
+            assert_eq!(quality_without_size_boost(41, pixels, Tuning::Ssim), 41);
+        }
     }
 
     #[test]

@@ -185,8 +185,9 @@ pub(crate) struct RawImageSettings {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawQuality {
-    /// AVIF quality, on libaom 3.14's tune=iq scale (translated for older libaoms), raised per
-    /// image for dark and detailed pictures.
+    /// AVIF quality of a 0.5-megapixel variant, on libaom 3.14's tune=iq scale (translated for
+    /// older libaoms): narrower variants get more, wider ones less, and dark and detailed
+    /// pictures more.
     #[schemars(
         with = "Option<Whole>",
         range(min = *QUALITY_RANGE.start(), max = *QUALITY_RANGE.end()),

@@ -137,11 +137,11 @@ impl Default for ImageSettings {
         ImageSettings {
             widths: vec![320, 640, 960, 1280, 1920],
             formats: vec![ImageFormat::Avif, ImageFormat::Webp],
-            // AVIF 41 on libaom 3.14's tune=iq scale, raised per variant for dark and for
-            // detailed pictures and encoded a speed step slower when small (images::rule), and
-            // WebP 80. AVIF against sharp, each tool against its own resize: 0.86x bytes,
-            // 0.98x DSSIM on `dev`; 1.07x, 0.97x on `dev2`, where 40 gave 1.01x, 1.05x: no
-            // quality gives both under 1 there at speed 6 (docs/benchmarks.md, "libaom 3.14").
+            // AVIF 41 on libaom 3.14's tune=iq scale for a 0.5-megapixel variant, more for
+            // narrower ones and less for wider ones, raised for dark and for detailed pictures,
+            // and a speed step slower when small (images::rule); WebP 80. AVIF against sharp,
+            // each tool against its own resize: 0.98x bytes, 0.98x DSSIM on `dev2`, where it
+            // was calibrated; 0.77x, 0.99x on `dev` (docs/benchmarks.md).
             quality: Quality { avif: 41, webp: 80, jpeg: 82 },
             // A 24-megapixel camera photo fits with room to spare; a 20000×20000 bomb does not.
             max_megapixels: 100,
