@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn an_avif_that_loses_to_its_webp_by_its_size_boost_is_encoded_again_without_it() {
         let settings = ImageSettings::default();
-        let narrow = gradient(64, 48, None);
+        let narrow = gradient(240, 180, None);
         let avif = Encoding::avif(&settings);
         let boosted = avif.encode(&narrow, None).unwrap();
         let encoder = avif::encoder();
