@@ -165,11 +165,13 @@ impl Encoding {
                 };
                 let boosted = rule::quality(*quality, pixels, encoder.tuning);
                 let bytes = encode_at(boosted)?;
-                let unboosted = rule::quality_without_size_boost(*quality, pixels, encoder.tuning);
-                match rival.filter(|_| rival_webp.is_some()) {
-                    Some(rival) if bytes.len() >= rival && unboosted < boosted => encode_at(unboosted),
-                    _ => Ok(bytes),
+                // Only a lost AVIF pays for the second pass over its pixels (the content boost).
+                let lost = rival.filter(|_| rival_webp.is_some()).is_some_and(|rival| bytes.len() >= rival);
+                if !lost {
+                    return Ok(bytes);
                 }
+                let unboosted = rule::quality_without_size_boost(*quality, pixels, encoder.tuning);
+                if unboosted < boosted { encode_at(unboosted) } else { Ok(bytes) }
             }
             Encoding::Webp { quality, method } => encode_webp(pixels, *quality, *method),
             Encoding::Fallback { jpeg_quality } if pixels.opaque() => encode_jpeg(pixels, *jpeg_quality),

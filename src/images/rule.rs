@@ -24,11 +24,10 @@
 //!   shown at their own size in cards and on small screens, where every artefact shows; the
 //!   wide ones are chosen by high-density screens, whose pixels are half the size (the
 //!   "compressive images" trade; imgix's client libraries, likewise, ask for quality 75 at
-//!   1× and 50 at 2×). So narrow variants
-//!   get more quality, cheaply, and wide ones less, within [`MAX_SIZE_BOOST`] and
-//!   [`MAX_SIZE_CUT`]. Against sharp on `dev2`, this took the AVIF bytes from 1.07× to 0.98×
-//!   at 0.98× the error (was 0.97×); on `dev`, which checked it, from 0.86× to 0.77× at 0.99×
-//!   (was 0.98×). Where most variants are narrow it spends bytes for quality: on the product
+//!   1× and 50 at 2×). So narrow variants get more quality, cheaply, and wide ones less,
+//!   within [`MAX_SIZE_BOOST`] and [`MAX_SIZE_CUT`]. Against sharp on `dev2`, this took the
+//!   AVIF bytes from 1.07× to 0.98× at 0.98× the error (was 0.97×); on `dev`, which checked
+//!   it, from 0.86× to 0.77× at 0.99× (was 0.98×). Where most variants are narrow it spends bytes for quality: on the product
 //!   corpus, 1.11× the bytes at 0.82× the error (docs/benchmarks.md).
 //! - **Speed**: a variant of at most [`SMALL_VARIANT_PIXELS`] (a phone's picture) is encoded
 //!   one libaom speed step slower. Encoding time grows with pixels, so the slower step costs
